@@ -1,0 +1,44 @@
+# One command each: setup, protos, lint, test, demo, bench.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-dev
+PROTOS := $(wildcard protos/photon/v1/*.proto)
+PROTOC := $(PY) -m grpc_tools.protoc -Iprotos
+
+.PHONY: setup protos check-protos lint typecheck test demo clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+protos: $(STAMP)
+	$(PROTOC) --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+# Regenerate into a scratch dir and fail if the committed code differs.
+check-protos: $(STAMP)
+	@tmp=$$(mktemp -d) && \
+	$(PROTOC) --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS) && \
+	for f in $$tmp/photon/v1/*; do \
+		cmp -s "$$f" "photon/v1/$$(basename $$f)" || { echo "photon/v1/$$(basename $$f) is stale: run make protos"; rm -rf $$tmp; exit 1; }; \
+	done; rm -rf $$tmp; echo "protos: generated code is up to date"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check photon tests bench examples
+	$(VENV)/bin/ruff format --check photon tests bench examples
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+test: check-protos lint typecheck
+	$(VENV)/bin/pytest -n auto
+
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

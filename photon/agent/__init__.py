@@ -1,0 +1,9 @@
+"""The agent daemon: enrolment, the hub stream, heartbeats, task runner, outbox."""
+
+from ._config import AgentConfig as AgentConfig
+from ._config import AgentPaths as AgentPaths
+from ._config import Identity as Identity
+from ._daemon import AgentDaemon as AgentDaemon
+from ._enrol import join as join
+
+__all__ = ["AgentConfig", "AgentDaemon", "AgentPaths", "Identity", "join"]

@@ -1,0 +1,129 @@
+"""What every entry point shares: logging, the event loop, signals, errors to exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import tomllib
+from collections.abc import Callable, Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, PhotonError, UsageError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(*, level: str = "info", fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def run(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool = False) -> int:
+    """Run the command's coroutine; map errors to one stderr line and an exit code."""
+    try:
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - platforms without uvloop
+            return asyncio.run(main())
+        return uvloop.run(main())
+    except UsageError as exc:
+        _fail(exc, debug)
+        return EXIT_USAGE
+    except PhotonError as exc:
+        _fail(exc, debug)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"error: {exc}", file=sys.stderr)
+
+
+async def serve_until_signalled(
+    run_forever: Coroutine[Any, Any, None], stop: Callable[[], None]
+) -> None:
+    """Run a daemon; the first SIGTERM/SIGINT stops it gracefully, a second one forces."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(run_forever)
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            logging.getLogger("photon").info("stopping (signal again to force)")
+            stop()
+        else:
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await task
+    except asyncio.CancelledError:
+        if signals < 2:
+            raise
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def load_toml(path: Path | None) -> dict[str, Any]:
+    """A config file's table (empty without a file). Raises ConfigError."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+
+
+def layered(
+    name: str,
+    flag: Any,
+    *,
+    env: Mapping[str, str],
+    env_name: str,
+    file: Mapping[str, Any],
+    default: Any,
+) -> Any:
+    """One setting by precedence: flag > environment > config file > default."""
+    if flag is not None:
+        return flag
+    if env_name in env:
+        return env[env_name]
+    return file.get(name.replace("_", "-"), file.get(name, default))
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment, read in one place (entry points pass it down)."""
+    return dict(os.environ)

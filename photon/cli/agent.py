@@ -1,0 +1,76 @@
+"""`photon-agent`: join a hub, then run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..agent import AgentConfig, AgentDaemon, join
+from ..errors import UsageError
+from ._common import EXIT_OK, environ, run, serve_until_signalled, setup_logging
+from ._inputs import parse_labels
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photon-agent", description="PHOTON agent daemon")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    join_cmd = sub.add_parser("join", help="enrol this host with a hub")
+    join_cmd.add_argument("--token", help="join token (or env PHOTON_JOIN_TOKEN)")
+    join_cmd.add_argument("--name", default="")
+    join_cmd.add_argument("--labels", default="", help="k=v,k2=v2")
+    join_cmd.add_argument("--data-dir", type=Path)
+
+    run_cmd = sub.add_parser("run", help="connect to the hub and run tasks")
+    run_cmd.add_argument("--data-dir", type=Path)
+    run_cmd.add_argument(
+        "--allow-tool", action="append", default=[], help="enable a tool that is off by default"
+    )
+    run_cmd.add_argument("--slots", type=int, default=4, help="tasks run at once (default 4)")
+    run_cmd.add_argument("--labels", default="", help="extra labels k=v,...")
+    run_cmd.add_argument("--log-format", choices=["text", "json"], default="text")
+    run_cmd.add_argument("--log-level", default="info")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env = environ()
+    data_dir = args.data_dir or Path(
+        env.get("PHOTON_AGENT_DIR") or Path.home() / ".local/share/photon/agent"
+    )
+
+    async def command() -> int:
+        if args.command == "join":
+            token = args.token or env.get("PHOTON_JOIN_TOKEN")
+            if not token:
+                raise UsageError("--token is required (or set PHOTON_JOIN_TOKEN)")
+            identity = await join(
+                token_text=token,
+                data_dir=data_dir,
+                name=args.name,
+                labels=parse_labels(args.labels),
+            )
+            print(f"joined as {identity.name} ({identity.agent_id}); start it with: photon-agent run")
+            return EXIT_OK
+        if args.slots < 1:
+            raise UsageError("--slots must be at least 1")
+        setup_logging(level=args.log_level, fmt=args.log_format)
+        config = AgentConfig(
+            data_dir=data_dir,
+            slots=args.slots,
+            allowed_tools=frozenset(args.allow_tool),
+            labels=parse_labels(args.labels),
+        )
+        daemon = AgentDaemon(config)
+        await serve_until_signalled(daemon.run(), daemon.stop)
+        return EXIT_OK
+
+    return run(command, debug=args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""`photon-hub`: initialise a hub's data dir and serve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import UsageError
+from ..hub import Hub, HubConfig, init_hub
+from ._common import EXIT_OK, environ, layered, load_toml, run, serve_until_signalled, setup_logging
+
+
+def _default_data_dir(env: dict[str, str]) -> Path:
+    return Path(env.get("PHOTON_HUB_DIR") or Path.home() / ".local/share/photon/hub")
+
+
+def _context_path(env: dict[str, str]) -> Path:
+    return Path(env.get("PHOTON_CONFIG") or Path.home() / ".config/photon/config.toml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="photon-hub", description="PHOTON hub daemon")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="create the CA, keys and a first admin credential")
+    init.add_argument("--data-dir", type=Path)
+    init.add_argument("--san", action="append", default=[], help="extra hub certificate name")
+    init.add_argument(
+        "--api-address", default="127.0.0.1:7444", help="address photonctl should use"
+    )
+    init.add_argument("--no-context", action="store_true", help="do not write a photonctl context")
+
+    serve = sub.add_parser("serve", help="run the hub")
+    serve.add_argument("--config", type=Path, help="TOML config file")
+    serve.add_argument("--data-dir", type=Path)
+    serve.add_argument("--listen", help="mesh address (default 0.0.0.0:7443)")
+    serve.add_argument("--api-listen", help="api address (default 0.0.0.0:7444)")
+    serve.add_argument("--http-listen", help="http address (default 127.0.0.1:7480)")
+    serve.add_argument("--store", help="store URL (default: SQLite in the data dir)")
+    serve.add_argument("--advertise-host", help="host name agents use to reach this hub")
+    serve.add_argument("--heartbeat-interval", type=float, help="seconds (default 5)")
+    serve.add_argument("--failover-grace", type=float, help="seconds (default 60)")
+    serve.add_argument("--log-format", choices=["text", "json"])
+    serve.add_argument("--log-level", default="info")
+    return parser
+
+
+def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
+    file = load_toml(args.config)
+    defaults = HubConfig(data_dir=_default_data_dir(env))
+
+    def pick(name: str, flag: object, env_name: str) -> object:
+        return layered(
+            name, flag, env=env, env_name=env_name, file=file, default=getattr(defaults, name)
+        )
+
+    try:
+        return HubConfig(
+            data_dir=Path(str(pick("data_dir", args.data_dir, "PHOTON_HUB_DIR"))),
+            mesh_listen=str(pick("mesh_listen", args.listen, "PHOTON_HUB_LISTEN")),
+            api_listen=str(pick("api_listen", args.api_listen, "PHOTON_HUB_API_LISTEN")),
+            http_listen=str(pick("http_listen", args.http_listen, "PHOTON_HUB_HTTP_LISTEN")),
+            store_url=str(pick("store_url", args.store, "PHOTON_HUB_STORE")),
+            advertise_host=str(pick("advertise_host", args.advertise_host, "PHOTON_HUB_ADVERTISE")),
+            heartbeat_interval=float(
+                str(pick("heartbeat_interval", args.heartbeat_interval, "PHOTON_HEARTBEAT"))
+            ),
+            failover_grace=float(
+                str(pick("failover_grace", args.failover_grace, "PHOTON_FAILOVER_GRACE"))
+            ),
+        )
+    except ValueError as exc:
+        raise UsageError(f"bad setting: {exc}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env = dict(environ())
+
+    async def command() -> int:
+        if args.command == "init":
+            data_dir = args.data_dir or _default_data_dir(env)
+            result = await init_hub(
+                data_dir=data_dir,
+                sans=args.san,
+                api_address=args.api_address,
+                context_path=None if args.no_context else _context_path(env),
+            )
+            if result.created_ca:
+                print(f"created CA {result.ca_fingerprint} in {data_dir}")
+            else:
+                print(f"kept the existing CA {result.ca_fingerprint} in {data_dir}")
+            if result.admin_key is None:
+                print("an admin credential already exists; none created")
+            elif result.context_path is not None:
+                print(f"wrote photonctl context 'default' to {result.context_path}")
+            else:
+                print(f"admin API key (shown once): {result.admin_key}")
+            return EXIT_OK
+        config = _hub_config(args, env)
+        setup_logging(level=args.log_level, fmt=args.log_format or env.get("PHOTON_LOG_FORMAT", "text"))
+        hub = Hub(config)
+        await serve_until_signalled(hub.run(), hub.stop)
+        return EXIT_OK
+
+    return run(command, debug=args.debug)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""`PhotonClient`: the asyncio client of the admin API (photonctl, scripts and benchmarks)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from .._grpc import CHANNEL_OPTIONS
+from .._status import error_for
+from ..errors import AuthError, PhotonError
+from ..model import TaskState
+from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2
+from ._context import ClientContext
+from ._types import (
+    Agent,
+    JoinTokenInfo,
+    Task,
+    TaskEvent,
+    agent_from_proto,
+    event_from_proto,
+    join_token_from_proto,
+    task_from_proto,
+)
+
+REFRESH_MARGIN = 60.0
+CALL_TIMEOUT = 30.0
+
+
+class PhotonClient:
+    """Talks to a hub's api port over TLS, logging in with an API key (or using a given JWT).
+
+    Every method raises a `photon.errors.PhotonError` subclass: AuthError, PermissionDeniedError,
+    NotFoundError, InvalidArgumentError, ConflictError, or TransportError when the hub is
+    unreachable. Use as `async with PhotonClient(...) as client:`.
+    """
+
+    def __init__(
+        self,
+        *,
+        address: str,
+        ca_pem: bytes,
+        api_key: str | None = None,
+        token: str | None = None,
+    ) -> None:
+        self._address = address
+        self._ca_pem = ca_pem
+        self._api_key = api_key
+        self._token = token
+        self._token_expires = float("inf") if token else 0.0
+        self._channel: grpc.aio.Channel | None = None
+        self._admin: Any = None
+        self._auth: Any = None
+
+    @classmethod
+    def from_context(cls, context: ClientContext) -> PhotonClient:
+        return cls(address=context.api, ca_pem=context.ca_pem.encode(), api_key=context.api_key)
+
+    async def __aenter__(self) -> PhotonClient:
+        credentials = grpc.ssl_channel_credentials(root_certificates=self._ca_pem)
+        self._channel = grpc.aio.secure_channel(
+            self._address, credentials, options=CHANNEL_OPTIONS
+        )
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._auth = auth_pb2_grpc.AuthServiceStub(self._channel)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(None)
+            self._channel = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    async def _metadata(self) -> tuple[tuple[str, str], ...]:
+        if self._token is None or time.time() > self._token_expires - REFRESH_MARGIN:
+            if self._api_key is None:
+                raise AuthError("no credential: give an API key or a token")
+            response = await self._unary(
+                self._auth.Login, auth_pb2.LoginRequest(api_key=self._api_key), ()
+            )
+            self._token, self._token_expires = response.token, response.expires_at
+        return (("authorization", f"Bearer {self._token}"),)
+
+    @staticmethod
+    async def _unary(method: Any, request: Any, metadata: Sequence[tuple[str, str]]) -> Any:
+        try:
+            return await method(request, metadata=metadata, timeout=CALL_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            raise _translate(exc) from None
+
+    async def _call(self, name: str, request: Any) -> Any:
+        if self._admin is None:
+            raise PhotonError("client is not open: use `async with PhotonClient(...)`")
+        return await self._unary(getattr(self._admin, name), request, await self._metadata())
+
+    # -- join tokens --------------------------------------------------------------------------
+
+    async def create_join_token(
+        self, *, labels: Mapping[str, str] | None = None, ttl: float = 0.0, uses: int = 1
+    ) -> tuple[str, JoinTokenInfo]:
+        response = await self._call(
+            "CreateJoinToken",
+            admin_pb2.CreateJoinTokenRequest(labels=dict(labels or {}), ttl_seconds=ttl, uses=uses),
+        )
+        return response.token, join_token_from_proto(response.join_token)
+
+    async def list_join_tokens(self) -> list[JoinTokenInfo]:
+        response = await self._call("ListJoinTokens", admin_pb2.ListJoinTokensRequest())
+        return [join_token_from_proto(t) for t in response.join_tokens]
+
+    async def revoke_join_token(self, token_id: str) -> None:
+        await self._call("RevokeJoinToken", admin_pb2.RevokeJoinTokenRequest(id=token_id))
+
+    # -- agents -------------------------------------------------------------------------------
+
+    async def list_agents(self) -> list[Agent]:
+        response = await self._call("ListAgents", admin_pb2.ListAgentsRequest())
+        return [agent_from_proto(a) for a in response.agents]
+
+    async def get_agent(self, agent: str) -> Agent:
+        """By id or unique name."""
+        response = await self._call("GetAgent", admin_pb2.GetAgentRequest(id=agent))
+        return agent_from_proto(response.agent)
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        tool: str,
+        action: str = "",
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        selector: str = "",
+        agent: str = "",
+        priority: int | None = None,
+        timeout: float | None = None,
+        queue_timeout: float | None = None,
+        idempotency_key: str = "",
+        labels: Mapping[str, str] | None = None,
+    ) -> Task:
+        spec = common_pb2.TaskSpec(
+            tool=tool,
+            action=action,
+            inputs_json=json.dumps(dict(inputs or {})),
+            selector=selector,
+            agent=agent,
+            timeout_seconds=timeout or 0.0,
+            queue_timeout_seconds=queue_timeout or 0.0,
+            idempotency_key=idempotency_key,
+            labels=dict(labels or {}),
+        )
+        if priority is not None:
+            spec.priority = priority
+        response = await self._call("SubmitTask", admin_pb2.SubmitTaskRequest(spec=spec))
+        return task_from_proto(response.task)
+
+    async def get_task(self, task_id: str) -> Task:
+        response = await self._call("GetTask", admin_pb2.GetTaskRequest(id=task_id))
+        return task_from_proto(response.task)
+
+    async def list_tasks(self, *, state: TaskState | None = None, limit: int = 100) -> list[Task]:
+        request = admin_pb2.ListTasksRequest(
+            limit=limit, state=f"TASK_STATE_{state.name}" if state else "TASK_STATE_UNSPECIFIED"
+        )
+        response = await self._call("ListTasks", request)
+        return [task_from_proto(t) for t in response.tasks]
+
+    async def watch(self, task_id: str, *, after_seq: int = 0) -> AsyncIterator[Task | TaskEvent]:
+        """The task's record, its events, then live updates; ends after the terminal record."""
+        if self._admin is None:
+            raise PhotonError("client is not open: use `async with PhotonClient(...)`")
+        call = self._admin.WatchTask(
+            admin_pb2.WatchTaskRequest(id=task_id, after_seq=after_seq),
+            metadata=await self._metadata(),
+        )
+        try:
+            async for message in call:
+                if message.WhichOneof("body") == "event":
+                    yield event_from_proto(message.event)
+                else:
+                    yield task_from_proto(message.task)
+        except grpc.aio.AioRpcError as exc:
+            raise _translate(exc) from None
+
+    async def wait(
+        self, task_id: str, *, on_update: Callable[[Task | TaskEvent], None] | None = None
+    ) -> Task:
+        """Follow a task until it ends (reconnecting the watch if the stream breaks)."""
+        last: Task | None = None
+        after = 0
+        while True:
+            async for item in self.watch(task_id, after_seq=after):
+                if isinstance(item, TaskEvent):
+                    after = max(after, item.seq)
+                else:
+                    last = item
+                if on_update is not None:
+                    on_update(item)
+            if last is not None and last.state.terminal:
+                return last
+
+    async def run(self, tool: str, action: str = "", **kwargs: Any) -> Task:
+        """Submit and wait for the result (see `submit` for the arguments)."""
+        on_update = kwargs.pop("on_update", None)
+        task = await self.submit(tool, action, **kwargs)
+        return await self.wait(task.id, on_update=on_update)
+
+
+def _translate(exc: grpc.aio.AioRpcError) -> PhotonError:
+    details = exc.details() or exc.code().name.lower()
+    if exc.code() == grpc.StatusCode.UNAVAILABLE:
+        details = f"hub unreachable: {details}"
+    return error_for(exc.code(), details)

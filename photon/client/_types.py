@@ -1,0 +1,210 @@
+"""What the client hands to scripts: plain frozen values, converted from the wire at the edge."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..model import AgentState, FailureClass, TaskState
+from ..v1 import admin_pb2, common_pb2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailure:
+    failure_class: FailureClass
+    message: str
+    retry_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Task:
+    id: str
+    tool: str
+    action: str
+    state: TaskState
+    inputs: Mapping[str, Any]
+    attempt: int
+    agent_id: str
+    outputs: Mapping[str, Any] | None
+    failure: TaskFailure | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    waiting_reason: str = ""
+    selector: str = ""
+    priority: int = 5
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskEvent:
+    seq: int
+    attempt: int
+    kind: str
+    message: str
+    data: Mapping[str, Any]
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tool:
+    name: str
+    version: str
+    actions: tuple[str, ...]
+    available: bool
+    enabled: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    id: str
+    name: str
+    hostname: str
+    state: AgentState
+    labels: Mapping[str, str]
+    slots: int
+    running_tasks: int
+    version: str
+    platform: str
+    tools: tuple[Tool, ...]
+    metrics: Mapping[str, float]
+    joined_at: float
+    connected_at: float | None
+    last_heartbeat_at: float | None
+    certificate_expires_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinTokenInfo:
+    id: str
+    labels: Mapping[str, str]
+    uses_left: int
+    expires_at: float
+    revoked: bool
+    created_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _opt(value: float) -> float | None:
+    return value or None
+
+
+def _json(text: str) -> Any:
+    return json.loads(text) if text else None
+
+
+def task_from_proto(msg: admin_pb2.Task) -> Task:
+    failure = None
+    if msg.HasField("failure"):
+        name = common_pb2.FailureClass.Name(msg.failure.failure_class).removeprefix(
+            "FAILURE_CLASS_"
+        )
+        failure = TaskFailure(
+            failure_class=FailureClass.TOOL_ERROR if name == "UNSPECIFIED" else FailureClass[name],
+            message=msg.failure.message,
+            retry_at=_opt(msg.failure.retry_at),
+        )
+    return Task(
+        id=msg.spec.id,
+        tool=msg.spec.tool,
+        action=msg.spec.action,
+        state=TaskState[common_pb2.TaskState.Name(msg.state).removeprefix("TASK_STATE_")],
+        inputs=_json(msg.spec.inputs_json) or {},
+        attempt=msg.attempt,
+        agent_id=msg.agent_id,
+        outputs=_json(msg.outputs_json),
+        failure=failure,
+        created_at=msg.created_at,
+        started_at=_opt(msg.started_at),
+        finished_at=_opt(msg.finished_at),
+        waiting_reason=msg.waiting_reason,
+        selector=msg.spec.selector,
+        priority=msg.spec.priority,
+    )
+
+
+def event_from_proto(msg: common_pb2.TaskEvent) -> TaskEvent:
+    data = _json(msg.data_json)
+    return TaskEvent(
+        seq=msg.seq,
+        attempt=msg.attempt,
+        kind=msg.kind,
+        message=msg.message,
+        data=data if isinstance(data, dict) else {},
+        time=msg.time,
+    )
+
+
+def agent_from_proto(msg: admin_pb2.Agent) -> Agent:
+    metrics = msg.metrics
+    return Agent(
+        id=msg.id,
+        name=msg.name,
+        hostname=msg.hostname,
+        state=AgentState[admin_pb2.AgentState.Name(msg.state).removeprefix("AGENT_STATE_")],
+        labels=dict(msg.labels),
+        slots=msg.slots,
+        running_tasks=msg.running_tasks,
+        version=msg.version,
+        platform=msg.platform,
+        tools=tuple(
+            Tool(
+                name=t.name,
+                version=t.version,
+                actions=tuple(t.actions),
+                available=t.available,
+                enabled=t.enabled,
+                detail=t.detail,
+            )
+            for t in msg.tools
+        ),
+        metrics={
+            "cpu_percent": metrics.cpu_percent,
+            "memory_percent": metrics.memory_percent,
+            "memory_used_bytes": metrics.memory_used_bytes,
+            "memory_total_bytes": metrics.memory_total_bytes,
+            "load1": metrics.load1,
+            "load5": metrics.load5,
+            "load15": metrics.load15,
+            "disk_percent": metrics.disk_percent,
+            "disk_free_bytes": metrics.disk_free_bytes,
+            "running_tasks": metrics.running_tasks,
+            "free_slots": metrics.free_slots,
+        }
+        if msg.HasField("metrics")
+        else {},
+        joined_at=msg.joined_at,
+        connected_at=_opt(msg.connected_at),
+        last_heartbeat_at=_opt(msg.last_heartbeat_at),
+        certificate_expires_at=msg.certificate_expires_at,
+    )
+
+
+def join_token_from_proto(msg: admin_pb2.JoinToken) -> JoinTokenInfo:
+    return JoinTokenInfo(
+        id=msg.id,
+        labels=dict(msg.labels),
+        uses_left=msg.uses_left,
+        expires_at=msg.expires_at,
+        revoked=msg.revoked,
+        created_at=msg.created_at,
+    )

@@ -1,0 +1,263 @@
+"""`AdminService` and `AuthService`: thin translations between the wire and the hub's parts."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
+
+import grpc
+
+from .._ids import new_secret, new_ulid
+from .._join_token import JoinToken
+from .._status import status_for
+from ..errors import AuthError, InvalidArgumentError, NotFoundError, PhotonError
+from ..model import AgentState
+from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc
+from . import _convert
+from ._auth import ApiKey, Principal, TokenAuthority, hash_secret, secret_matches
+from ._engine import TaskEngine
+from ._fleet import Fleet
+from ._store import AgentRecord, JoinTokenRecord, Store, TaskEventRecord, TaskRecord
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Context = grpc.aio.ServicerContext[Any, Any]
+DEFAULT_JOIN_TTL = 15 * 60.0
+MAX_JOIN_TTL = 7 * 24 * 3600.0
+WATCH_REFRESH = 1.0
+
+
+def _translating(
+    method: Callable[[Any, Request, Context], Awaitable[Response]],
+) -> Callable[[Any, Request, Context], Awaitable[Response]]:
+    """Turn PhotonErrors into the status code of the one error table."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Request, context: Context) -> Response:
+        try:
+            return await method(self, request, context)
+        except PhotonError as exc:
+            await context.abort(status_for(exc), str(exc))
+            raise
+
+    return wrapper
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
+    def __init__(self, *, store: Store, authority: TokenAuthority) -> None:
+        self._store = store
+        self._authority = authority
+
+    @_translating
+    async def Login(  # noqa: N802
+        self, request: auth_pb2.LoginRequest, context: Context
+    ) -> auth_pb2.LoginResponse:
+        key = ApiKey.parse(request.api_key)
+        try:
+            record = await self._store.get_api_key(key.id)
+        except NotFoundError:
+            record = None
+        if record is None or not secret_matches(key.secret, record.secret_hash):
+            raise AuthError("API key is invalid")
+        token, expires_at = self._authority.issue(Principal(user=record.user, role=record.role))
+        return auth_pb2.LoginResponse(
+            token=token, expires_at=expires_at, user=record.user, role=record.role.value
+        )
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fleet: Fleet,
+        engine: TaskEngine,
+        api_addresses: Callable[[], Sequence[str]],
+        ca_pin: str,
+    ) -> None:
+        self._store = store
+        self._fleet = fleet
+        self._engine = engine
+        self._api_addresses = api_addresses
+        self._ca_pin = ca_pin
+
+    # -- join tokens --------------------------------------------------------------------------
+
+    @_translating
+    async def CreateJoinToken(  # noqa: N802
+        self, request: admin_pb2.CreateJoinTokenRequest, context: Context
+    ) -> admin_pb2.CreateJoinTokenResponse:
+        ttl = request.ttl_seconds or DEFAULT_JOIN_TTL
+        if not 0 < ttl <= MAX_JOIN_TTL:
+            raise InvalidArgumentError("ttl must be between 1s and 7 days")
+        if request.uses < 0:
+            raise InvalidArgumentError("uses must be at least 1")
+        secret = new_secret()
+        now = time.time()
+        record = JoinTokenRecord(
+            id=new_ulid().lower()[-10:],
+            secret_hash=hash_secret(secret),
+            labels=dict(request.labels),
+            uses_left=request.uses or 1,
+            expires_at=now + ttl,
+            created_at=now,
+        )
+        await self._store.add_join_token(record)
+        token = JoinToken(
+            api_addresses=self._api_addresses(),
+            ca_pin=self._ca_pin,
+            token_id=record.id,
+            secret=secret,
+        )
+        return admin_pb2.CreateJoinTokenResponse(
+            token=token.encode(), join_token=_join_token_to_proto(record)
+        )
+
+    @_translating
+    async def ListJoinTokens(  # noqa: N802
+        self, request: admin_pb2.ListJoinTokensRequest, context: Context
+    ) -> admin_pb2.ListJoinTokensResponse:
+        tokens = await self._store.list_join_tokens()
+        return admin_pb2.ListJoinTokensResponse(
+            join_tokens=[_join_token_to_proto(t) for t in tokens]
+        )
+
+    @_translating
+    async def RevokeJoinToken(  # noqa: N802
+        self, request: admin_pb2.RevokeJoinTokenRequest, context: Context
+    ) -> admin_pb2.RevokeJoinTokenResponse:
+        await self._store.revoke_join_token(request.id)
+        return admin_pb2.RevokeJoinTokenResponse()
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def _agent_to_proto(self, record: AgentRecord) -> admin_pb2.Agent:
+        msg = admin_pb2.Agent(
+            id=record.id,
+            name=record.name,
+            hostname=record.hostname,
+            labels=dict(record.labels),
+            state=_agent_state(AgentState.LOST),
+            joined_at=record.joined_at,
+            certificate_serial=record.certificate_serial,
+            certificate_expires_at=record.certificate_expires_at,
+        )
+        session = self._fleet.get(record.id)
+        if session is not None:
+            msg.state = _agent_state(session.state)
+            msg.labels.update(session.labels)
+            msg.slots = session.slots
+            msg.running_tasks = len(session.running)
+            msg.tools.extend(session.tools)
+            msg.metrics.CopyFrom(session.metrics)
+            msg.version = session.version
+            msg.platform = session.platform
+            msg.hostname = session.hostname
+            msg.connected_at = session.connected_at
+            msg.last_heartbeat_at = session.last_heartbeat_at
+        return msg
+
+    @_translating
+    async def ListAgents(  # noqa: N802
+        self, request: admin_pb2.ListAgentsRequest, context: Context
+    ) -> admin_pb2.ListAgentsResponse:
+        agents = [a for a in await self._store.list_agents() if not a.removed]
+        return admin_pb2.ListAgentsResponse(agents=[self._agent_to_proto(a) for a in agents])
+
+    @_translating
+    async def GetAgent(  # noqa: N802
+        self, request: admin_pb2.GetAgentRequest, context: Context
+    ) -> admin_pb2.GetAgentResponse:
+        agents = [a for a in await self._store.list_agents() if not a.removed]
+        matches = [a for a in agents if a.id == request.id] or [
+            a for a in agents if a.name == request.id
+        ]
+        if not matches:
+            raise NotFoundError(f"agent {request.id} not found")
+        if len(matches) > 1:
+            raise InvalidArgumentError(f"name {request.id} matches several agents; use the id")
+        return admin_pb2.GetAgentResponse(agent=self._agent_to_proto(matches[0]))
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    @_translating
+    async def SubmitTask(  # noqa: N802
+        self, request: admin_pb2.SubmitTaskRequest, context: Context
+    ) -> admin_pb2.SubmitTaskResponse:
+        spec = _convert.spec_from_proto(request.spec)
+        task, created = await self._engine.submit(spec)
+        return admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
+
+    @_translating
+    async def GetTask(  # noqa: N802
+        self, request: admin_pb2.GetTaskRequest, context: Context
+    ) -> admin_pb2.GetTaskResponse:
+        task, reason = await self._engine.get(request.id)
+        return admin_pb2.GetTaskResponse(task=_convert.task_to_proto(task, waiting_reason=reason))
+
+    @_translating
+    async def ListTasks(  # noqa: N802
+        self, request: admin_pb2.ListTasksRequest, context: Context
+    ) -> admin_pb2.ListTasksResponse:
+        state = _convert.state_from_proto(request.state)
+        tasks = await self._store.list_tasks(state=state, limit=request.limit or 100)
+        return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
+
+    async def WatchTask(  # noqa: N802
+        self, request: admin_pb2.WatchTaskRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
+        """The task now, its events since `after_seq`, then live updates until it ends."""
+        queue = self._engine.subscribe(request.id)
+        try:
+            try:
+                task, reason = await self._engine.get(request.id)
+            except PhotonError as exc:
+                await context.abort(status_for(exc), str(exc))
+                return
+            yield _task_message(task, reason)
+            last_seq = request.after_seq
+            for event in await self._store.list_task_events(request.id, after_seq=last_seq):
+                last_seq = event.seq
+                yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(event))
+            while not task.state.terminal:
+                try:
+                    async with asyncio.timeout(WATCH_REFRESH):
+                        item = await queue.get()
+                except TimeoutError:
+                    if (new_reason := self._engine.waiting_reason(task)) != reason:
+                        reason = new_reason
+                        yield _task_message(task, reason)
+                    continue
+                if isinstance(item, TaskEventRecord):
+                    if item.seq > last_seq:
+                        last_seq = item.seq
+                        yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(item))
+                else:
+                    task = item
+                    reason = self._engine.waiting_reason(task)
+                    yield _task_message(task, reason)
+        finally:
+            self._engine.unsubscribe(request.id, queue)
+
+
+def _task_message(task: TaskRecord, reason: str) -> admin_pb2.WatchTaskResponse:
+    return admin_pb2.WatchTaskResponse(task=_convert.task_to_proto(task, waiting_reason=reason))
+
+
+def _agent_state(state: AgentState) -> admin_pb2.AgentState:
+    return cast(admin_pb2.AgentState, admin_pb2.AgentState.Value(f"AGENT_STATE_{state.name}"))
+
+
+def _join_token_to_proto(record: JoinTokenRecord) -> admin_pb2.JoinToken:
+    return admin_pb2.JoinToken(
+        id=record.id,
+        labels=dict(record.labels),
+        uses_left=record.uses_left,
+        expires_at=record.expires_at,
+        revoked=record.revoked,
+        created_at=record.created_at,
+    )
+

@@ -1,0 +1,70 @@
+"""The hub's frozen config and the files in its data dir."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubPaths:
+    """Where each file lives in the hub data dir."""
+
+    root: Path
+
+    @property
+    def ca_key(self) -> Path:
+        return self.root / "ca.key"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.root / "ca.crt"
+
+    @property
+    def hub_key(self) -> Path:
+        return self.root / "hub.key"
+
+    @property
+    def hub_cert(self) -> Path:
+        return self.root / "hub.crt"
+
+    @property
+    def jwt_key(self) -> Path:
+        return self.root / "jwt.key"
+
+    @property
+    def secrets_key(self) -> Path:
+        return self.root / "secrets.key"
+
+    @property
+    def database(self) -> Path:
+        return self.root / "hub.db"
+
+    @property
+    def serving(self) -> Path:
+        """Written once the hub serves: the addresses it bound (ports may have been 0)."""
+        return self.root / "serving.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubConfig:
+    data_dir: Path
+    mesh_listen: str = "0.0.0.0:7443"  # noqa: S104 - a hub serves the network by design
+    api_listen: str = "0.0.0.0:7444"  # noqa: S104
+    http_listen: str = "127.0.0.1:7480"
+    store_url: str = ""
+    advertise_host: str = ""
+    heartbeat_interval: float = 5.0
+    missed_beats: int = 4
+    failover_grace: float = 60.0
+    token_ttl: float = 3600.0
+    send_queue_limit: int = 4096
+    shutdown_grace: float = 10.0
+
+    @property
+    def paths(self) -> HubPaths:
+        return HubPaths(root=self.data_dir)
+
+    @property
+    def lost_after(self) -> float:
+        return self.heartbeat_interval * self.missed_beats

@@ -1,0 +1,433 @@
+"""`Store` on SQLite (aiosqlite, WAL, synchronous=FULL) with group commit and versioned migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from ..errors import ConflictError, NotFoundError
+from ..model import Role, TaskState
+from . import _rows
+from ._store import (
+    AgentRecord,
+    ApiKeyRecord,
+    JoinTokenRecord,
+    TaskEventRecord,
+    TaskRecord,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+WriteOp = Callable[[aiosqlite.Connection], Awaitable[Any]]
+
+# Each entry is one schema version; never edit a released one, append a new one.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE join_tokens (
+        id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, labels TEXT NOT NULL,
+        uses_left INTEGER NOT NULL, expires_at REAL NOT NULL, created_at REAL NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE agents (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, hostname TEXT NOT NULL, labels TEXT NOT NULL,
+        certificate_serial TEXT NOT NULL, certificate_expires_at REAL NOT NULL,
+        joined_at REAL NOT NULL, draining INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY, user TEXT NOT NULL, role TEXT NOT NULL, secret_hash TEXT NOT NULL,
+        created_at REAL NOT NULL);
+    CREATE TABLE tasks (
+        id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL, attempt INTEGER NOT NULL,
+        epoch INTEGER NOT NULL, agent_id TEXT NOT NULL, outputs TEXT, failure TEXT,
+        created_at REAL NOT NULL, started_at REAL, finished_at REAL,
+        idempotency_key TEXT UNIQUE);
+    CREATE INDEX tasks_by_state ON tasks (state, created_at);
+    CREATE TABLE task_events (
+        task_id TEXT NOT NULL, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL,
+        message TEXT NOT NULL, data TEXT NOT NULL, time REAL NOT NULL,
+        PRIMARY KEY (task_id, seq));
+    """,
+)
+
+
+class SqliteStore:
+    """Durable hub state in one SQLite file.
+
+    Writes from concurrent callers are batched into one transaction (group commit): each caller
+    is answered only after the commit that holds its write.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self._writer = await self._connect()
+        await self._writer.execute("PRAGMA journal_mode=WAL")
+        await self._migrate(self._writer)
+        self._reader = await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self._path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        async with conn.execute("SELECT MAX(version) FROM schema_version") as cur:
+            row = await cur.fetchone()
+        current = (row[0] if row else None) or 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, script.split(";")):
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            log.info("store schema migrated to version %d", version)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    # -- group commit -------------------------------------------------------------------------
+
+    async def _write(self, op: WriteOp) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, future))
+        if self._flusher is None or self._flusher.done():
+            # One flusher drains the queue batch by batch; shielded from any single caller's
+            # cancellation so the other callers in its batch still get their answer.
+            self._flusher = asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        conn = self._writer
+        assert conn is not None, "store is not open"
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+                for op, future in batch:
+                    await conn.execute("SAVEPOINT op")
+                    try:
+                        results.append((future, await op(conn), None))
+                        await conn.execute("RELEASE op")
+                    except Exception as exc:
+                        await conn.execute("ROLLBACK TO op")
+                        await conn.execute("RELEASE op")
+                        results.append((future, None, exc))
+                await conn.execute("COMMIT")
+            except Exception as exc:
+                if conn.in_transaction:
+                    await conn.execute("ROLLBACK")
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for future, value, error in results:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
+
+    async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        assert self._reader is not None, "store is not open"
+        async with self._reader.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    async def _read_one(self, sql: str, args: Sequence[Any], what: str) -> sqlite3.Row:
+        rows = await self._read(sql, args)
+        if not rows:
+            raise NotFoundError(what)
+        return rows[0]
+
+    # -- join tokens --------------------------------------------------------------------------
+
+    async def add_join_token(self, token: JoinTokenRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO join_tokens VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    token.id,
+                    token.secret_hash,
+                    _rows.dumps(dict(token.labels)),
+                    token.uses_left,
+                    token.expires_at,
+                    token.created_at,
+                    int(token.revoked),
+                ),
+            )
+
+        await self._write(op)
+
+    async def get_join_token(self, token_id: str) -> JoinTokenRecord:
+        row = await self._read_one(
+            "SELECT * FROM join_tokens WHERE id = ?", (token_id,), f"join token {token_id}"
+        )
+        return _join_token(row)
+
+    async def list_join_tokens(self) -> list[JoinTokenRecord]:
+        return [_join_token(r) for r in await self._read("SELECT * FROM join_tokens ORDER BY id")]
+
+    async def revoke_join_token(self, token_id: str) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            cur = await conn.execute("UPDATE join_tokens SET revoked = 1 WHERE id = ?", (token_id,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"join token {token_id} not found")
+
+        await self._write(op)
+
+    async def consume_join_token(self, token_id: str, agent: AgentRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            cur = await conn.execute(
+                "UPDATE join_tokens SET uses_left = uses_left - 1"
+                " WHERE id = ? AND uses_left > 0 AND revoked = 0",
+                (token_id,),
+            )
+            if cur.rowcount == 0:
+                raise ConflictError("join token has already been used")
+            await conn.execute(
+                "INSERT INTO agents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _agent_row(agent)
+            )
+
+        await self._write(op)
+
+    # -- agents -------------------------------------------------------------------------------
+
+    async def get_agent(self, agent_id: str) -> AgentRecord:
+        row = await self._read_one(
+            "SELECT * FROM agents WHERE id = ?", (agent_id,), f"agent {agent_id} not found"
+        )
+        return _agent(row)
+
+    async def list_agents(self) -> list[AgentRecord]:
+        return [_agent(r) for r in await self._read("SELECT * FROM agents ORDER BY name, id")]
+
+    async def update_agent(self, agent: AgentRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            row = _agent_row(agent)
+            cur = await conn.execute(
+                "UPDATE agents SET name = ?, hostname = ?, labels = ?, certificate_serial = ?,"
+                " certificate_expires_at = ?, joined_at = ?, draining = ?, removed = ?"
+                " WHERE id = ?",
+                (*row[1:], row[0]),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"agent {agent.id} not found")
+
+        await self._write(op)
+
+    # -- api keys -----------------------------------------------------------------------------
+
+    async def add_api_key(self, key: ApiKeyRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?)",
+                (key.id, key.user, key.role.value, key.secret_hash, key.created_at),
+            )
+
+        await self._write(op)
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord:
+        row = await self._read_one(
+            "SELECT * FROM api_keys WHERE id = ?", (key_id,), f"api key {key_id} not found"
+        )
+        return ApiKeyRecord(
+            id=row["id"],
+            user=row["user"],
+            role=Role(row["role"]),
+            secret_hash=row["secret_hash"],
+            created_at=row["created_at"],
+        )
+
+    async def count_api_keys(self) -> int:
+        rows = await self._read("SELECT COUNT(*) FROM api_keys")
+        return int(rows[0][0])
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    async def insert_task(self, task: TaskRecord) -> tuple[TaskRecord, bool]:
+        key = task.spec.idempotency_key or None
+
+        async def op(conn: aiosqlite.Connection) -> TaskRecord | None:
+            if key is not None:
+                async with conn.execute(
+                    "SELECT * FROM tasks WHERE idempotency_key = ?", (key,)
+                ) as cur:
+                    row = await cur.fetchone()
+                if row is not None:
+                    return _task(row)
+            await conn.execute(
+                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*_task_row(task), key),
+            )
+            return None
+
+        existing: TaskRecord | None = await self._write(op)
+        return (existing, False) if existing is not None else (task, True)
+
+    async def update_task(self, task: TaskRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            row = _task_row(task)
+            cur = await conn.execute(
+                "UPDATE tasks SET spec = ?, state = ?, attempt = ?, epoch = ?, agent_id = ?,"
+                " outputs = ?, failure = ?, created_at = ?, started_at = ?, finished_at = ?"
+                " WHERE id = ?",
+                (*row[1:], row[0]),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"task {task.id} not found")
+
+        await self._write(op)
+
+    async def get_task(self, task_id: str) -> TaskRecord:
+        row = await self._read_one(
+            "SELECT * FROM tasks WHERE id = ?", (task_id,), f"task {task_id} not found"
+        )
+        return _task(row)
+
+    async def list_tasks(
+        self, *, state: TaskState | None = None, limit: int = 100
+    ) -> list[TaskRecord]:
+        if state is None:
+            rows = await self._read("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = await self._read(
+                "SELECT * FROM tasks WHERE state = ? ORDER BY id DESC LIMIT ?",
+                (state.value, limit),
+            )
+        return [_task(r) for r in rows]
+
+    async def list_unfinished_tasks(self) -> list[TaskRecord]:
+        terminal = [s.value for s in TaskState if s.terminal]
+        marks = ",".join("?" * len(terminal))
+        rows = await self._read(
+            f"SELECT * FROM tasks WHERE state NOT IN ({marks}) ORDER BY id",  # noqa: S608
+            terminal,
+        )
+        return [_task(r) for r in rows]
+
+    async def append_task_events(self, events: Sequence[TaskEventRecord]) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.executemany(
+                "INSERT OR IGNORE INTO task_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (e.task_id, e.seq, e.attempt, e.kind, e.message, _rows.dumps(e.data), e.time)
+                    for e in events
+                ],
+            )
+
+        await self._write(op)
+
+    async def list_task_events(self, task_id: str, *, after_seq: int = 0) -> list[TaskEventRecord]:
+        rows = await self._read(
+            "SELECT * FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq",
+            (task_id, after_seq),
+        )
+        return [
+            TaskEventRecord(
+                task_id=r["task_id"],
+                seq=r["seq"],
+                attempt=r["attempt"],
+                kind=r["kind"],
+                message=r["message"],
+                data=json.loads(r["data"]),
+                time=r["time"],
+            )
+            for r in rows
+        ]
+
+
+def _join_token(row: sqlite3.Row) -> JoinTokenRecord:
+    return JoinTokenRecord(
+        id=row["id"],
+        secret_hash=row["secret_hash"],
+        labels=json.loads(row["labels"]),
+        uses_left=row["uses_left"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        revoked=bool(row["revoked"]),
+    )
+
+
+def _agent_row(agent: AgentRecord) -> tuple[Any, ...]:
+    return (
+        agent.id,
+        agent.name,
+        agent.hostname,
+        _rows.dumps(dict(agent.labels)),
+        agent.certificate_serial,
+        agent.certificate_expires_at,
+        agent.joined_at,
+        int(agent.draining),
+        int(agent.removed),
+    )
+
+
+def _agent(row: sqlite3.Row) -> AgentRecord:
+    return AgentRecord(
+        id=row["id"],
+        name=row["name"],
+        hostname=row["hostname"],
+        labels=json.loads(row["labels"]),
+        certificate_serial=row["certificate_serial"],
+        certificate_expires_at=row["certificate_expires_at"],
+        joined_at=row["joined_at"],
+        draining=bool(row["draining"]),
+        removed=bool(row["removed"]),
+    )
+
+
+def _task_row(task: TaskRecord) -> tuple[Any, ...]:
+    return (
+        task.id,
+        _rows.spec_to_json(task.spec),
+        task.state.value,
+        task.attempt,
+        task.epoch,
+        task.agent_id,
+        None if task.outputs is None else _rows.dumps(dict(task.outputs)),
+        _rows.failure_to_json(task.failure),
+        task.created_at,
+        task.started_at,
+        task.finished_at,
+    )
+
+
+def _task(row: sqlite3.Row) -> TaskRecord:
+    return TaskRecord(
+        id=row["id"],
+        spec=_rows.spec_from_json(row["spec"]),
+        state=TaskState(row["state"]),
+        attempt=row["attempt"],
+        epoch=row["epoch"],
+        agent_id=row["agent_id"],
+        outputs=_rows.mapping_from_json(row["outputs"]),
+        failure=_rows.failure_from_json(row["failure"]),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )

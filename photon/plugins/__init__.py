@@ -1,0 +1,33 @@
+"""The plugin SDK: the contract tool adapters implement, their discovery, and the process runner."""
+
+from ._api import PLUGIN_API_VERSION as PLUGIN_API_VERSION
+from ._api import Action as Action
+from ._api import Detection as Detection
+from ._api import EventSink as EventSink
+from ._api import Plugin as Plugin
+from ._api import SimpleTaskContext as SimpleTaskContext
+from ._api import TaskContext as TaskContext
+from ._discovery import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
+from ._discovery import LoadedPlugins as LoadedPlugins
+from ._discovery import load_plugins as load_plugins
+from ._discovery import run_plugin as run_plugin
+from ._process import LineSink as LineSink
+from ._process import ProcessResult as ProcessResult
+from ._process import run_process as run_process
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PLUGIN_API_VERSION",
+    "Action",
+    "Detection",
+    "EventSink",
+    "LineSink",
+    "LoadedPlugins",
+    "Plugin",
+    "ProcessResult",
+    "SimpleTaskContext",
+    "TaskContext",
+    "load_plugins",
+    "run_plugin",
+    "run_process",
+]

@@ -1,0 +1,1 @@
+"""The plugins PHOTON ships; registered through entry points like any third-party plugin."""

@@ -1,0 +1,79 @@
+"""The `shell` tool: runs a program from an argv list (no shell parsing). Off unless enabled."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ... import __version__
+from ...errors import TaskFailed
+from ...model import FailureClass
+from .._api import PLUGIN_API_VERSION, Action, Detection, TaskContext
+from .._process import run_process
+
+
+class ShellPlugin:
+    """Action `run` executes input `argv` in the task's workdir, with input `env` added.
+
+    Outputs: `exit_code`, and the last ~64 KiB of `stdout` and `stderr`. Each output line is
+    also emitted as a "log" event with `stream` set to "stdout" or "stderr".
+    """
+
+    name = "shell"
+    version = __version__
+    api_version = PLUGIN_API_VERSION
+    actions = (Action(name="run", description="Run a program given as an argv list"),)
+    default_action = "run"
+    enabled_by_default = False
+
+    async def detect(self) -> Detection:
+        return Detection(available=True, version="builtin")
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        """Raises TaskFailed: `invalid_input` for bad inputs, `tool_missing` when the program is
+        not found, `tool_error` for a non-zero exit, `timeout`/`cancelled` when the process
+        group had to be killed."""
+        argv = ctx.inputs.get("argv")
+        if not (isinstance(argv, list) and argv and all(isinstance(arg, str) for arg in argv)):
+            raise TaskFailed(
+                "input 'argv' must be a non-empty list of strings",
+                failure_class=FailureClass.INVALID_INPUT,
+            )
+        extra_env = ctx.inputs.get("env")
+        env: dict[str, str] | None = None
+        if extra_env is not None:
+            if not (
+                isinstance(extra_env, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in extra_env.items())
+            ):
+                raise TaskFailed(
+                    "input 'env' must be a mapping of strings to strings",
+                    failure_class=FailureClass.INVALID_INPUT,
+                )
+            # The program runs on this agent, so it starts from the agent's own environment.
+            env = {**os.environ, **extra_env}
+
+        def on_line(stream: str, line: str) -> None:
+            ctx.emit("log", line, stream=stream)
+
+        result = await run_process(
+            argv,
+            cwd=ctx.workdir,
+            env=env,
+            on_line=on_line,
+            deadline=ctx.deadline,
+            cancelled=ctx.cancelled,
+        )
+        if result.exit_code != 0:
+            last = next((ln for ln in reversed(result.stderr_tail.splitlines()) if ln.strip()), "")
+            message = f"exited with {result.exit_code}"
+            raise TaskFailed(
+                f"{message}: {last.strip()}" if last else message,
+                failure_class=FailureClass.TOOL_ERROR,
+            )
+        return {
+            "exit_code": result.exit_code,
+            "stdout": result.stdout_tail,
+            "stderr": result.stderr_tail,
+        }

@@ -1,0 +1,235 @@
+import enum
+import json
+from typing import Any
+
+import pytest
+import yaml
+
+from photon.cli._output import human_age, human_bytes, human_duration, render
+from photon.errors import UsageError
+
+
+class _State(enum.StrEnum):
+    READY = "READY"
+
+
+ROWS: list[dict[str, Any]] = [
+    {
+        "id": "a-1",
+        "status": {"state": "READY", "load": 0.5},
+        "labels": {"gpu": "a100", "zone": "x"},
+        "tools": ["sh", "echo"],
+        "seen": None,
+    },
+    {
+        "id": "agent-22",
+        "status": {"state": "DRAINING", "load": 1.23456},
+        "labels": {},
+        "tools": [],
+        "seen": 3,
+    },
+]
+COLUMNS = [
+    ("Id", "id"),
+    ("State", "status.state"),
+    ("Load", "status.load"),
+    ("Labels", "labels"),
+    ("Tools", "tools"),
+    ("Seen", "seen"),
+]
+
+
+# table: lists
+
+
+def test_table_is_aligned_with_uppercase_headers_and_no_borders() -> None:
+    assert render(ROWS, "table", columns=COLUMNS).splitlines() == [
+        "ID        STATE     LOAD  LABELS           TOOLS    SEEN",
+        "a-1       READY     0.5   gpu=a100,zone=x  sh,echo  -",
+        "agent-22  DRAINING  1.23  -                -        3",
+    ]
+
+
+def test_table_columns_start_at_the_same_offset_on_every_line() -> None:
+    lines = render(ROWS, "table", columns=COLUMNS).splitlines()
+    for header in ("STATE", "LOAD", "LABELS", "TOOLS", "SEEN"):
+        offset = lines[0].index(header)
+        for line in lines[1:]:
+            assert line[offset - 2 : offset] == "  "
+            assert line[offset] != " "
+
+
+def test_empty_list_renders_only_the_header() -> None:
+    assert render([], "table", columns=[("ID", "id"), ("State", "status.state")]) == "ID  STATE"
+
+
+def test_dotted_keys_follow_nested_dicts_and_missing_parts_show_dash() -> None:
+    rows = [{"a": {"b": {"c": 1}}}, {"a": {"b": None}}, {"a": "flat"}, {}]
+    assert render(rows, "table", columns=[("C", "a.b.c")]).splitlines() == ["C", "1", "-", "-", "-"]
+
+
+def test_a_literal_dotted_key_wins_over_the_path() -> None:
+    rows = [{"photon.io/zone": "eu", "photon": {"io/zone": "no"}}]
+    assert render(rows, "table", columns=[("Zone", "photon.io/zone")]) == "ZONE\neu"
+
+
+def test_cell_formatting() -> None:
+    rows = [
+        {
+            "f": 2.0,
+            "g": 3.14159,
+            "n": -0.001,
+            "b": True,
+            "e": _State.READY,
+            "s": "two\nlines",
+            "mixed": [1.005, None, "x"],
+            "empty": "",
+        }
+    ]
+    columns = [(key, key) for key in rows[0]]
+    assert render(rows, "table", columns=columns).splitlines()[1].split() == [
+        "2",
+        "3.14",
+        "0",
+        "true",
+        "READY",
+        "two\\nlines",
+        "1,-,x",
+        "-",
+    ]
+
+
+def test_columns_default_to_the_rows_keys() -> None:
+    rows = [{"id": "t-1", "state": "OK"}, {"id": "t-22", "extra": 1}]
+    assert render(rows, "table").splitlines() == [
+        "ID    STATE  EXTRA",
+        "t-1   OK     -",
+        "t-22  -      1",
+    ]
+
+
+# table: show (a dict)
+
+
+def test_show_renders_key_value_lines_in_order() -> None:
+    data = {
+        "id": "t-1",
+        "state": _State.READY,
+        "labels": {"gpu": "a100", "zone": "eu"},
+        "attempts": [{"n": 1, "agent": "a-1"}, {"n": 2, "agent": "agent-22"}],
+        "error": "line 1\nline 2\n",
+        "tags": ["x", "y"],
+        "duration": 4.25,
+        "empty": {},
+        "result": None,
+    }
+    assert render(data, "table").splitlines() == [
+        "id:       t-1",
+        "state:    READY",
+        "labels:",
+        "  gpu:  a100",
+        "  zone: eu",
+        "attempts:",
+        "  N  AGENT",
+        "  1  a-1",
+        "  2  agent-22",
+        "error:",
+        "  line 1",
+        "  line 2",
+        "tags:     x,y",
+        "duration: 4.25",
+        "empty:    -",
+        "result:   -",
+    ]
+
+
+def test_show_nests_dicts_two_spaces_per_level() -> None:
+    data = {"spec": {"limits": {"cpu": 2}}}
+    assert render(data, "table").splitlines() == ["spec:", "  limits:", "    cpu: 2"]
+
+
+def test_show_of_an_empty_dict_is_empty() -> None:
+    assert render({}, "table") == ""
+
+
+# json and yaml
+
+
+@pytest.mark.parametrize("data", [ROWS, ROWS[0], [], {}, {"unicode": "héllo ✓", "n": [1, 2.5]}])
+def test_json_round_trips(data: Any) -> None:
+    text = render(data, "json")
+    assert json.loads(text) == data
+    assert text == json.dumps(data, indent=2)
+
+
+@pytest.mark.parametrize("data", [ROWS, ROWS[0], [], {}, {"unicode": "héllo ✓", "n": [1, 2.5]}])
+def test_yaml_round_trips(data: Any) -> None:
+    assert yaml.safe_load(render(data, "yaml")) == data
+
+
+def test_yaml_keeps_key_order_and_writes_enums_as_values() -> None:
+    text = render({"z": 1, "a": _State.READY}, "yaml")
+    assert text == "z: 1\na: READY"
+
+
+def test_unknown_format_is_a_usage_error() -> None:
+    with pytest.raises(UsageError) as info:
+        render(ROWS, "xml")
+    assert str(info.value) == "unknown output format 'xml' (expected table, json, yaml)"
+
+
+# human-readable numbers
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "-"),
+        (0, "0ms"),
+        (0.85, "850ms"),
+        (0.9996, "1.0s"),
+        (4.2, "4.2s"),
+        (59.96, "1m00s"),
+        (192, "3m12s"),
+        (7500, "2h05m"),
+        (86400 * 2 + 3600 * 4 + 59, "2d04h"),
+        (-3, "0ms"),
+        (float("nan"), "-"),
+    ],
+)
+def test_human_duration(seconds: float | None, text: str) -> None:
+    assert human_duration(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("ts", "text"),
+    [
+        (None, "-"),
+        (1000 - 12, "12s"),
+        (1000 - 0.4, "0s"),
+        (1000 - 5 * 60 - 59, "5m"),
+        (1000 - 3 * 3600 - 10, "3h"),
+        (1000 - 2 * 86400 - 7200, "2d"),
+        (1000 + 30, "0s"),
+    ],
+)
+def test_human_age(ts: float | None, text: str) -> None:
+    assert human_age(ts, 1000) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (None, "-"),
+        (0, "0B"),
+        (512, "512B"),
+        (1023, "1023B"),
+        (1024, "1KiB"),
+        (1536, "1.5KiB"),
+        (int(3.2 * 1024**3), "3.2GiB"),
+        (1024 * 1024 - 1, "1MiB"),
+        (-2048, "-2KiB"),
+    ],
+)
+def test_human_bytes(n: int | None, text: str) -> None:
+    assert human_bytes(n) == text
