@@ -229,15 +229,15 @@ class AgentDaemon:
             self._handle(message)
 
     async def _heartbeat_loop(self) -> None:
+        # The first beat goes out at once so the hub has metrics from the start.
         while True:
-            jitter = self._rng.uniform(0.9, 1.1)
-            await asyncio.sleep(self._heartbeat_interval * jitter)
             metrics = collect_metrics(
                 disk_path=self._config.data_dir,
                 running=len(self._running),
                 slots=self._config.slots,
             )
             self._send(mesh_pb2.ConnectRequest(heartbeat=mesh_pb2.Heartbeat(metrics=metrics)))
+            await asyncio.sleep(self._heartbeat_interval * self._rng.uniform(0.9, 1.1))
 
     def _send(self, message: mesh_pb2.ConnectRequest, *, droppable: bool = True) -> None:
         queue = self._outgoing

@@ -152,12 +152,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             msg.slots = session.slots
             msg.running_tasks = len(session.running)
             msg.tools.extend(session.tools)
-            msg.metrics.CopyFrom(session.metrics)
+            if session.metrics is not None:
+                msg.metrics.CopyFrom(session.metrics)
             msg.version = session.version
             msg.platform = session.platform
             msg.hostname = session.hostname
             msg.connected_at = session.connected_at
-            msg.last_heartbeat_at = session.last_heartbeat_at
+            msg.last_heartbeat_at = session.last_heartbeat_at or 0.0
         return msg
 
     @_translating

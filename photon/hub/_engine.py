@@ -44,6 +44,7 @@ class TaskEngine:
         self._fleet = fleet
         self._lost_after = lost_after
         self._grace_until = time.monotonic() + failover_grace
+        self._awaited: set[str] = set()  # agents known before this start, not back yet
         self._tasks: dict[str, TaskRecord] = {}
         self._queue: dict[str, int] = {}  # task id -> arrival number (FIFO within a priority)
         self._arrivals = itertools.count()
@@ -56,6 +57,7 @@ class TaskEngine:
 
     async def load(self) -> None:
         """Take over the unfinished tasks a previous hub left in the store."""
+        self._awaited = {a.id for a in await self._store.list_agents() if not a.removed}
         for task in await self._store.list_unfinished_tasks():
             self._tasks[task.id] = task
             if task.state not in _BOUND:
@@ -82,7 +84,7 @@ class TaskEngine:
         ConflictError when no connected agent could ever run it."""
         if spec.selector:
             parse_selector(spec.selector)
-        if time.monotonic() > self._grace_until and (
+        if not self._in_failover() and (
             reason := refusal(spec, [s.view() for s in self._fleet if s.stream_open])
         ):
             raise ConflictError(reason)
@@ -99,6 +101,10 @@ class TaskEngine:
         """The task and, when queued, why it is waiting. Raises NotFoundError."""
         task = self._tasks.get(task_id) or await self._store.get_task(task_id)
         return task, self.waiting_reason(task)
+
+    def _in_failover(self) -> bool:
+        """Just restarted and some known agents have not reconnected: judge nothing yet."""
+        return bool(self._awaited) and time.monotonic() < self._grace_until
 
     def waiting_reason(self, task: TaskRecord) -> str:
         if task.state is not TaskState.QUEUED:
@@ -279,6 +285,7 @@ class TaskEngine:
 
     async def on_agent_connected(self, session: AgentSession, hello: mesh_pb2.Hello) -> None:
         """Reconcile what the agent says it runs with what the hub assigned to it."""
+        self._awaited.discard(session.agent_id)
         reported = {r.task_id: r for r in (*hello.running, *hello.held_results)}
         requeue = []
         for task in list(self._tasks.values()):

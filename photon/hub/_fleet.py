@@ -29,10 +29,10 @@ class AgentSession:
     tools: list[common_pb2.ToolCapability]
     send_queue_limit: int
     draining: bool = False
-    metrics: common_pb2.AgentMetrics = field(default_factory=common_pb2.AgentMetrics)
+    metrics: common_pb2.AgentMetrics | None = None
     running: set[str] = field(default_factory=set)
     connected_at: float = field(default_factory=time.time)
-    last_heartbeat_at: float = field(default_factory=time.time)
+    last_heartbeat_at: float | None = None
     last_seen: float = field(default_factory=time.monotonic)
     stream_open: bool = True
     close_reason: str = ""
@@ -83,8 +83,8 @@ class AgentSession:
             slots=self.slots,
             running=len(self.running),
             accepting=self.stream_open and not self.draining,
-            cpu_percent=self.metrics.cpu_percent,
-            memory_percent=self.metrics.memory_percent,
+            cpu_percent=self.metrics.cpu_percent if self.metrics else 0.0,
+            memory_percent=self.metrics.memory_percent if self.metrics else 0.0,
         )
 
 

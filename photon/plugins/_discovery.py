@@ -54,11 +54,12 @@ def load_plugins(
             continue
         try:
             plugin = eps[0].load()()
+            # Inside the try: a plugin's attributes may be properties that raise.
+            problem = _contract_problem(name, plugin)
         except Exception as exc:
             errors[name] = f"plugin {name!r} failed to load: {_describe(exc)}"
             _log.warning("%s", errors[name], exc_info=exc)
             continue
-        problem = _contract_problem(name, plugin)
         if problem is not None:
             errors[name] = problem
             _log.warning("%s", problem)

@@ -64,9 +64,10 @@ async def run_process(
     `cancelled`. If this coroutine is cancelled, the group is killed the same way and
     CancelledError propagates; a second cancellation during the grace period kills at once.
 
-    Raises TaskFailed `tool_missing` when the executable is missing or not executable, and
-    TaskFailed `tool_error` when the process cannot be started otherwise. An exception raised by
-    `on_line` kills the group and propagates.
+    Raises TaskFailed `tool_missing` when the executable is missing or not executable,
+    `invalid_input` for an argument the OS rejects (a NUL byte), `tool_error` when `cwd` is not
+    usable or the process cannot be started otherwise; ValueError for an empty `argv`. An
+    exception raised by `on_line` kills the group and propagates.
     """
     if not argv:
         raise ValueError("argv must not be empty")
@@ -145,18 +146,26 @@ async def _spawn(
             env=env,
             start_new_session=True,
         )
-    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
-        if exc.filename is not None and os.fspath(exc.filename) == os.fspath(cwd):
-            raise TaskFailed(
-                f"working directory {cwd}: {exc.strerror}", failure_class=FailureClass.TOOL_ERROR
-            ) from exc
-        what = "not executable" if isinstance(exc, PermissionError) else "not found"
-        raise TaskFailed(f"{program}: {what}", failure_class=FailureClass.TOOL_MISSING) from exc
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise _start_failure(exc, program=program, cwd=cwd) from exc
+    except ValueError as exc:  # e.g. a NUL byte in an argument
         raise TaskFailed(
-            f"{program}: cannot start: {exc}", failure_class=FailureClass.TOOL_ERROR
+            f"{program}: cannot start: {exc}", failure_class=FailureClass.INVALID_INPUT
         ) from exc
     return transport, protocol
+
+
+def _start_failure(exc: OSError, *, program: str, cwd: Path) -> TaskFailed:
+    """Classify why a process could not be started."""
+    if isinstance(exc, FileNotFoundError | PermissionError | NotADirectoryError):
+        # asyncio's own loop names the directory when chdir failed; uvloop does not.
+        if exc.filename == cwd or not os.path.isdir(cwd):
+            return TaskFailed(
+                f"working directory {cwd}: {exc.strerror}", failure_class=FailureClass.TOOL_ERROR
+            )
+        what = "not executable" if isinstance(exc, PermissionError) else "not found"
+        return TaskFailed(f"{program}: {what}", failure_class=FailureClass.TOOL_MISSING)
+    return TaskFailed(f"{program}: cannot start: {exc}", failure_class=FailureClass.TOOL_ERROR)
 
 
 async def _wait_exit_or_stop(

@@ -35,6 +35,14 @@ class RaisingConstructorPlugin(GoodPlugin):
         raise RuntimeError("no config for me")
 
 
+class RaisingPropertyPlugin(GoodPlugin):
+    name = "raising-property"
+
+    @property
+    def version(self) -> str:  # type: ignore[override]
+        raise RuntimeError("version unknown")
+
+
 class SyncRunPlugin(GoodPlugin):
     name = "sync"
 

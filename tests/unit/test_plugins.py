@@ -428,6 +428,7 @@ def test_load_plugins_keeps_good_ones_and_records_errors(caplog: pytest.LogCaptu
         ep("future", "FutureApiPlugin"),
         ep("raising", "RaisingConstructorPlugin"),
         ep("gone", "Plugin", module="photon_tests_no_such_module"),
+        ep("raising-property", "RaisingPropertyPlugin"),
         ep("sync", "SyncRunPlugin"),
         ep("bad-default", "BadDefaultActionPlugin"),
         ep("renamed", "GoodPlugin"),
@@ -440,13 +441,25 @@ def test_load_plugins_keeps_good_ones_and_records_errors(caplog: pytest.LogCaptu
     assert list(loaded.plugins) == ["good"]
     assert loaded.plugins["good"].name == "good"
     errors = loaded.errors
-    assert set(errors) == {"future", "raising", "gone", "sync", "bad-default", "renamed", "dup"}
+    assert set(errors) == {
+        "future",
+        "raising",
+        "raising-property",
+        "gone",
+        "sync",
+        "bad-default",
+        "renamed",
+        "dup",
+    }
     assert errors["future"] == (
         f"plugin 'future' declares API version {PLUGIN_API_VERSION + 1}; "
         f"this agent supports {PLUGIN_API_VERSION}"
     )
     assert errors["raising"] == "plugin 'raising' failed to load: RuntimeError: no config for me"
     assert errors["gone"].startswith("plugin 'gone' failed to load: ModuleNotFoundError: ")
+    assert errors["raising-property"] == (
+        "plugin 'raising-property' failed to load: RuntimeError: version unknown"
+    )
     assert "run must be async" in errors["sync"]
     assert "default action 'missing'" in errors["bad-default"]
     assert "calls itself 'good'" in errors["renamed"]
