@@ -20,10 +20,10 @@ async def first_completed(*coroutines: Coroutine[Any, Any, None]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def wait_event(event: asyncio.Event, timeout: float) -> bool:
-    """True if the event was set within the timeout."""
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """True if the event was set within `seconds`."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             await event.wait()
     except TimeoutError:
         return False

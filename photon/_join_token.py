@@ -22,8 +22,12 @@ class JoinToken:
 
     def encode(self) -> str:
         body = json.dumps(
-            {"api": list(self.api_addresses), "ca": self.ca_pin, "id": self.token_id,
-             "secret": self.secret},
+            {
+                "api": list(self.api_addresses),
+                "ca": self.ca_pin,
+                "id": self.token_id,
+                "secret": self.secret,
+            },
             separators=(",", ":"),
         )
         return PREFIX + base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")

@@ -1,4 +1,4 @@
-"""PHOTON's errors: one base class, a few families; foreign errors are translated at the boundary."""
+"""PHOTON's errors: one base, a few families; foreign errors are translated at the boundary."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -15,5 +16,9 @@ class Backoff:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """The wait before the next attempt after `failures` consecutive failures (>= 1)."""
-        base = min(self.cap, self.initial * self.multiplier ** max(failures - 1, 0))
+        try:
+            growth = self.multiplier ** max(failures - 1, 0)
+        except OverflowError:  # a hub down for hours: ~1500 failures overflow a float
+            growth = math.inf
+        base = min(self.cap, self.initial * growth)
         return base * rng.uniform(1 - self.jitter, 1 + self.jitter)

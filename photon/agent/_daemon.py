@@ -40,6 +40,7 @@ SEND_QUEUE_LIMIT = 10_000
 class _Running:
     ref: mesh_pb2.AttemptRef
     context: SimpleTaskContext
+    task: asyncio.Task[None] | None = None
 
 
 class AgentDaemon:
@@ -50,7 +51,7 @@ class AgentDaemon:
 
     def __init__(self, config: AgentConfig, *, rng: random.Random | None = None) -> None:
         self._config = config
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._backoff = Backoff()
         self.connected = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -92,14 +93,16 @@ class AgentDaemon:
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period, then cancel the rest."""
-        deadline = time.monotonic() + self._config.shutdown_grace
-        while self._running and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        tasks = [r.task for r in self._running.values() if r.task is not None]
+        if not tasks:
+            return
+        log.info("waiting up to %.0fs for %d task(s)", self._config.shutdown_grace, len(tasks))
+        _, late = await asyncio.wait(tasks, timeout=self._config.shutdown_grace)
         for running in self._running.values():
             running.context.cancelled.set()
-        # Give cancelled tasks a moment to record their result before the stream closes.
-        while self._running and time.monotonic() < deadline + 5:
-            await asyncio.sleep(0.05)
+        if late:
+            # Give cancelled tasks a moment to record their result before the stream closes.
+            await asyncio.wait(late, timeout=5)
 
     def _check_certificate(self) -> None:
         paths = self._config.paths
@@ -292,7 +295,9 @@ class AgentDaemon:
         if not isinstance(inputs, dict):
             self._refuse(
                 ref,
-                TaskFailed("inputs are not a JSON object", failure_class=FailureClass.INVALID_INPUT),
+                TaskFailed(
+                    "inputs are not a JSON object", failure_class=FailureClass.INVALID_INPUT
+                ),
             )
             return
         context = SimpleTaskContext(
@@ -305,12 +310,13 @@ class AgentDaemon:
             deadline=time.monotonic() + spec.timeout_seconds if spec.timeout_seconds else None,
             on_event=lambda kind, text, data: self._progress(ref, kind, text, data),
         )
-        self._running[ref.task_id] = _Running(ref=ref, context=context)
+        running = _Running(ref=ref, context=context)
+        self._running[ref.task_id] = running
         self._send(
             mesh_pb2.ConnectRequest(task_accepted=mesh_pb2.TaskAccepted(attempt=ref)),
             droppable=False,
         )
-        self._group.create_task(self._run_task(plugin, context, ref))
+        running.task = self._group.create_task(self._run_task(plugin, context, ref))
 
     def _progress(
         self, ref: mesh_pb2.AttemptRef, kind: str, text: str, data: Mapping[str, Any]

@@ -54,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 name=args.name,
                 labels=parse_labels(args.labels),
             )
-            print(f"joined as {identity.name} ({identity.agent_id}); start it with: photon-agent run")
+            print(
+                f"joined as {identity.name} ({identity.agent_id}); start it with: photon-agent run"
+            )
             return EXIT_OK
         if args.slots < 1:
             raise UsageError("--slots must be at least 1")

@@ -36,7 +36,12 @@ TASK_COLUMNS = [
     ("age", "age"),
     ("duration", "duration"),
 ]
-TOKEN_COLUMNS = [("id", "id"), ("labels", "labels"), ("uses left", "uses_left"), ("expires", "expires")]
+TOKEN_COLUMNS = [
+    ("id", "id"),
+    ("labels", "labels"),
+    ("uses left", "uses_left"),
+    ("expires", "expires"),
+]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -120,11 +125,13 @@ def _agent_detail(agent: Any, now: float) -> dict[str, Any]:
         ),
     }
     if metrics:
+        total = human_bytes(int(metrics["memory_total_bytes"]))
+        free = human_bytes(int(metrics["disk_free_bytes"]))
         detail["metrics"] = {
             "cpu": f"{metrics['cpu_percent']:.1f}%",
-            "memory": f"{metrics['memory_percent']:.1f}% of {human_bytes(int(metrics['memory_total_bytes']))}",
+            "memory": f"{metrics['memory_percent']:.1f}% of {total}",
             "load": f"{metrics['load1']:.2f} {metrics['load5']:.2f} {metrics['load15']:.2f}",
-            "disk": f"{metrics['disk_percent']:.1f}% used, {human_bytes(int(metrics['disk_free_bytes']))} free",
+            "disk": f"{metrics['disk_percent']:.1f}% used, {free} free",
             "free slots": int(metrics["free_slots"]),
         }
     detail["tools"] = [
@@ -241,9 +248,9 @@ async def _dispatch(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.follow:
         await client.wait(
             args.id,
-            on_update=lambda item: print(_event_line(item), flush=True)
-            if isinstance(item, TaskEvent)
-            else None,
+            on_update=lambda item: (
+                print(_event_line(item), flush=True) if isinstance(item, TaskEvent) else None
+            ),
         )
     else:
         async for item in client.watch(args.id):
@@ -260,7 +267,9 @@ async def _run(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
         try:
             inputs_text = args.inputs_file.read_text()
         except OSError as exc:
-            raise UsageError(f"--inputs-file: cannot read {args.inputs_file}: {exc.strerror}") from None
+            raise UsageError(
+                f"--inputs-file: cannot read {args.inputs_file}: {exc.strerror}"
+            ) from None
     inputs = parse_inputs(args.input, inputs_file_text=inputs_text)
     timeout = parse_duration(args.timeout) if args.timeout else None
     task = await client.submit(

@@ -101,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"admin API key (shown once): {result.admin_key}")
             return EXIT_OK
         config = _hub_config(args, env)
-        setup_logging(level=args.log_level, fmt=args.log_format or env.get("PHOTON_LOG_FORMAT", "text"))
+        setup_logging(
+            level=args.log_level, fmt=args.log_format or env.get("PHOTON_LOG_FORMAT", "text")
+        )
         hub = Hub(config)
         await serve_until_signalled(hub.run(), hub.stop)
         return EXIT_OK

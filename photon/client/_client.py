@@ -62,9 +62,7 @@ class PhotonClient:
 
     async def __aenter__(self) -> PhotonClient:
         credentials = grpc.ssl_channel_credentials(root_certificates=self._ca_pem)
-        self._channel = grpc.aio.secure_channel(
-            self._address, credentials, options=CHANNEL_OPTIONS
-        )
+        self._channel = grpc.aio.secure_channel(self._address, credentials, options=CHANNEL_OPTIONS)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._auth = auth_pb2_grpc.AuthServiceStub(self._channel)
         return self
@@ -141,7 +139,7 @@ class PhotonClient:
         selector: str = "",
         agent: str = "",
         priority: int | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the task's limit, not this call's
         queue_timeout: float | None = None,
         idempotency_key: str = "",
         labels: Mapping[str, str] | None = None,

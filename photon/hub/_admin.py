@@ -52,7 +52,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
         self._authority = authority
 
     @_translating
-    async def Login(  # noqa: N802
+    async def Login(
         self, request: auth_pb2.LoginRequest, context: Context
     ) -> auth_pb2.LoginResponse:
         key = ApiKey.parse(request.api_key)
@@ -87,7 +87,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     # -- join tokens --------------------------------------------------------------------------
 
     @_translating
-    async def CreateJoinToken(  # noqa: N802
+    async def CreateJoinToken(
         self, request: admin_pb2.CreateJoinTokenRequest, context: Context
     ) -> admin_pb2.CreateJoinTokenResponse:
         ttl = request.ttl_seconds or DEFAULT_JOIN_TTL
@@ -117,7 +117,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         )
 
     @_translating
-    async def ListJoinTokens(  # noqa: N802
+    async def ListJoinTokens(
         self, request: admin_pb2.ListJoinTokensRequest, context: Context
     ) -> admin_pb2.ListJoinTokensResponse:
         tokens = await self._store.list_join_tokens()
@@ -126,7 +126,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         )
 
     @_translating
-    async def RevokeJoinToken(  # noqa: N802
+    async def RevokeJoinToken(
         self, request: admin_pb2.RevokeJoinTokenRequest, context: Context
     ) -> admin_pb2.RevokeJoinTokenResponse:
         await self._store.revoke_join_token(request.id)
@@ -162,14 +162,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         return msg
 
     @_translating
-    async def ListAgents(  # noqa: N802
+    async def ListAgents(
         self, request: admin_pb2.ListAgentsRequest, context: Context
     ) -> admin_pb2.ListAgentsResponse:
         agents = [a for a in await self._store.list_agents() if not a.removed]
         return admin_pb2.ListAgentsResponse(agents=[self._agent_to_proto(a) for a in agents])
 
     @_translating
-    async def GetAgent(  # noqa: N802
+    async def GetAgent(
         self, request: admin_pb2.GetAgentRequest, context: Context
     ) -> admin_pb2.GetAgentResponse:
         agents = [a for a in await self._store.list_agents() if not a.removed]
@@ -185,7 +185,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     # -- tasks --------------------------------------------------------------------------------
 
     @_translating
-    async def SubmitTask(  # noqa: N802
+    async def SubmitTask(
         self, request: admin_pb2.SubmitTaskRequest, context: Context
     ) -> admin_pb2.SubmitTaskResponse:
         spec = _convert.spec_from_proto(request.spec)
@@ -193,21 +193,21 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         return admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
 
     @_translating
-    async def GetTask(  # noqa: N802
+    async def GetTask(
         self, request: admin_pb2.GetTaskRequest, context: Context
     ) -> admin_pb2.GetTaskResponse:
         task, reason = await self._engine.get(request.id)
         return admin_pb2.GetTaskResponse(task=_convert.task_to_proto(task, waiting_reason=reason))
 
     @_translating
-    async def ListTasks(  # noqa: N802
+    async def ListTasks(
         self, request: admin_pb2.ListTasksRequest, context: Context
     ) -> admin_pb2.ListTasksResponse:
         state = _convert.state_from_proto(request.state)
         tasks = await self._store.list_tasks(state=state, limit=request.limit or 100)
         return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
 
-    async def WatchTask(  # noqa: N802
+    async def WatchTask(
         self, request: admin_pb2.WatchTaskRequest, context: Context
     ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
         """The task now, its events since `after_seq`, then live updates until it ends."""
@@ -261,4 +261,3 @@ def _join_token_to_proto(record: JoinTokenRecord) -> admin_pb2.JoinToken:
         revoked=record.revoked,
         created_at=record.created_at,
     )
-

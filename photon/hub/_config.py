@@ -49,8 +49,8 @@ class HubPaths:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HubConfig:
     data_dir: Path
-    mesh_listen: str = "0.0.0.0:7443"  # noqa: S104 - a hub serves the network by design
-    api_listen: str = "0.0.0.0:7444"  # noqa: S104
+    mesh_listen: str = "0.0.0.0:7443"
+    api_listen: str = "0.0.0.0:7444"
     http_listen: str = "127.0.0.1:7480"
     store_url: str = ""
     advertise_host: str = ""

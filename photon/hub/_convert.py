@@ -108,12 +108,8 @@ def failure_to_proto(failure: Failure) -> common_pb2.Failure:
 
 def failure_from_proto(msg: common_pb2.Failure) -> Failure:
     name = common_pb2.FailureClass.Name(msg.failure_class).removeprefix("FAILURE_CLASS_")
-    failure_class = (
-        FailureClass.TOOL_ERROR if name == "UNSPECIFIED" else FailureClass[name]
-    )
-    return Failure(
-        failure_class=failure_class, message=msg.message, retry_at=msg.retry_at or None
-    )
+    failure_class = FailureClass.TOOL_ERROR if name == "UNSPECIFIED" else FailureClass[name]
+    return Failure(failure_class=failure_class, message=msg.message, retry_at=msg.retry_at or None)
 
 
 def task_to_proto(task: TaskRecord, *, waiting_reason: str = "") -> admin_pb2.Task:

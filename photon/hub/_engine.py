@@ -88,9 +88,7 @@ class TaskEngine:
             reason := refusal(spec, [s.view() for s in self._fleet if s.stream_open])
         ):
             raise ConflictError(reason)
-        task = TaskRecord(
-            id=new_ulid(), spec=spec, state=TaskState.QUEUED, created_at=time.time()
-        )
+        task = TaskRecord(id=new_ulid(), spec=spec, state=TaskState.QUEUED, created_at=time.time())
         stored, created = await self._store.insert_task(task)
         if created:
             self._tasks[task.id] = task
@@ -239,7 +237,7 @@ class TaskEngine:
             self._publish(ref.task_id, record)
 
     async def on_result(self, agent_id: str, result: mesh_pb2.TaskResult) -> None:
-        """Record the attempt's outcome if it is still the current attempt; stale ones are dropped."""
+        """Record the outcome if this is still the current attempt; stale results are dropped."""
         ref = result.attempt
         task = self._current(agent_id, ref)
         if task is None:
@@ -346,7 +344,9 @@ class TaskEngine:
         now = time.monotonic()
         for session in self._fleet:
             if now - session.last_seen > self._lost_after:
-                log.warning("agent %s lost (no heartbeat for %.0fs)", session.name, self._lost_after)
+                log.warning(
+                    "agent %s lost (no heartbeat for %.0fs)", session.name, self._lost_after
+                )
                 session.close("lost")
                 self._fleet.remove(session)
                 await self.on_agent_lost(session.agent_id)

@@ -39,7 +39,7 @@ class EnrollServicer(enroll_pb2_grpc.EnrollServiceServicer):  # type: ignore[mis
         self._ca_cert = ca_cert
         self._mesh_addresses = mesh_addresses
 
-    async def Join(  # noqa: N802 - gRPC method name
+    async def Join(
         self, request: enroll_pb2.JoinRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> enroll_pb2.JoinResponse:
         try:

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import grpc
 import grpc.aio
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from grpc_health.v1 import health
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from .._fs import check_private_dir, write_atomic

@@ -1,4 +1,4 @@
-"""`photon-hub init`: the CA, hub certificate, JWT and secrets keys, and a first admin credential."""
+"""`photon-hub init`: CA, hub certificate, JWT and secrets keys, and a first admin credential."""
 
 from __future__ import annotations
 
@@ -104,7 +104,9 @@ async def init_hub(
     if admin_key is not None and context_path is not None:
         save_context(
             context_path,
-            ClientContext(name="default", api=api_address, ca_pem=ca_pem.decode(), api_key=admin_key),
+            ClientContext(
+                name="default", api=api_address, ca_pem=ca_pem.decode(), api_key=admin_key
+            ),
         )
     return InitResult(
         created_ca=created_ca,

@@ -33,7 +33,9 @@ class AuthInterceptor(_Interceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any]:
         method: str = details.method
@@ -55,7 +57,6 @@ class AuthInterceptor(_Interceptor):
         if not principal.role.allows(needed):
             return _deny(
                 grpc.StatusCode.PERMISSION_DENIED,
-                f"role {principal.role} may not call {method.rsplit('/', 1)[-1]}"
-                f" (needs {needed})",
+                f"role {principal.role} may not call {method.rsplit('/', 1)[-1]} (needs {needed})",
             )
         return await continuation(details)

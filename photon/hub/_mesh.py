@@ -63,7 +63,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             )
         return agent_id
 
-    async def Connect(  # noqa: N802 - gRPC method name
+    async def Connect(
         self, request_iterator: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
         agent_id = await self._peer_agent_id(context)

@@ -22,7 +22,9 @@ class _FleetCollector(Collector):
         for session in self._fleet:
             counts[session.state] += 1
             running += len(session.running)
-        agents = GaugeMetricFamily("photon_agents", "Agents with a session, by state", labels=["state"])
+        agents = GaugeMetricFamily(
+            "photon_agents", "Agents with a session, by state", labels=["state"]
+        )
         for state, count in counts.items():
             agents.add_metric([state.value], count)
         yield agents

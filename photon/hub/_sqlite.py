@@ -1,4 +1,4 @@
-"""`Store` on SQLite (aiosqlite, WAL, synchronous=FULL) with group commit and versioned migrations."""
+"""`Store` on SQLite (aiosqlite, WAL, synchronous=FULL): group commit, versioned migrations."""
 
 from __future__ import annotations
 

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,9 +109,16 @@ class Mesh:
     def config_path(self) -> Path:
         return Path(self.env["PHOTON_CONFIG"])
 
-    def run(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [PYTHON, *args], env=self.env, capture_output=True, text=True, input=input, timeout=timeout
+            [PYTHON, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
         )
 
     def ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -127,12 +133,22 @@ class Mesh:
         serving.unlink(missing_ok=True)
         self.hub = Proc(
             [
-                PYTHON, "-m", "photon.cli.hub", "serve", "--data-dir", str(self.hub_dir),
-                "--listen", f"127.0.0.1:{self.mesh_port}",
-                "--api-listen", f"127.0.0.1:{self.api_port}",
-                "--http-listen", "127.0.0.1:0",
-                "--heartbeat-interval", str(HEARTBEAT),
-                "--failover-grace", "2",
+                PYTHON,
+                "-m",
+                "photon.cli.hub",
+                "serve",
+                "--data-dir",
+                str(self.hub_dir),
+                "--listen",
+                f"127.0.0.1:{self.mesh_port}",
+                "--api-listen",
+                f"127.0.0.1:{self.api_port}",
+                "--http-listen",
+                "127.0.0.1:0",
+                "--heartbeat-interval",
+                str(HEARTBEAT),
+                "--failover-grace",
+                "2",
                 *extra,
             ],
             self.env,
@@ -145,8 +161,12 @@ class Mesh:
         context = load_context(self.config_path)
         save_context(
             self.config_path,
-            ClientContext(name=context.name, api=self.serving["api"], ca_pem=context.ca_pem,
-                          api_key=context.api_key),
+            ClientContext(
+                name=context.name,
+                api=self.serving["api"],
+                ca_pem=context.ca_pem,
+                api_key=context.api_key,
+            ),
         )
         return self.hub
 
@@ -158,8 +178,17 @@ class Mesh:
         assert created.returncode == 0, created.stderr
         data_dir = self.root / f"agent-{name}"
         joined = self.run(
-            "-m", "photon.cli.agent", "join", "--token", created.stdout.strip(),
-            "--name", name, "--labels", labels, "--data-dir", str(data_dir),
+            "-m",
+            "photon.cli.agent",
+            "join",
+            "--token",
+            created.stdout.strip(),
+            "--name",
+            name,
+            "--labels",
+            labels,
+            "--data-dir",
+            str(data_dir),
         )
         assert joined.returncode == 0, joined.stderr
         return data_dir
@@ -204,5 +233,3 @@ def make_env(root: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-

@@ -7,7 +7,6 @@ import json
 import os
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -37,8 +36,15 @@ from .harness import Mesh
 
 def _join(mesh: Mesh, token: str, name: str = "a") -> tuple[int, str]:
     result = mesh.run(
-        "-m", "photon.cli.agent", "join", "--token", token, "--name", name,
-        "--data-dir", str(mesh.root / f"join-{name}-{time.monotonic_ns()}"),
+        "-m",
+        "photon.cli.agent",
+        "join",
+        "--token",
+        token,
+        "--name",
+        name,
+        "--data-dir",
+        str(mesh.root / f"join-{name}-{time.monotonic_ns()}"),
     )
     return result.returncode, result.stderr.strip()
 
@@ -127,21 +133,28 @@ async def test_mesh_refuses_bad_client_certificates(mesh: Mesh) -> None:
 
     other_key, other_ca = create_ca(common_name="Other CA")
     foreign = sign_agent_csr(
-        ca_key=other_key, ca_cert=other_ca, csr_pem=create_csr(key=key, common_name="x"),
+        ca_key=other_key,
+        ca_cert=other_ca,
+        csr_pem=create_csr(key=key, common_name="x"),
         agent_id="intruder",
     )
     other = await _connect(mesh, key=key_pem, cert=certificate_to_pem(foreign))
     assert other.code() == grpc.StatusCode.UNAVAILABLE
 
     expired = sign_agent_csr(
-        ca_key=ca_key, ca_cert=ca_cert, csr_pem=create_csr(key=key, common_name="x"),
-        agent_id="stale", now=datetime.now(UTC) - timedelta(days=2),
+        ca_key=ca_key,
+        ca_cert=ca_cert,
+        csr_pem=create_csr(key=key, common_name="x"),
+        agent_id="stale",
+        now=datetime.now(UTC) - timedelta(days=2),
     )
     old = await _connect(mesh, key=key_pem, cert=certificate_to_pem(expired))
     assert old.code() == grpc.StatusCode.UNAVAILABLE
 
     hub_cert = await _connect(
-        mesh, key=(mesh.hub_dir / "hub.key").read_bytes(), cert=(mesh.hub_dir / "hub.crt").read_bytes()
+        mesh,
+        key=(mesh.hub_dir / "hub.key").read_bytes(),
+        cert=(mesh.hub_dir / "hub.crt").read_bytes(),
     )
     # Its EKU is serverAuth only, so the TLS handshake already refuses it as a client.
     assert hub_cert.code() == grpc.StatusCode.UNAVAILABLE
@@ -162,7 +175,9 @@ async def test_mesh_refuses_bad_client_certificates(mesh: Mesh) -> None:
     assert no_identity.details() == "client certificate is not an agent certificate"
 
     unknown = sign_agent_csr(
-        ca_key=ca_key, ca_cert=ca_cert, csr_pem=create_csr(key=key, common_name="x"),
+        ca_key=ca_key,
+        ca_cert=ca_cert,
+        csr_pem=create_csr(key=key, common_name="x"),
         agent_id="never-joined",
     )
     stranger = await _connect(mesh, key=key_pem, cert=certificate_to_pem(unknown))
@@ -176,8 +191,11 @@ async def test_agent_with_expired_certificate_says_so(mesh: Mesh) -> None:
     agent_key = load_private_key((data_dir / "agent.key").read_bytes())
     agent_id = json.loads((data_dir / "identity.json").read_text())["agent_id"]
     expired = sign_agent_csr(
-        ca_key=ca_key, ca_cert=ca_cert, csr_pem=create_csr(key=agent_key, common_name="old"),
-        agent_id=agent_id, now=datetime.now(UTC) - timedelta(days=2),
+        ca_key=ca_key,
+        ca_cert=ca_cert,
+        csr_pem=create_csr(key=agent_key, common_name="old"),
+        agent_id=agent_id,
+        now=datetime.now(UTC) - timedelta(days=2),
     )
     (data_dir / "agent.crt").write_bytes(certificate_to_pem(expired))
     result = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), timeout=30)
@@ -205,8 +223,14 @@ def _b64(data: dict[str, object]) -> str:
 
 async def test_admin_api_refuses_bad_tokens(mesh: Mesh) -> None:
     now = int(time.time())
-    claims = {"iss": "photon-hub", "aud": "photon-admin", "sub": "admin", "role": "admin",
-              "iat": now, "exp": now + 600}
+    claims = {
+        "iss": "photon-hub",
+        "aud": "photon-admin",
+        "sub": "admin",
+        "role": "admin",
+        "iat": now,
+        "exp": now + 600,
+    }
 
     missing = await _admin_call(mesh, None)
     assert missing.code() == grpc.StatusCode.UNAUTHENTICATED
@@ -250,9 +274,19 @@ async def test_bad_api_key_in_context_gives_one_line(mesh: Mesh) -> None:
 
 async def test_loose_data_dir_permissions_are_refused(mesh: Mesh) -> None:
     mesh.hub_dir.chmod(0o755)
-    result = mesh.run("-m", "photon.cli.hub", "serve", "--data-dir", str(mesh.hub_dir),
-                      "--listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0",
-                      "--http-listen", "127.0.0.1:0")
+    result = mesh.run(
+        "-m",
+        "photon.cli.hub",
+        "serve",
+        "--data-dir",
+        str(mesh.hub_dir),
+        "--listen",
+        "127.0.0.1:0",
+        "--api-listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "127.0.0.1:0",
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         f"error: data dir {mesh.hub_dir} is accessible by other users (mode 0755);"
@@ -265,5 +299,3 @@ async def test_loose_data_dir_permissions_are_refused(mesh: Mesh) -> None:
     agent = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir))
     assert agent.returncode == 1
     assert "is accessible by other users (mode 0750)" in agent.stderr
-
-

@@ -117,7 +117,9 @@ def test_tool_disabled_names_agents_and_the_allow_tool_flag() -> None:
         agent("bob", tools=("echo",)),
     ]
     reason = waiting_reason(place(TaskSpec(tool="claude"), fleet))
-    assert reason == "tool 'claude' is disabled on amy, zed (start an agent with --allow-tool claude)"
+    assert (
+        reason == "tool 'claude' is disabled on amy, zed (start an agent with --allow-tool claude)"
+    )
 
 
 def test_selector_matches_nothing() -> None:

@@ -1,0 +1,175 @@
+"""`make demo`: a hub on its embedded SQLite store, three agents, tasks across them.
+
+Everything lives in a throw-away directory and every process it starts is stopped at the end,
+also when a step fails or the demo is interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+AGENTS = [
+    ("local-1", "kind=local", []),
+    ("cloud-1", "kind=cloud", ["--allow-tool", "shell"]),
+    ("edge-1", "kind=edge", []),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Demo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("PHOTON_")},
+            # Keep the demo's client context out of the user's own ~/.config/photon.
+            "PHOTON_CONFIG": str(root / "photonctl.toml"),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def step(self, text: str) -> None:
+        print(f"\n== {text}", flush=True)
+
+    def run(self, tool: str, *args: str, show: bool = True, check: bool = True) -> str:
+        module = {"photon-hub": "hub", "photon-agent": "agent", "photonctl": "ctl"}[tool]
+        if show:
+            print(f"$ {tool} {shlex.join(args)}", flush=True)
+        # Shown commands interleave their progress (stderr) and result (stdout) as in a terminal.
+        result = subprocess.run(
+            [PYTHON, "-m", f"photon.cli.{module}", *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if show else subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+        if show:
+            sys.stdout.write(result.stdout)
+            sys.stdout.flush()
+        if check and result.returncode != 0:
+            raise SystemExit(f"demo failed: {tool} {' '.join(args)} exited {result.returncode}")
+        return result.stdout
+
+    def start(self, tool: str, *args: str, log: str) -> None:
+        module = {"photon-hub": "hub", "photon-agent": "agent"}[tool]
+        print(f"$ {tool} {shlex.join(args)} &   (log: {self.root / log})", flush=True)
+        with (self.root / log).open("wb") as out:
+            self.procs.append(
+                subprocess.Popen(
+                    [PYTHON, "-m", f"photon.cli.{module}", *args],
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def wait_until(self, what: str, check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while not check():
+            if any(p.poll() is not None for p in self.procs):
+                raise SystemExit(f"demo failed: a process exited while waiting for {what}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"demo failed: timed out waiting for {what}")
+            time.sleep(0.1)
+
+    def main(self) -> None:
+        hub_dir = self.root / "hub"
+        mesh, api = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        self.step("Initialise a hub (CA, keys, admin credential) in a throw-away data dir")
+        self.run("photon-hub", "init", "--data-dir", str(hub_dir), "--api-address", api)
+        self.step("Start the hub on its embedded SQLite store")
+        self.start(
+            "photon-hub", "serve", "--data-dir", str(hub_dir), "--listen", mesh,
+            "--api-listen", api, "--http-listen", "127.0.0.1:0", log="hub.log",
+        )
+        self.wait_until("the hub", (hub_dir / "serving.json").exists)
+
+        self.step("Join three agents, one command each")
+        for name, labels, extra in AGENTS:
+            token = self.run(
+                "photonctl", "join-token", "create", "--labels", labels, show=False
+            ).strip()
+            print(f"$ photonctl join-token create --labels {labels}\n{token[:40]}...")
+            data_dir = self.root / name
+            self.run(
+                "photon-agent", "join", "--token", token, "--name", name,
+                "--data-dir", str(data_dir),
+            )
+            self.start(
+                "photon-agent", "run", "--data-dir", str(data_dir), *extra, log=f"{name}.log"
+            )
+
+        def all_heartbeating() -> bool:
+            out = self.run("photonctl", "agents", "list", "-o", "json", show=False, check=False)
+            try:
+                agents = json.loads(out)
+            except ValueError:
+                return False
+            return len(agents) == 3 and all(
+                a["state"] == "connected" and a["metrics"] for a in agents
+            )
+
+        self.wait_until("three agents to heartbeat", all_heartbeating)
+        self.step("The fleet, with live metrics from heartbeats")
+        self.run("photonctl", "agents", "list")
+        self.run("photonctl", "agents", "show", "cloud-1")
+
+        self.step("Run tasks across the mesh")
+        for kind in ("local", "cloud", "edge"):
+            self.run(
+                "photonctl", "run", "echo", "--selector", f"kind={kind}",
+                "--input", f"message=hello from the {kind} agent",
+            )
+        self.run("photonctl", "run", "shell", "--input", 'argv:=["uname", "-sm"]')
+        self.step("A tool an agent does not allow is refused with a clear message")
+        self.run(
+            "photonctl", "run", "shell", "--agent", "edge-1", "--input", 'argv:=["true"]',
+            check=False,
+        )
+        self.step("Recent tasks")
+        self.run("photonctl", "tasks", "list")
+        print("\ndemo finished: stopping the hub and agents", flush=True)
+
+
+def main() -> int:
+    root = Path(tempfile.mkdtemp(prefix="photon-demo-"))
+    root.chmod(0o700)
+    demo = Demo(root)
+    # SIGTERM ends the demo like Ctrl-C does, so the finally below stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        demo.main()
+    finally:
+        demo.stop_all()
+    print(f"logs and data: {root}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
