@@ -105,8 +105,17 @@ class Demo:
         self.run("photon-hub", "init", "--data-dir", str(hub_dir), "--api-address", api)
         self.step("Start the hub on its embedded SQLite store")
         self.start(
-            "photon-hub", "serve", "--data-dir", str(hub_dir), "--listen", mesh,
-            "--api-listen", api, "--http-listen", "127.0.0.1:0", log="hub.log",
+            "photon-hub",
+            "serve",
+            "--data-dir",
+            str(hub_dir),
+            "--listen",
+            mesh,
+            "--api-listen",
+            api,
+            "--http-listen",
+            "127.0.0.1:0",
+            log="hub.log",
         )
         self.wait_until("the hub", (hub_dir / "serving.json").exists)
 
@@ -118,8 +127,14 @@ class Demo:
             print(f"$ photonctl join-token create --labels {labels}\n{token[:40]}...")
             data_dir = self.root / name
             self.run(
-                "photon-agent", "join", "--token", token, "--name", name,
-                "--data-dir", str(data_dir),
+                "photon-agent",
+                "join",
+                "--token",
+                token,
+                "--name",
+                name,
+                "--data-dir",
+                str(data_dir),
             )
             self.start(
                 "photon-agent", "run", "--data-dir", str(data_dir), *extra, log=f"{name}.log"
@@ -143,13 +158,24 @@ class Demo:
         self.step("Run tasks across the mesh")
         for kind in ("local", "cloud", "edge"):
             self.run(
-                "photonctl", "run", "echo", "--selector", f"kind={kind}",
-                "--input", f"message=hello from the {kind} agent",
+                "photonctl",
+                "run",
+                "echo",
+                "--selector",
+                f"kind={kind}",
+                "--input",
+                f"message=hello from the {kind} agent",
             )
         self.run("photonctl", "run", "shell", "--input", 'argv:=["uname", "-sm"]')
         self.step("A tool an agent does not allow is refused with a clear message")
         self.run(
-            "photonctl", "run", "shell", "--agent", "edge-1", "--input", 'argv:=["true"]',
+            "photonctl",
+            "run",
+            "shell",
+            "--agent",
+            "edge-1",
+            "--input",
+            'argv:=["true"]',
             check=False,
         )
         self.step("Recent tasks")
