@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
@@ -16,9 +15,6 @@ class Backoff:
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """The wait before the next attempt after `failures` consecutive failures (>= 1)."""
-        try:
-            growth = self.multiplier ** max(failures - 1, 0)
-        except OverflowError:  # a hub down for hours: ~1500 failures overflow a float
-            growth = math.inf
-        base = min(self.cap, self.initial * growth)
+        # Bounding the exponent keeps a hub that is down for days from overflowing the float.
+        base = min(self.cap, self.initial * self.multiplier ** min(max(failures - 1, 0), 64))
         return base * rng.uniform(1 - self.jitter, 1 + self.jitter)

@@ -42,8 +42,8 @@ class Waiting:
 def place(spec: TaskSpec, agents: Sequence[AgentView]) -> Placement | Waiting:
     """Pick the least-loaded eligible agent, or say why none is eligible.
 
-    Load is running/slots, then CPU and memory; the id breaks remaining ties so that a
-    caller rotating `agents` spreads equal choices.
+    Load is running/slots, then CPU and memory; remaining ties go to the first in `agents`,
+    so a caller rotating the list spreads equal choices.
     """
     candidates = [a for a in agents if a.accepting]
     if spec.agent:

@@ -136,6 +136,8 @@ class SqliteStore:
                     except Exception as exc:
                         await conn.execute("ROLLBACK TO op")
                         await conn.execute("RELEASE op")
+                        if isinstance(exc, sqlite3.IntegrityError):
+                            exc = ConflictError(f"already exists: {exc}")
                         results.append((future, None, exc))
                 await conn.execute("COMMIT")
             except Exception as exc:

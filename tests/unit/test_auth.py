@@ -187,7 +187,7 @@ def test_api_key_str_parse_round_trip() -> None:
     "text", ["", "phk_", "phk_abc", "phk_.secret", "phk_abc.", "abc.secret", "PHK_abc.secret"]
 )
 def test_malformed_api_key(text: str) -> None:
-    with pytest.raises(AuthError, match="^malformed API key$"):
+    with pytest.raises(AuthError, match=r"^malformed API key$"):
         ApiKey.parse(text)
 
 

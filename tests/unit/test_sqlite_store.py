@@ -1,0 +1,401 @@
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from photon._ids import new_ulid
+from photon.errors import ConflictError, NotFoundError
+from photon.hub._sqlite import MIGRATIONS, SqliteStore
+from photon.hub._store import (
+    AgentRecord,
+    ApiKeyRecord,
+    Failure,
+    JoinTokenRecord,
+    RetryPolicy,
+    TaskEventRecord,
+    TaskRecord,
+    TaskSpec,
+)
+from photon.model import FailureClass, Role, TaskState
+
+NOW = 1_900_000_000.0
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "hub.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def join_token(token_id: str = "tok1", *, uses: int = 1) -> JoinTokenRecord:
+    return JoinTokenRecord(
+        id=token_id,
+        secret_hash="h" * 64,
+        labels={"pool": "build", "zone": "eu-1"},
+        uses_left=uses,
+        expires_at=NOW + 3600,
+        created_at=NOW,
+    )
+
+
+def agent_record(agent_id: str, name: str = "") -> AgentRecord:
+    return AgentRecord(
+        id=agent_id,
+        name=name or f"name-{agent_id}",
+        hostname=f"{agent_id}.local",
+        labels={"os": "linux"},
+        certificate_serial="1f2e",
+        certificate_expires_at=NOW + 86400,
+        joined_at=NOW,
+    )
+
+
+def task(task_id: str = "", *, key: str = "", state: TaskState = TaskState.QUEUED) -> TaskRecord:
+    return TaskRecord(
+        id=task_id or new_ulid().lower(),
+        spec=TaskSpec(
+            tool="echo",
+            action="say",
+            inputs={"text": "hi", "n": 3, "nested": {"list": [1, 2]}},
+            selector="os=linux",
+            priority=7,
+            timeout=12.5,
+            retry=RetryPolicy(max_attempts=5, initial_backoff=0.5),
+            idempotency_key=key,
+            locks=("repo",),
+            env={"A": "1"},
+            labels={"team": "x"},
+        ),
+        state=state,
+        created_at=NOW,
+    )
+
+
+def event(task_id: str, seq: int, message: str = "") -> TaskEventRecord:
+    return TaskEventRecord(
+        task_id=task_id,
+        seq=seq,
+        attempt=1,
+        kind="log",
+        message=message or f"line {seq}",
+        data={"stream": "stdout"},
+        time=NOW + seq,
+    )
+
+
+def schema_versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+
+async def test_open_runs_every_migration(store: SqliteStore, db_path: Path) -> None:
+    assert schema_versions(db_path) == list(range(1, len(MIGRATIONS) + 1))
+    with sqlite3.connect(db_path) as conn:
+        (mode,) = conn.execute("PRAGMA journal_mode").fetchone()
+    assert mode == "wal"
+
+
+async def test_reopen_is_idempotent(db_path: Path) -> None:
+    for _ in range(3):
+        store = SqliteStore(db_path)
+        await store.open()
+        await store.close()
+    assert schema_versions(db_path) == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_close_is_safe_twice_and_before_open(db_path: Path) -> None:
+    never_opened = SqliteStore(db_path)
+    await never_opened.close()
+    store = SqliteStore(db_path)
+    await store.open()
+    await store.close()
+    await store.close()
+
+
+# -- join tokens and enrolment -----------------------------------------------------------------
+
+
+async def test_join_tokens_add_get_list_revoke(store: SqliteStore) -> None:
+    await store.add_join_token(join_token("tok2", uses=3))
+    await store.add_join_token(join_token("tok1"))
+    assert await store.get_join_token("tok2") == join_token("tok2", uses=3)
+    assert [t.id for t in await store.list_join_tokens()] == ["tok1", "tok2"]
+
+    await store.revoke_join_token("tok2")
+    assert (await store.get_join_token("tok2")).revoked
+    assert not (await store.get_join_token("tok1")).revoked
+
+
+async def test_unknown_join_token(store: SqliteStore) -> None:
+    with pytest.raises(NotFoundError):
+        await store.get_join_token("nope")
+    with pytest.raises(NotFoundError, match="nope"):
+        await store.revoke_join_token("nope")
+
+
+async def test_consume_spends_a_use_and_adds_the_agent(store: SqliteStore) -> None:
+    await store.add_join_token(join_token(uses=2))
+    await store.consume_join_token("tok1", agent_record("a1"))
+    assert (await store.get_join_token("tok1")).uses_left == 1
+    assert await store.get_agent("a1") == agent_record("a1")
+
+
+async def test_second_consume_of_a_one_use_token_is_refused(store: SqliteStore) -> None:
+    await store.add_join_token(join_token(uses=1))
+    await store.consume_join_token("tok1", agent_record("a1"))
+    with pytest.raises(ConflictError):
+        await store.consume_join_token("tok1", agent_record("a2"))
+    assert [a.id for a in await store.list_agents()] == ["a1"]
+    with pytest.raises(NotFoundError):
+        await store.get_agent("a2")
+    assert (await store.get_join_token("tok1")).uses_left == 0
+
+
+async def test_concurrent_consumes_admit_exactly_the_token_uses(store: SqliteStore) -> None:
+    await store.add_join_token(join_token(uses=2))
+    results = await asyncio.gather(
+        *(store.consume_join_token("tok1", agent_record(f"a{i}")) for i in range(5)),
+        return_exceptions=True,
+    )
+    admitted = [f"a{i}" for i, r in enumerate(results) if r is None]
+    assert len(admitted) == 2
+    assert all(isinstance(r, ConflictError) for r in results if r is not None)
+    assert sorted(a.id for a in await store.list_agents()) == admitted
+
+
+async def test_revoked_token_cannot_be_consumed(store: SqliteStore) -> None:
+    await store.add_join_token(join_token(uses=5))
+    await store.revoke_join_token("tok1")
+    with pytest.raises(ConflictError):
+        await store.consume_join_token("tok1", agent_record("a1"))
+    assert await store.list_agents() == []
+    assert (await store.get_join_token("tok1")).uses_left == 5
+
+
+async def test_consume_of_unknown_token_adds_no_agent(store: SqliteStore) -> None:
+    with pytest.raises(ConflictError):
+        await store.consume_join_token("nope", agent_record("a1"))
+    assert await store.list_agents() == []
+
+
+# -- agents ------------------------------------------------------------------------------------
+
+
+async def test_agents_get_list_update(store: SqliteStore) -> None:
+    await store.add_join_token(join_token(uses=3))
+    for agent_id, name in [("a1", "zeta"), ("a2", "alpha"), ("a3", "mid")]:
+        await store.consume_join_token("tok1", agent_record(agent_id, name))
+    assert [a.name for a in await store.list_agents()] == ["alpha", "mid", "zeta"]
+
+    changed = replace(
+        agent_record("a1", "zeta"),
+        labels={"os": "darwin", "gpu": "m2"},
+        draining=True,
+        certificate_serial="beef",
+    )
+    await store.update_agent(changed)
+    assert await store.get_agent("a1") == changed
+    assert await store.get_agent("a2") == agent_record("a2", "alpha")
+
+
+async def test_unknown_agent(store: SqliteStore) -> None:
+    with pytest.raises(NotFoundError, match="agent ghost not found"):
+        await store.get_agent("ghost")
+    with pytest.raises(NotFoundError, match="agent ghost not found"):
+        await store.update_agent(agent_record("ghost"))
+    assert await store.list_agents() == []
+
+
+# -- api keys ----------------------------------------------------------------------------------
+
+
+async def test_api_keys(store: SqliteStore) -> None:
+    assert await store.count_api_keys() == 0
+    key = ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="f" * 64, created_at=NOW)
+    await store.add_api_key(key)
+    await store.add_api_key(replace(key, id="k2", user="ci", role=Role.OPERATOR))
+    assert await store.get_api_key("k1") == key
+    assert (await store.get_api_key("k2")).role is Role.OPERATOR
+    assert await store.count_api_keys() == 2
+    with pytest.raises(NotFoundError):
+        await store.get_api_key("k3")
+
+
+# -- tasks -------------------------------------------------------------------------------------
+
+
+async def test_task_insert_get_update(store: SqliteStore) -> None:
+    record = task()
+    stored, created = await store.insert_task(record)
+    assert created and stored == record
+    assert await store.get_task(record.id) == record
+
+    finished = replace(
+        record,
+        state=TaskState.FAILED,
+        attempt=2,
+        epoch=3,
+        agent_id="a1",
+        outputs={"exit_code": 1, "files": ["a.txt"]},
+        failure=Failure(failure_class=FailureClass.QUOTA, message="rate limited", retry_at=NOW),
+        started_at=NOW + 1,
+        finished_at=NOW + 2,
+    )
+    await store.update_task(finished)
+    assert await store.get_task(record.id) == finished
+
+
+async def test_unknown_task(store: SqliteStore) -> None:
+    with pytest.raises(NotFoundError, match="task nope not found"):
+        await store.get_task("nope")
+    with pytest.raises(NotFoundError, match="task nope not found"):
+        await store.update_task(task("nope"))
+
+
+async def test_idempotency_key_returns_the_first_task(store: SqliteStore) -> None:
+    first = task(key="deploy-42")
+    second = task(key="deploy-42")
+    assert first.id != second.id
+    assert await store.insert_task(first) == (first, True)
+    assert await store.insert_task(second) == (first, False)
+    with pytest.raises(NotFoundError):
+        await store.get_task(second.id)
+    # Tasks without a key never collide with each other.
+    assert (await store.insert_task(task()))[1]
+    assert (await store.insert_task(task()))[1]
+
+
+async def test_concurrent_submits_with_one_key_create_one_task(store: SqliteStore) -> None:
+    results = await asyncio.gather(*(store.insert_task(task(key="once")) for _ in range(20)))
+    assert [created for _, created in results].count(True) == 1
+    assert len({stored.id for stored, _ in results}) == 1
+    assert len(await store.list_tasks()) == 1
+
+
+async def test_list_tasks_by_state_newest_first(store: SqliteStore) -> None:
+    ids = [f"t{i:02d}" for i in range(6)]
+    for i, task_id in enumerate(ids):
+        await store.insert_task(
+            task(task_id, state=TaskState.RUNNING if i % 2 else TaskState.QUEUED)
+        )
+    assert [t.id for t in await store.list_tasks()] == list(reversed(ids))
+    assert [t.id for t in await store.list_tasks(limit=2)] == ["t05", "t04"]
+    assert [t.id for t in await store.list_tasks(state=TaskState.RUNNING)] == ["t05", "t03", "t01"]
+    assert [t.id for t in await store.list_tasks(state=TaskState.QUEUED, limit=1)] == ["t04"]
+    assert await store.list_tasks(state=TaskState.SUCCEEDED) == []
+
+
+async def test_list_unfinished_tasks(store: SqliteStore) -> None:
+    for state in TaskState:
+        await store.insert_task(task(f"t-{state.value}", state=state))
+    unfinished = {t.state for t in await store.list_unfinished_tasks()}
+    assert unfinished == {
+        TaskState.WAITING,
+        TaskState.QUEUED,
+        TaskState.ASSIGNED,
+        TaskState.RUNNING,
+        TaskState.RETRY_WAIT,
+    }
+
+
+async def test_task_events_append_and_list_after_seq(store: SqliteStore) -> None:
+    await store.append_task_events([event("t1", 1), event("t1", 2), event("t2", 1)])
+    # A redelivered event (same task and seq) is ignored, not duplicated or overwritten.
+    await store.append_task_events([event("t1", 2, "redelivered"), event("t1", 3)])
+    await store.append_task_events([])
+
+    events = await store.list_task_events("t1")
+    assert events == [event("t1", 1), event("t1", 2), event("t1", 3)]
+    assert [e.seq for e in await store.list_task_events("t1", after_seq=1)] == [2, 3]
+    assert await store.list_task_events("t1", after_seq=3) == []
+    assert await store.list_task_events("t2") == [event("t2", 1)]
+    assert await store.list_task_events("none") == []
+
+
+# -- group commit ------------------------------------------------------------------------------
+
+
+async def test_many_concurrent_inserts_all_commit(store: SqliteStore) -> None:
+    records = [task(f"t{i:03d}") for i in range(200)]
+    results = await asyncio.gather(*(store.insert_task(r) for r in records))
+    assert results == [(r, True) for r in records]
+    assert len(await store.list_tasks(limit=1000)) == 200
+    for record in records[::20]:
+        assert await store.get_task(record.id) == record
+
+
+async def test_one_failing_write_does_not_fail_its_batch(store: SqliteStore) -> None:
+    await store.add_join_token(join_token(uses=1))
+    results = await asyncio.gather(
+        store.insert_task(task("before")),
+        store.update_task(task("unknown")),
+        store.consume_join_token("tok1", agent_record("a1")),
+        store.consume_join_token("tok1", agent_record("a2")),
+        store.insert_task(task("after")),
+        store.append_task_events([event("before", 1)]),
+        return_exceptions=True,
+    )
+    assert results[0] == (task("before"), True)
+    assert isinstance(results[1], NotFoundError)
+    assert results[2] is None
+    assert isinstance(results[3], ConflictError)
+    assert results[4] == (task("after"), True)
+    assert results[5] is None
+
+    assert {t.id for t in await store.list_tasks()} == {"before", "after"}
+    assert [a.id for a in await store.list_agents()] == ["a1"]
+    assert await store.list_task_events("before") == [event("before", 1)]
+
+
+async def test_a_cancelled_caller_does_not_lose_the_others_writes(store: SqliteStore) -> None:
+    writes = [asyncio.ensure_future(store.insert_task(task(f"t{i}"))) for i in range(10)]
+    await asyncio.sleep(0)  # let every write join the pending batch
+    writes[0].cancel()
+    results = await asyncio.gather(*writes, return_exceptions=True)
+    assert isinstance(results[0], asyncio.CancelledError)
+    assert all(r == (task(f"t{i}"), True) for i, r in enumerate(results) if i)
+    assert {t.id for t in await store.list_tasks()} >= {f"t{i}" for i in range(1, 10)}
+
+
+# -- durability --------------------------------------------------------------------------------
+
+
+async def test_data_survives_close_and_reopen(db_path: Path) -> None:
+    store = SqliteStore(db_path)
+    await store.open()
+    await store.add_join_token(join_token(uses=2))
+    await store.consume_join_token("tok1", agent_record("a1"))
+    await store.add_api_key(
+        ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="x", created_at=NOW)
+    )
+    record = task("t1", key="k")
+    await store.insert_task(record)
+    await store.append_task_events([event("t1", 1)])
+    await store.close()
+
+    reopened = SqliteStore(db_path)
+    await reopened.open()
+    try:
+        assert (await reopened.get_join_token("tok1")).uses_left == 1
+        assert await reopened.get_agent("a1") == agent_record("a1")
+        assert (await reopened.get_api_key("k1")).user == "root"
+        assert await reopened.get_task("t1") == record
+        assert await reopened.insert_task(task("t2", key="k")) == (record, False)
+        assert await reopened.list_task_events("t1") == [event("t1", 1)]
+    finally:
+        await reopened.close()
