@@ -135,7 +135,16 @@ class AgentDaemon:
                 common_pb2.ToolCapability(
                     name=name,
                     version=detection.version or plugin.version,
-                    actions=[a.name for a in plugin.actions],
+                    actions=[
+                        common_pb2.ToolAction(
+                            name=a.name,
+                            description=a.description,
+                            input_schema_json=json.dumps(dict(a.input_schema))
+                            if a.input_schema
+                            else "",
+                        )
+                        for a in plugin.actions
+                    ],
                     default_action=plugin.default_action,
                     available=detection.available,
                     enabled=enabled,

@@ -170,7 +170,7 @@ def agent_from_proto(msg: admin_pb2.Agent) -> Agent:
             Tool(
                 name=t.name,
                 version=t.version,
-                actions=tuple(t.actions),
+                actions=tuple(a.name for a in t.actions),
                 available=t.available,
                 enabled=t.enabled,
                 detail=t.detail,

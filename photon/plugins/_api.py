@@ -20,6 +20,9 @@ class Action:
 
     name: str
     description: str = ""
+    # A JSON Schema (draft 2020-12) for the inputs; the hub rejects a submission that fails it,
+    # naming the field. Empty: anything goes.
+    input_schema: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -135,6 +135,16 @@ class TaskEvent(_message.Message):
     time: float
     def __init__(self, seq: _Optional[int] = ..., attempt: _Optional[int] = ..., kind: _Optional[str] = ..., message: _Optional[str] = ..., data_json: _Optional[str] = ..., time: _Optional[float] = ...) -> None: ...
 
+class ToolAction(_message.Message):
+    __slots__ = ("name", "description", "input_schema_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    INPUT_SCHEMA_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    input_schema_json: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., input_schema_json: _Optional[str] = ...) -> None: ...
+
 class ToolCapability(_message.Message):
     __slots__ = ("name", "version", "actions", "default_action", "available", "enabled", "detail")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -146,12 +156,12 @@ class ToolCapability(_message.Message):
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
-    actions: _containers.RepeatedScalarFieldContainer[str]
+    actions: _containers.RepeatedCompositeFieldContainer[ToolAction]
     default_action: str
     available: bool
     enabled: bool
     detail: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., actions: _Optional[_Iterable[str]] = ..., default_action: _Optional[str] = ..., available: _Optional[bool] = ..., enabled: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[ToolAction, _Mapping]]] = ..., default_action: _Optional[str] = ..., available: _Optional[bool] = ..., enabled: _Optional[bool] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class AgentMetrics(_message.Message):
     __slots__ = ("cpu_percent", "memory_percent", "memory_used_bytes", "memory_total_bytes", "load1", "load5", "load15", "disk_percent", "disk_free_bytes", "running_tasks", "free_slots")

@@ -193,18 +193,21 @@ class Mesh:
         assert joined.returncode == 0, joined.stderr
         return data_dir
 
-    def start_agent(self, data_dir: Path, *extra: str) -> Proc:
+    def start_agent(self, data_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Proc:
+        """Start `photon-agent run`; `env` entries are added to the agent's environment."""
         proc = Proc(
             [PYTHON, "-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), *extra],
-            self.env,
+            {**self.env, **(env or {})},
             data_dir.with_suffix(".log"),
         ).start()
         self.agents.append(proc)
         return proc
 
-    async def agent(self, name: str, *extra: str, labels: str = "") -> Proc:
+    async def agent(
+        self, name: str, *extra: str, labels: str = "", env: dict[str, str] | None = None
+    ) -> Proc:
         """Join and start an agent, then wait until the hub shows it connected."""
-        proc = self.start_agent(self.join(name, labels=labels), *extra)
+        proc = self.start_agent(self.join(name, labels=labels), *extra, env=env)
         await self.wait_agent_state(name, "connected")
         return proc
 

@@ -1,0 +1,159 @@
+"""The shared shape of adapters for headless AI coding CLIs that stream NDJSON events."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import TaskFailed
+from ..model import FailureClass
+from ._api import PLUGIN_API_VERSION, Action, Detection, TaskContext
+from ._process import ProcessResult, run_process
+from ._workspace import resolve_in_workspace
+
+PROMPT_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {
+        "prompt": {"type": "string", "minLength": 1},
+        "cwd": {"type": "string"},
+        "model": {"type": "string"},
+        "permission_mode": {"type": "string"},
+        "allowed_tools": {"type": "array", "items": {"type": "string"}},
+        "disallowed_tools": {"type": "array", "items": {"type": "string"}},
+        "max_turns": {"type": "integer", "minimum": 1},
+        "resume": {"type": "string"},
+        "system_prompt": {"type": "string"},
+        "extra_args": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["prompt"],
+    "additionalProperties": False,
+}
+
+
+def json_object(line: str) -> dict[str, Any] | None:
+    """The JSON object on a stream line, or None for noise (banners, warnings, retries)."""
+    text = line.strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+@dataclass(slots=True, kw_only=True)
+class RunState:
+    """What an adapter has learned from the stream so far (mutable, one per run)."""
+
+    session_id: str = ""
+    text: str = ""
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    num_turns: int | None = None
+    result_seen: bool = False
+    error: str = ""
+    failure_class: FailureClass | None = None
+    retry_at: float | None = None
+    stderr: list[str] = field(default_factory=list)
+
+    def outputs(self) -> dict[str, Any]:
+        return {
+            "result": self.text,
+            "session_id": self.session_id,
+            "usage": dict(self.usage),
+            "cost_usd": self.cost_usd,
+            "num_turns": self.num_turns,
+        }
+
+
+class CliAdapter(ABC):
+    """Runs `binary` headless in the task's working directory and turns its stream into events.
+
+    Subclasses give the argv, how each stream event updates the RunState, and the outcome rules
+    of their tool. Per-tool agent settings: `binary` (path), `model` (default model),
+    `extra_args` (list), `env` (mapping added to the tool's environment).
+    """
+
+    name: str
+    binary: str
+    version = __version__
+    api_version = PLUGIN_API_VERSION
+    default_action = "prompt"
+    enabled_by_default = True
+    version_args: Sequence[str] = ("--version",)
+    # Secret name -> environment variable the tool reads it from.
+    secret_env: Mapping[str, str] = {}
+    actions: Sequence[Action] = (
+        Action(name="prompt", description="Run one headless prompt", input_schema=PROMPT_SCHEMA),
+    )
+
+    def executable(self, settings: Mapping[str, Any]) -> str:
+        return str(settings.get("binary") or self.binary)
+
+    async def detect(self) -> Detection:
+        found = shutil.which(self.binary)
+        if found is None:
+            return Detection(available=False, detail=f"{self.binary} not found on PATH")
+        try:
+            result = await run_process([found, *self.version_args], cwd=Path.home())
+        except TaskFailed as exc:
+            return Detection(available=False, detail=str(exc))
+        line = (result.stdout_tail or result.stderr_tail).strip().splitlines()
+        return Detection(available=result.exit_code == 0, version=line[0] if line else "")
+
+    @abstractmethod
+    def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
+        """The command line for this task's inputs (the prompt included)."""
+
+    @abstractmethod
+    def handle_event(self, event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
+        """Update the state from one stream event and emit task events for it."""
+
+    @abstractmethod
+    def outcome(self, state: RunState, result: ProcessResult) -> Mapping[str, Any]:
+        """The outputs, or raise TaskFailed classified by the tool's rules."""
+
+    def environment(self, ctx: TaskContext) -> dict[str, str]:
+        # The tool runs on this agent as the agent's user, so it starts from the agent's env.
+        env = {**os.environ, **{str(k): str(v) for k, v in ctx.settings.get("env", {}).items()}}
+        for secret, variable in self.secret_env.items():
+            if secret in ctx.secrets:
+                env[variable] = ctx.secrets[secret]
+        return env
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        """Raises TaskFailed: tool_missing, auth, quota, tool_error, timeout, cancelled,
+        invalid_input (a `cwd` outside the workspace)."""
+        cwd = resolve_in_workspace(ctx.workdir, str(ctx.inputs.get("cwd", ".")), field="cwd")
+        argv = self.build_argv(ctx, self.executable(ctx.settings), str(cwd))
+        state = RunState()
+
+        def on_line(stream: str, line: str) -> None:
+            if stream == "stderr":
+                state.stderr.append(line)
+                del state.stderr[:-50]
+                ctx.emit("log", line, stream="stderr")
+                return
+            event = json_object(line)
+            if event is None:
+                ctx.emit("log", line, stream="stdout")
+            else:
+                self.handle_event(event, state, ctx)
+
+        result = await run_process(
+            argv,
+            cwd=cwd,
+            env=self.environment(ctx),
+            on_line=on_line,
+            deadline=ctx.deadline,
+            cancelled=ctx.cancelled,
+        )
+        return self.outcome(state, result)
