@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     agents = sub.add_parser("agents", help="the fleet").add_subparsers(dest="action", required=True)
     agents.add_parser("list", parents=[common])
     agents.add_parser("show", parents=[common]).add_argument("id")
+    for action in ("drain", "undrain", "remove"):
+        agents.add_parser(action).add_argument("id")
 
     run_cmd = sub.add_parser("run", parents=[common], help="run one task")
     run_cmd.add_argument("tool")
@@ -85,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", type=str.upper, choices=[s.value for s in TaskState])
     listing.add_argument("--limit", type=int, default=50)
     tasks.add_parser("show", parents=[common]).add_argument("id")
+    tasks.add_parser("cancel", parents=[common]).add_argument("id")
     logs = tasks.add_parser("logs")
     logs.add_argument("id")
     logs.add_argument("-f", "--follow", action="store_true")
@@ -225,10 +228,17 @@ async def _dispatch(args: argparse.Namespace, client: PhotonClient) -> int:
                 print(render([_agent_row(a, now) for a in agents], fmt, columns=AGENT_COLUMNS))
             else:
                 print(render([a.to_dict() for a in agents], fmt))
-        else:
+        elif args.action == "show":
             agent = await client.get_agent(args.id)
             data = _agent_detail(agent, now) if fmt == "table" else agent.to_dict()
             print(render(data, fmt))
+        elif args.action == "remove":
+            await client.remove_agent(args.id)
+            print(f"agent {args.id} removed; its certificate is revoked")
+        else:
+            drain = args.action == "drain"
+            agent = await (client.drain_agent if drain else client.undrain_agent)(args.id)
+            print(f"agent {agent.name} {'draining' if drain else 'accepting work'}")
         return EXIT_OK
     if args.command == "run":
         return await _run(args, client, fmt)
@@ -243,6 +253,10 @@ async def _dispatch(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.action == "show":
         task = await client.get_task(args.id)
         print(render(task.to_dict(), fmt))
+        return EXIT_OK
+    if args.action == "cancel":
+        task = await client.cancel_task(args.id)
+        print(f"task {task.id} cancelled" if fmt == "table" else render(task.to_dict(), fmt))
         return EXIT_OK
     # logs
     if args.follow:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UsageError
-from ..hub import Hub, HubConfig, init_hub
+from ..hub import Hub, HubConfig, ToolLimit, init_hub
 from ._common import EXIT_OK, environ, layered, load_toml, run, serve_until_signalled, setup_logging
 
 
@@ -58,7 +58,15 @@ def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
         )
 
     try:
+        limits = {
+            str(tool): ToolLimit(**{k.replace("-", "_"): v for k, v in dict(values).items()})
+            for tool, values in dict(file.get("limits", {})).items()
+        }
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"config [limits]: {exc}") from None
+    try:
         return HubConfig(
+            tool_limits=limits,
             data_dir=Path(str(pick("data_dir", args.data_dir, "PHOTON_HUB_DIR"))),
             mesh_listen=str(pick("mesh_listen", args.listen, "PHOTON_HUB_LISTEN")),
             api_listen=str(pick("api_listen", args.api_listen, "PHOTON_HUB_API_LISTEN")),

@@ -128,6 +128,18 @@ class PhotonClient:
         response = await self._call("GetAgent", admin_pb2.GetAgentRequest(id=agent))
         return agent_from_proto(response.agent)
 
+    async def drain_agent(self, agent: str) -> Agent:
+        response = await self._call("DrainAgent", admin_pb2.DrainAgentRequest(id=agent))
+        return agent_from_proto(response.agent)
+
+    async def undrain_agent(self, agent: str) -> Agent:
+        response = await self._call("UndrainAgent", admin_pb2.UndrainAgentRequest(id=agent))
+        return agent_from_proto(response.agent)
+
+    async def remove_agent(self, agent: str) -> None:
+        """Revoke an agent: its stream closes and its certificate is refused from now on."""
+        await self._call("RemoveAgent", admin_pb2.RemoveAgentRequest(id=agent))
+
     # -- tasks --------------------------------------------------------------------------------
 
     async def submit(
@@ -162,6 +174,10 @@ class PhotonClient:
 
     async def get_task(self, task_id: str) -> Task:
         response = await self._call("GetTask", admin_pb2.GetTaskRequest(id=task_id))
+        return task_from_proto(response.task)
+
+    async def cancel_task(self, task_id: str) -> Task:
+        response = await self._call("CancelTask", admin_pb2.CancelTaskRequest(id=task_id))
         return task_from_proto(response.task)
 
     async def list_tasks(self, *, state: TaskState | None = None, limit: int = 100) -> list[Task]:

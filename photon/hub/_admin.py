@@ -6,6 +6,7 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -15,7 +16,7 @@ from .._join_token import JoinToken
 from .._status import status_for
 from ..errors import AuthError, InvalidArgumentError, NotFoundError, PhotonError
 from ..model import AgentState
-from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc
+from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, mesh_pb2
 from . import _convert
 from ._auth import ApiKey, Principal, TokenAuthority, hash_secret, secret_matches
 from ._engine import TaskEngine
@@ -168,19 +169,61 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         agents = [a for a in await self._store.list_agents() if not a.removed]
         return admin_pb2.ListAgentsResponse(agents=[self._agent_to_proto(a) for a in agents])
 
+    async def _find_agent(self, id_or_name: str) -> AgentRecord:
+        agents = [a for a in await self._store.list_agents() if not a.removed]
+        matches = [a for a in agents if a.id == id_or_name] or [
+            a for a in agents if a.name == id_or_name
+        ]
+        if not matches:
+            raise NotFoundError(f"agent {id_or_name} not found")
+        if len(matches) > 1:
+            raise InvalidArgumentError(f"name {id_or_name} matches several agents; use the id")
+        return matches[0]
+
     @_translating
     async def GetAgent(
         self, request: admin_pb2.GetAgentRequest, context: Context
     ) -> admin_pb2.GetAgentResponse:
-        agents = [a for a in await self._store.list_agents() if not a.removed]
-        matches = [a for a in agents if a.id == request.id] or [
-            a for a in agents if a.name == request.id
-        ]
-        if not matches:
-            raise NotFoundError(f"agent {request.id} not found")
-        if len(matches) > 1:
-            raise InvalidArgumentError(f"name {request.id} matches several agents; use the id")
-        return admin_pb2.GetAgentResponse(agent=self._agent_to_proto(matches[0]))
+        agent = await self._find_agent(request.id)
+        return admin_pb2.GetAgentResponse(agent=self._agent_to_proto(agent))
+
+    async def _set_draining(self, id_or_name: str, draining: bool) -> admin_pb2.Agent:
+        agent = replace(await self._find_agent(id_or_name), draining=draining)
+        await self._store.update_agent(agent)
+        session = self._fleet.get(agent.id)
+        if session is not None:
+            session.draining = draining
+            session.send(mesh_pb2.ConnectResponse(drain=mesh_pb2.Drain(draining=draining)))
+        self._engine.wake()
+        return self._agent_to_proto(agent)
+
+    @_translating
+    async def DrainAgent(
+        self, request: admin_pb2.DrainAgentRequest, context: Context
+    ) -> admin_pb2.DrainAgentResponse:
+        """No new work goes to the agent; its running tasks finish."""
+        return admin_pb2.DrainAgentResponse(agent=await self._set_draining(request.id, True))
+
+    @_translating
+    async def UndrainAgent(
+        self, request: admin_pb2.UndrainAgentRequest, context: Context
+    ) -> admin_pb2.UndrainAgentResponse:
+        return admin_pb2.UndrainAgentResponse(agent=await self._set_draining(request.id, False))
+
+    @_translating
+    async def RemoveAgent(
+        self, request: admin_pb2.RemoveAgentRequest, context: Context
+    ) -> admin_pb2.RemoveAgentResponse:
+        """Revoke the agent: its stream closes now and its certificate is refused from now on;
+        its tasks get a new attempt elsewhere."""
+        agent = replace(await self._find_agent(request.id), removed=True)
+        await self._store.update_agent(agent)
+        session = self._fleet.get(agent.id)
+        if session is not None:
+            session.close("removed by an admin")
+            self._fleet.remove(session)
+        await self._engine.on_agent_lost(agent.id)
+        return admin_pb2.RemoveAgentResponse()
 
     # -- tasks --------------------------------------------------------------------------------
 
@@ -206,6 +249,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         state = _convert.state_from_proto(request.state)
         tasks = await self._store.list_tasks(state=state, limit=request.limit or 100)
         return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
+
+    @_translating
+    async def CancelTask(
+        self, request: admin_pb2.CancelTaskRequest, context: Context
+    ) -> admin_pb2.CancelTaskResponse:
+        task = await self._engine.cancel(request.id)
+        return admin_pb2.CancelTaskResponse(task=_convert.task_to_proto(task))
 
     async def WatchTask(
         self, request: admin_pb2.WatchTaskRequest, context: Context

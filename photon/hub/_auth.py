@@ -36,10 +36,14 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "RevokeJoinToken": Role.OPERATOR,
     _ADMIN + "ListAgents": Role.VIEWER,
     _ADMIN + "GetAgent": Role.VIEWER,
+    _ADMIN + "DrainAgent": Role.OPERATOR,
+    _ADMIN + "UndrainAgent": Role.OPERATOR,
+    _ADMIN + "RemoveAgent": Role.OPERATOR,
     _ADMIN + "SubmitTask": Role.OPERATOR,
     _ADMIN + "GetTask": Role.VIEWER,
     _ADMIN + "ListTasks": Role.VIEWER,
     _ADMIN + "WatchTask": Role.VIEWER,
+    _ADMIN + "CancelTask": Role.OPERATOR,
 }
 
 

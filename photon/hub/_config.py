@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ._scheduler import ToolLimit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +63,7 @@ class HubConfig:
     token_ttl: float = 3600.0
     send_queue_limit: int = 4096
     shutdown_grace: float = 10.0
+    tool_limits: Mapping[str, ToolLimit] = field(default_factory=dict)
 
     @property
     def paths(self) -> HubPaths:

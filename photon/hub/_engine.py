@@ -1,14 +1,19 @@
-"""The task engine: submissions, dispatch, attempt fencing, results and agent loss."""
+"""The task engine: submissions, dispatch, attempt fencing, results, retries, cancellation.
+
+Every transition is applied in memory at once and persisted (with its state event) before
+anyone is told: agents get `Assign` and watchers get the new state only after the commit.
+Writes for one task reach the store in the order the transitions happened.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from .._ids import new_ulid
 from ..errors import ConflictError
@@ -16,7 +21,8 @@ from ..model import FailureClass, TaskState
 from ..v1 import common_pb2, mesh_pb2
 from . import _convert
 from ._fleet import AgentSession, Fleet
-from ._scheduler import Placement, Waiting, place, refusal
+from ._retry import AGENT_SPECIFIC, retry_delay
+from ._scheduler import Scheduler, ToolLimit, Waiting, place, refusal
 from ._selector import parse_selector
 from ._store import Failure, Store, TaskEventRecord, TaskRecord, TaskSpec
 
@@ -24,13 +30,15 @@ log = logging.getLogger(__name__)
 
 WatchItem = TaskRecord | TaskEventRecord
 _BOUND = frozenset({TaskState.ASSIGNED, TaskState.RUNNING})
+_QUEUED = frozenset({TaskState.QUEUED, TaskState.RETRY_WAIT})
+_END_STATE = {
+    FailureClass.CANCELLED: TaskState.CANCELLED,
+    FailureClass.TIMEOUT: TaskState.TIMED_OUT,
+}
 
 
 class TaskEngine:
-    """Owns every unfinished task in memory; each transition is committed before it is told.
-
-    The dispatch loop places queued tasks with the pure scheduler whenever something changed.
-    """
+    """Owns every unfinished task in memory and drives it through its states."""
 
     def __init__(
         self,
@@ -39,16 +47,19 @@ class TaskEngine:
         fleet: Fleet,
         lost_after: float,
         failover_grace: float,
+        limits: Mapping[str, ToolLimit] | None = None,
     ) -> None:
         self._store = store
         self._fleet = fleet
         self._lost_after = lost_after
         self._grace_until = time.monotonic() + failover_grace
         self._awaited: set[str] = set()  # agents known before this start, not back yet
+        self._scheduler = Scheduler(limits=limits)
         self._tasks: dict[str, TaskRecord] = {}
-        self._queue: dict[str, int] = {}  # task id -> arrival number (FIFO within a priority)
-        self._arrivals = itertools.count()
-        self._event_seq: dict[str, int] = {}
+        self._seq: dict[str, int] = {}
+        # Cancelled attempts whose agent has not confirmed the end yet: they keep their slot and
+        # locks so that nothing else starts under a lock while the old process is still dying.
+        self._ending: dict[str, str] = {}
         self._watchers: dict[str, set[asyncio.Queue[WatchItem]]] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -56,12 +67,15 @@ class TaskEngine:
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Take over the unfinished tasks a previous hub left in the store."""
+        """Take over the unfinished tasks and agents a previous hub left in the store."""
         self._awaited = {a.id for a in await self._store.list_agents() if not a.removed}
+        self._seq = await self._store.last_event_seqs()
         for task in await self._store.list_unfinished_tasks():
             self._tasks[task.id] = task
-            if task.state not in _BOUND:
-                self._enqueue(task)
+            if task.state in _BOUND:
+                self._scheduler.hold(task.id, task.spec)
+            else:
+                self._scheduler.enqueue(task.id, task.spec)
         log.info("engine loaded %d unfinished task(s)", len(self._tasks))
 
     async def run(self) -> None:
@@ -77,10 +91,10 @@ class TaskEngine:
     def stop(self) -> None:
         self._stopping.set()
 
-    # -- submissions and queries --------------------------------------------------------------
+    # -- submissions, queries, cancellation ---------------------------------------------------
 
     async def submit(self, spec: TaskSpec) -> tuple[TaskRecord, bool]:
-        """Commit a new task (or find its idempotent twin). Raises InvalidArgumentError,
+        """Commit a new task (or find its idempotent twin). Raises InvalidArgumentError, or
         ConflictError when no connected agent could ever run it."""
         if spec.selector:
             parse_selector(spec.selector)
@@ -92,7 +106,9 @@ class TaskEngine:
         stored, created = await self._store.insert_task(task)
         if created:
             self._tasks[task.id] = task
-            self._enqueue(task)
+            self._seq[task.id] = 0
+            self._scheduler.enqueue(task.id, spec)
+            self._wake.set()
         return stored, created
 
     async def get(self, task_id: str) -> tuple[TaskRecord, str]:
@@ -100,15 +116,44 @@ class TaskEngine:
         task = self._tasks.get(task_id) or await self._store.get_task(task_id)
         return task, self.waiting_reason(task)
 
-    def _in_failover(self) -> bool:
-        """Just restarted and some known agents have not reconnected: judge nothing yet."""
-        return bool(self._awaited) and time.monotonic() < self._grace_until
-
     def waiting_reason(self, task: TaskRecord) -> str:
-        if task.state is not TaskState.QUEUED:
+        if task.state not in _QUEUED:
             return ""
+        if reason := self._scheduler.reason(task.id):
+            return reason
         decision = place(task.spec, self._fleet.views())
         return decision.reason if isinstance(decision, Waiting) else ""
+
+    async def cancel(self, task_id: str) -> TaskRecord:
+        """Cancel a task: queued ones end at once; running ones are killed on their agent.
+
+        Raises NotFoundError, or ConflictError when the task has already ended.
+        """
+        task = self._tasks.get(task_id)
+        if task is None:
+            ended = await self._store.get_task(task_id)
+            raise ConflictError(f"task {task_id} has already ended ({ended.state})")
+        failure = Failure(failure_class=FailureClass.CANCELLED, message="cancelled by a user")
+        if task.state in _BOUND:
+            session = self._fleet.get(task.agent_id)
+            if session is not None and task.id in session.running:
+                session.send(_cancel_message(task, "cancelled by a user"))
+                self._ending[task.id] = task.agent_id
+            else:
+                self._scheduler.release(task.id)
+        else:
+            self._scheduler.dequeue(task.id)
+        task = replace(
+            task,
+            state=TaskState.CANCELLED,
+            failure=failure,
+            epoch=task.epoch + 1,
+            finished_at=time.time(),
+        )
+        await self._transition(task, "cancelled by a user")
+        return task
+
+    # -- watchers -----------------------------------------------------------------------------
 
     def subscribe(self, task_id: str) -> asyncio.Queue[WatchItem]:
         queue: asyncio.Queue[WatchItem] = asyncio.Queue()
@@ -126,56 +171,79 @@ class TaskEngine:
         for queue in self._watchers.get(task_id, ()):
             queue.put_nowait(item)
 
-    # -- dispatch -----------------------------------------------------------------------------
+    # -- transitions --------------------------------------------------------------------------
 
-    def _enqueue(self, task: TaskRecord) -> None:
-        self._queue[task.id] = next(self._arrivals)
-        self._wake.set()
+    def _event(
+        self, task: TaskRecord, kind: str, message: str, data: Mapping[str, Any]
+    ) -> TaskEventRecord:
+        seq = self._seq.get(task.id, 0) + 1
+        self._seq[task.id] = seq
+        return TaskEventRecord(
+            task_id=task.id,
+            seq=seq,
+            attempt=task.attempt,
+            kind=kind,
+            message=message,
+            data=data,
+            time=time.time(),
+        )
+
+    def _transition(self, task: TaskRecord, note: str) -> asyncio.Future[None]:
+        """Apply a new task state now; the returned future resolves once it is committed and
+        watchers have been told."""
+        event = self._event(task, "state", note, {"state": task.state.value})
+        if task.state.terminal:
+            self._tasks.pop(task.id, None)
+            self._seq.pop(task.id, None)
+        else:
+            self._tasks[task.id] = task
+        # Started now, so this task's writes are queued in the order its transitions happened.
+        return asyncio.ensure_future(self._persist(task, event))
+
+    async def _persist(self, task: TaskRecord, event: TaskEventRecord) -> None:
+        await self._store.update_task(task, events=[event])
+        self._publish(task.id, event)
+        self._publish(task.id, task)
+
+    # -- dispatch -----------------------------------------------------------------------------
 
     def wake(self) -> None:
         self._wake.set()
 
     async def _dispatch_loop(self) -> None:
         while True:
-            await self._wake.wait()
+            next_ready = self._scheduler.next_ready(time.monotonic())
+            timeout = None if next_ready is None else max(next_ready - time.monotonic(), 0.0)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
             self._wake.clear()
             await self._dispatch_once()
 
     async def _dispatch_once(self) -> None:
-        views = {v.id: v for v in self._fleet.views()}
-        order = sorted(self._queue, key=lambda i: (-self._tasks[i].spec.priority, self._queue[i]))
-        assigned: list[tuple[TaskRecord, AgentSession]] = []
-        for rotation, task_id in enumerate(order):
-            if not any(v.accepting and v.free_slots > 0 for v in views.values()):
-                break
-            task = self._tasks[task_id]
-            candidates = list(views.values())
-            # Rotate so that equally loaded agents take turns.
-            shift = rotation % max(len(candidates), 1)
-            decision = place(task.spec, candidates[shift:] + candidates[:shift])
-            if not isinstance(decision, Placement):
-                continue
-            session = self._fleet.get(decision.agent_id)
-            if session is None:
-                continue
+        assigned: list[tuple[TaskRecord, AgentSession, asyncio.Future[None]]] = []
+        for assignment in self._scheduler.schedule(self._fleet.views(), time.monotonic()):
+            session = self._fleet.get(assignment.agent_id)
+            assert session is not None, "the scheduler only sees sessions of the fleet"
             task = replace(
-                task,
+                self._tasks[assignment.task_id],
                 state=TaskState.ASSIGNED,
-                attempt=task.attempt + 1,
-                epoch=task.epoch + 1,
+                attempt=self._tasks[assignment.task_id].attempt + 1,
+                epoch=self._tasks[assignment.task_id].epoch + 1,
                 agent_id=session.agent_id,
                 started_at=None,
+                failure=None,
             )
-            self._tasks[task_id] = task
-            del self._queue[task_id]
-            session.running.add(task_id)
-            view = views[session.agent_id]
-            views[session.agent_id] = replace(view, running=view.running + 1)
-            assigned.append((task, session))
-        if not assigned:
-            return
-        await asyncio.gather(*(self._store.update_task(t) for t, _ in assigned))
-        for task, session in assigned:
+            session.running.add(task.id)
+            note = f"assigned to {session.name} (attempt {task.attempt})"
+            assigned.append((task, session, self._transition(task, note)))
+        for task, session, committed in assigned:
+            await committed
+            if self._tasks.get(task.id) is not task:  # cancelled while being committed
+                self._attempt_ended(session.agent_id, task.id)
+                continue
             session.send(
                 mesh_pb2.ConnectResponse(
                     assign=mesh_pb2.Assign(
@@ -183,7 +251,6 @@ class TaskEngine:
                     )
                 )
             )
-            self._publish(task.id, task)
 
     # -- messages from agents -----------------------------------------------------------------
 
@@ -204,41 +271,26 @@ class TaskEngine:
         if task is None or task.state is TaskState.RUNNING:
             return
         task = replace(task, state=TaskState.RUNNING, started_at=time.time())
-        self._tasks[task.id] = task
-        await self._store.update_task(task)
-        self._publish(task.id, task)
+        await self._transition(task, "running")
 
     async def on_progress(
         self, agent_id: str, ref: mesh_pb2.AttemptRef, events: Sequence[common_pb2.TaskEvent]
     ) -> None:
-        if self._current(agent_id, ref) is None or not events:
+        task = self._current(agent_id, ref)
+        if task is None or not events:
             return
-        seq = self._event_seq.get(ref.task_id)
-        if seq is None:
-            existing = await self._store.list_task_events(ref.task_id)
-            seq = existing[-1].seq if existing else 0
-        records = []
-        for event in events:
-            seq += 1
-            records.append(
-                TaskEventRecord(
-                    task_id=ref.task_id,
-                    seq=seq,
-                    attempt=ref.attempt,
-                    kind=event.kind or "log",
-                    message=event.message,
-                    data=_convert.event_data(event),
-                    time=event.time or time.time(),
-                )
-            )
-        self._event_seq[ref.task_id] = seq
+        records = [
+            self._event(task, event.kind or "log", event.message, _convert.event_data(event))
+            for event in events
+        ]
         await self._store.append_task_events(records)
         for record in records:
-            self._publish(ref.task_id, record)
+            self._publish(task.id, record)
 
     async def on_result(self, agent_id: str, result: mesh_pb2.TaskResult) -> None:
         """Record the outcome if this is still the current attempt; stale results are dropped."""
         ref = result.attempt
+        self._attempt_ended(agent_id, ref.task_id)
         task = self._current(agent_id, ref)
         if task is None:
             log.info(
@@ -249,34 +301,53 @@ class TaskEngine:
                 agent_id,
             )
             return
+        started = result.started_at or task.started_at
         if result.ok:
             try:
                 outputs = json.loads(result.outputs_json) if result.outputs_json else {}
             except ValueError:
                 outputs = {"raw": result.outputs_json}
-            task = replace(task, state=TaskState.SUCCEEDED, outputs=outputs, failure=None)
+            done = replace(
+                task,
+                state=TaskState.SUCCEEDED,
+                outputs=outputs,
+                started_at=started,
+                finished_at=time.time(),
+            )
+            await self._transition(done, "succeeded")
         else:
             failure = _convert.failure_from_proto(result.failure)
-            if failure.failure_class is FailureClass.AGENT_LOST:
-                await self._retry_or_fail(task, failure)
-                return
-            state = {
-                FailureClass.CANCELLED: TaskState.CANCELLED,
-                FailureClass.TIMEOUT: TaskState.TIMED_OUT,
-            }.get(failure.failure_class, TaskState.FAILED)
-            task = replace(task, state=state, failure=failure)
-        await self._finish(task, started_at=result.started_at or task.started_at)
+            await self._retry_or_fail(replace(task, started_at=started), failure)
 
-    async def _finish(self, task: TaskRecord, *, started_at: float | None = None) -> None:
-        task = replace(task, started_at=started_at or task.started_at, finished_at=time.time())
-        self._tasks.pop(task.id, None)
-        self._queue.pop(task.id, None)
-        self._event_seq.pop(task.id, None)
-        session = self._fleet.get(task.agent_id)
+    def _attempt_ended(self, agent_id: str, task_id: str) -> None:
+        """An agent is done with an attempt (result, stale or not): free its slot and locks."""
+        session = self._fleet.get(agent_id)
         if session is not None:
-            session.running.discard(task.id)
-        await self._store.update_task(task)
-        self._publish(task.id, task)
+            session.running.discard(task_id)
+        if self._ending.pop(task_id, None) is not None or task_id not in self._tasks:
+            self._scheduler.release(task_id)
+        elif (task := self._tasks[task_id]).agent_id == agent_id and task.state in _BOUND:
+            self._scheduler.release(task_id)
+        self._wake.set()
+
+    async def _retry_or_fail(self, task: TaskRecord, failure: Failure) -> None:
+        delay = retry_delay(task.spec.retry, task.attempt, failure, now=time.time())
+        if delay is None:
+            state = _END_STATE.get(failure.failure_class, TaskState.FAILED)
+            ended = replace(task, state=state, failure=failure, finished_at=time.time())
+            await self._transition(ended, f"{state.value.lower()}: {failure.message}")
+            return
+        avoid = (
+            frozenset({task.agent_id}) if failure.failure_class in AGENT_SPECIFIC else frozenset()
+        )
+        # A new epoch fences off any late result of the attempt that failed.
+        waiting = replace(task, state=TaskState.RETRY_WAIT, epoch=task.epoch + 1, failure=failure)
+        committed = self._transition(
+            waiting,
+            f"attempt {task.attempt} failed ({failure.failure_class}); retry in {delay:.1f}s",
+        )
+        self._scheduler.enqueue(task.id, task.spec, ready_at=time.monotonic() + delay, avoid=avoid)
+        await committed
         self._wake.set()
 
     # -- agents coming and going --------------------------------------------------------------
@@ -285,7 +356,7 @@ class TaskEngine:
         """Reconcile what the agent says it runs with what the hub assigned to it."""
         self._awaited.discard(session.agent_id)
         reported = {r.task_id: r for r in (*hello.running, *hello.held_results)}
-        requeue = []
+        lost = []
         for task in list(self._tasks.values()):
             if task.agent_id != session.agent_id or task.state not in _BOUND:
                 continue
@@ -293,44 +364,36 @@ class TaskEngine:
             if ref is not None and ref.attempt == task.attempt and ref.epoch == task.epoch:
                 session.running.add(task.id)
             else:
-                requeue.append(task)
+                lost.append(task)
         for ref in hello.running:
             if self._current(session.agent_id, ref) is None:
+                session.running.add(ref.task_id)  # busy until it confirms the end
                 session.send(
                     mesh_pb2.ConnectResponse(
                         cancel=mesh_pb2.Cancel(attempt=ref, reason="attempt is no longer current")
                     )
                 )
-        for task in requeue:
+        for task in lost:
+            self._scheduler.release(task.id)
             await self._retry_or_fail(
                 task, Failure(failure_class=FailureClass.AGENT_LOST, message="agent lost the task")
             )
         self._wake.set()
 
     async def on_agent_lost(self, agent_id: str) -> None:
+        for task_id, owner in list(self._ending.items()):
+            if owner == agent_id:
+                del self._ending[task_id]
+                self._scheduler.release(task_id)
         for task in list(self._tasks.values()):
             if task.agent_id == agent_id and task.state in _BOUND:
+                self._scheduler.release(task.id)
                 await self._retry_or_fail(
                     task,
                     Failure(
-                        failure_class=FailureClass.AGENT_LOST,
-                        message=f"agent {agent_id} was lost",
+                        failure_class=FailureClass.AGENT_LOST, message=f"agent {agent_id} was lost"
                     ),
                 )
-
-    async def _retry_or_fail(self, task: TaskRecord, failure: Failure) -> None:
-        session = self._fleet.get(task.agent_id)
-        if session is not None:
-            session.running.discard(task.id)
-        if task.attempt >= task.spec.retry.max_attempts:
-            await self._finish(replace(task, state=TaskState.FAILED, failure=failure))
-            return
-        # A new epoch fences off any late result of the attempt that was lost.
-        task = replace(task, state=TaskState.QUEUED, epoch=task.epoch + 1, failure=failure)
-        self._tasks[task.id] = task
-        await self._store.update_task(task)
-        self._enqueue(task)
-        self._publish(task.id, task)
 
     # -- time-driven checks -------------------------------------------------------------------
 
@@ -339,13 +402,17 @@ class TaskEngine:
             await asyncio.sleep(min(1.0, self._lost_after / 8))
             await self.check_timers()
 
+    def _in_failover(self) -> bool:
+        """Just restarted and some known agents have not reconnected: judge nothing yet."""
+        return bool(self._awaited) and time.monotonic() < self._grace_until
+
     async def check_timers(self) -> None:
-        """Declare silent agents lost and time out tasks nobody could take."""
+        """Declare silent agents lost, and time out tasks nobody could take."""
         now = time.monotonic()
         for session in self._fleet:
             if now - session.last_seen > self._lost_after:
                 log.warning(
-                    "agent %s lost (no heartbeat for %.0fs)", session.name, self._lost_after
+                    "agent %s lost (silent for %.1fs)", session.name, now - session.last_seen
                 )
                 session.close("lost")
                 self._fleet.remove(session)
@@ -359,21 +426,23 @@ class TaskEngine:
             for agent_id in orphaned:
                 await self.on_agent_lost(agent_id)
         wall = time.time()
-        for task_id in list(self._queue):
-            task = self._tasks[task_id]
-            if wall - task.created_at > task.spec.queue_timeout:
+        for task in list(self._tasks.values()):
+            if task.state is TaskState.QUEUED and wall - task.created_at > task.spec.queue_timeout:
                 reason = self.waiting_reason(task) or "no capacity"
-                await self._finish(
-                    replace(
-                        task,
-                        state=TaskState.TIMED_OUT,
-                        failure=Failure(
-                            failure_class=FailureClass.TIMEOUT,
-                            message=f"not started within {task.spec.queue_timeout:g}s: {reason}",
-                        ),
-                    )
+                self._scheduler.dequeue(task.id)
+                failure = Failure(
+                    failure_class=FailureClass.TIMEOUT,
+                    message=f"not started within {task.spec.queue_timeout:g}s: {reason}",
                 )
+                timed_out = replace(
+                    task, state=TaskState.TIMED_OUT, failure=failure, finished_at=wall
+                )
+                await self._transition(timed_out, failure.message)
 
 
 def _ref(task: TaskRecord) -> mesh_pb2.AttemptRef:
     return mesh_pb2.AttemptRef(task_id=task.id, attempt=task.attempt, epoch=task.epoch)
+
+
+def _cancel_message(task: TaskRecord, reason: str) -> mesh_pb2.ConnectResponse:
+    return mesh_pb2.ConnectResponse(cancel=mesh_pb2.Cancel(attempt=_ref(task), reason=reason))

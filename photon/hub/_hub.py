@@ -92,6 +92,7 @@ class Hub:
                 fleet=fleet,
                 lost_after=config.lost_after,
                 failover_grace=config.failover_grace,
+                limits=config.tool_limits,
             )
             await engine.load()
             register_hub_metrics(self._registry, fleet=fleet)

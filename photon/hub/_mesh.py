@@ -57,9 +57,14 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             record = await self._store.get_agent(agent_id)
         except NotFoundError:
             record = None
-        if record is None or record.removed:
+        if record is None:
             await context.abort(
                 grpc.StatusCode.PERMISSION_DENIED, f"agent {agent_id} is not a member of this mesh"
+            )
+        elif record.removed:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"agent {agent_id} was removed from this mesh; join again with a new token",
             )
         return agent_id
 

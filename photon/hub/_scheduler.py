@@ -1,9 +1,15 @@
-"""Placement decisions: pure functions of a task and a snapshot of the fleet (no I/O, no clock)."""
+"""Scheduling decisions without I/O: `place` for one task, `Scheduler` for the whole queue.
+
+Nothing here reads a clock or touches the network: callers pass `now` and a snapshot of the
+fleet, and get back the assignments to carry out.
+"""
 
 from __future__ import annotations
 
+import bisect
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._selector import parse_selector
 from ._store import TaskSpec
@@ -39,8 +45,12 @@ class Waiting:
     reason: str
 
 
-def place(spec: TaskSpec, agents: Sequence[AgentView]) -> Placement | Waiting:
+def place(
+    spec: TaskSpec, agents: Sequence[AgentView], *, avoid: frozenset[str] = frozenset()
+) -> Placement | Waiting:
     """Pick the least-loaded eligible agent, or say why none is eligible.
+
+    Agents in `avoid` (where an earlier attempt failed) are used only when no other fits.
 
     Load is running/slots, then CPU and memory; remaining ties go to the first in `agents`,
     so a caller rotating the list spreads equal choices.
@@ -69,6 +79,7 @@ def place(spec: TaskSpec, agents: Sequence[AgentView]) -> Placement | Waiting:
     free = [a for a in with_tool if a.free_slots > 0]
     if not free:
         return Waiting(reason=f"all slots busy on the {len(with_tool)} eligible agent(s)")
+    free = [a for a in free if a.id not in avoid] or free
     best = min(
         free, key=lambda a: (a.running / max(a.slots, 1), a.cpu_percent + a.memory_percent / 4)
     )
@@ -89,3 +100,173 @@ def refusal(spec: TaskSpec, agents: Sequence[AgentView]) -> str | None:
             f" start an agent with --allow-tool {spec.tool}"
         )
     return f"no agent offers the tool {spec.tool!r}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolLimit:
+    """Hub-wide limits for one tool (API quotas): tasks at once, and tasks started per second."""
+
+    concurrency: int | None = None
+    rate: float | None = None
+    burst: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Assignment:
+    task_id: str
+    agent_id: str
+
+
+@dataclass(slots=True, kw_only=True)
+class _Queued:
+    spec: TaskSpec
+    key: tuple[int, int, str]
+    ready_at: float
+    avoid: frozenset[str]
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass(slots=True, kw_only=True)
+class _Holding:
+    tool: str
+    locks: tuple[str, ...]
+
+
+class Scheduler:
+    """The queue and the mesh-wide resources queued tasks compete for.
+
+    Order: higher priority first, FIFO within a priority. A task holds its locks and its tool's
+    concurrency from assignment until `release()`.
+    """
+
+    def __init__(self, *, limits: Mapping[str, ToolLimit] | None = None) -> None:
+        self._limits = dict(limits or {})
+        self._queued: dict[str, _Queued] = {}
+        self._order: list[tuple[int, int, str]] = []
+        self._arrivals = 0
+        self._holding: dict[str, _Holding] = {}
+        self._lock_owner: dict[str, str] = {}
+        self._running_by_tool: Counter[str] = Counter()
+        self._buckets: dict[str, _Bucket] = {}
+        self._reasons: dict[str, str] = {}
+        self._rotation = 0
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def __contains__(self, task_id: object) -> bool:
+        return task_id in self._queued
+
+    def enqueue(
+        self,
+        task_id: str,
+        spec: TaskSpec,
+        *,
+        ready_at: float = 0.0,
+        avoid: frozenset[str] = frozenset(),
+    ) -> None:
+        """Queue a task; it is not placed before `ready_at` (retry backoff)."""
+        self.dequeue(task_id)
+        self._arrivals += 1
+        key = (-spec.priority, self._arrivals, task_id)
+        self._queued[task_id] = _Queued(spec=spec, key=key, ready_at=ready_at, avoid=avoid)
+        bisect.insort(self._order, key)
+
+    def dequeue(self, task_id: str) -> bool:
+        entry = self._queued.pop(task_id, None)
+        self._reasons.pop(task_id, None)
+        if entry is None:
+            return False
+        index = bisect.bisect_left(self._order, entry.key)
+        del self._order[index]
+        return True
+
+    def hold(self, task_id: str, spec: TaskSpec) -> None:
+        """Record resources held by a task that runs without having been queued here
+        (taken over after a hub restart)."""
+        self._acquire(task_id, spec)
+
+    def release(self, task_id: str) -> None:
+        """The task's attempt ended (or was abandoned): free its locks and tool concurrency."""
+        holding = self._holding.pop(task_id, None)
+        if holding is None:
+            return
+        self._running_by_tool[holding.tool] -= 1
+        for lock in holding.locks:
+            if self._lock_owner.get(lock) == task_id:
+                del self._lock_owner[lock]
+
+    def reason(self, task_id: str) -> str:
+        return self._reasons.get(task_id, "")
+
+    def next_ready(self, now: float) -> float | None:
+        """The earliest future time a backed-off task becomes ready, if any."""
+        future = [q.ready_at for q in self._queued.values() if q.ready_at > now]
+        return min(future, default=None)
+
+    def _acquire(self, task_id: str, spec: TaskSpec) -> None:
+        self._holding[task_id] = _Holding(tool=spec.tool, locks=tuple(spec.locks))
+        self._running_by_tool[spec.tool] += 1
+        for lock in spec.locks:
+            self._lock_owner[lock] = task_id
+
+    def _blocked(self, spec: TaskSpec, now: float) -> str:
+        for lock in spec.locks:
+            owner = self._lock_owner.get(lock)
+            if owner is not None:
+                return f"lock {lock} held by task {owner}"
+        limit = self._limits.get(spec.tool)
+        if limit is None:
+            return ""
+        if limit.concurrency is not None and self._running_by_tool[spec.tool] >= limit.concurrency:
+            return f"tool {spec.tool} is at its concurrency limit ({limit.concurrency})"
+        if limit.rate is not None and self._tokens(spec.tool, limit, now) < 1:
+            return f"tool {spec.tool} is at its rate limit ({limit.rate:g}/s)"
+        return ""
+
+    def _tokens(self, tool: str, limit: ToolLimit, now: float) -> float:
+        assert limit.rate is not None
+        bucket = self._buckets.setdefault(tool, _Bucket(tokens=float(limit.burst), updated=now))
+        bucket.tokens = min(float(limit.burst), bucket.tokens + (now - bucket.updated) * limit.rate)
+        bucket.updated = now
+        return bucket.tokens
+
+    def schedule(self, agents: Sequence[AgentView], now: float) -> list[Assignment]:
+        """Place as many queued tasks as fit, in priority order, and note why the rest wait."""
+        views = {a.id: a for a in agents}
+        free = sum(max(a.free_slots, 0) for a in agents if a.accepting)
+        assignments: list[Assignment] = []
+        for key in list(self._order):
+            task_id = key[2]
+            entry = self._queued[task_id]
+            if free <= 0:
+                break  # the rest keep their last reason; nothing more fits this round
+            if entry.ready_at > now:
+                self._reasons[task_id] = f"retrying in {entry.ready_at - now:.1f}s"
+                continue
+            blocked = self._blocked(entry.spec, now)
+            if blocked:
+                self._reasons[task_id] = blocked
+                continue
+            candidates = list(views.values())
+            shift = self._rotation % max(len(candidates), 1)
+            decision = place(entry.spec, candidates[shift:] + candidates[:shift], avoid=entry.avoid)
+            if isinstance(decision, Waiting):
+                self._reasons[task_id] = decision.reason
+                continue
+            self._rotation += 1
+            limit = self._limits.get(entry.spec.tool)
+            if limit is not None and limit.rate is not None:
+                self._buckets[entry.spec.tool].tokens -= 1
+            self.dequeue(task_id)
+            self._acquire(task_id, entry.spec)
+            view = views[decision.agent_id]
+            views[decision.agent_id] = replace(view, running=view.running + 1)
+            free -= 1
+            assignments.append(Assignment(task_id=task_id, agent_id=decision.agent_id))
+        return assignments

@@ -291,8 +291,11 @@ class SqliteStore:
         existing: TaskRecord | None = await self._write(op)
         return (existing, False) if existing is not None else (task, True)
 
-    async def update_task(self, task: TaskRecord) -> None:
+    async def update_task(
+        self, task: TaskRecord, *, events: Sequence[TaskEventRecord] = ()
+    ) -> None:
         async def op(conn: aiosqlite.Connection) -> None:
+            await _insert_events(conn, events)
             row = _task_row(task)
             cur = await conn.execute(
                 "UPDATE tasks SET spec = ?, state = ?, attempt = ?, epoch = ?, agent_id = ?,"
@@ -334,15 +337,19 @@ class SqliteStore:
 
     async def append_task_events(self, events: Sequence[TaskEventRecord]) -> None:
         async def op(conn: aiosqlite.Connection) -> None:
-            await conn.executemany(
-                "INSERT OR IGNORE INTO task_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (e.task_id, e.seq, e.attempt, e.kind, e.message, _rows.dumps(e.data), e.time)
-                    for e in events
-                ],
-            )
+            await _insert_events(conn, events)
 
         await self._write(op)
+
+    async def last_event_seqs(self) -> dict[str, int]:
+        terminal = [s.value for s in TaskState if s.terminal]
+        marks = ",".join("?" * len(terminal))
+        rows = await self._read(
+            "SELECT e.task_id, MAX(e.seq) FROM task_events e JOIN tasks t ON t.id = e.task_id"  # noqa: S608 - placeholders only
+            f" WHERE t.state NOT IN ({marks}) GROUP BY e.task_id",
+            terminal,
+        )
+        return {row[0]: int(row[1]) for row in rows}
 
     async def list_task_events(self, task_id: str, *, after_seq: int = 0) -> list[TaskEventRecord]:
         rows = await self._read(
@@ -361,6 +368,17 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+
+async def _insert_events(conn: aiosqlite.Connection, events: Sequence[TaskEventRecord]) -> None:
+    if events:
+        await conn.executemany(
+            "INSERT OR IGNORE INTO task_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (e.task_id, e.seq, e.attempt, e.kind, e.message, _rows.dumps(e.data), e.time)
+                for e in events
+            ],
+        )
 
 
 def _join_token(row: sqlite3.Row) -> JoinTokenRecord:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from photon.v1 import common_pb2 as photon_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15photon/v1/admin.proto\x12\tphoton.v1\x1a\x16photon/v1/common.proto\"\xc4\x01\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\x06labels\x18\x02 \x03(\x0b\x32 .photon.v1.JoinToken.LabelsEntry\x12\x11\n\tuses_left\x18\x03 \x01(\x05\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\x12\x0f\n\x07revoked\x18\x05 \x01(\x08\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd3\x03\n\x05\x41gent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12,\n\x06labels\x18\x04 \x03(\x0b\x32\x1c.photon.v1.Agent.LabelsEntry\x12$\n\x05state\x18\x05 \x01(\x0e\x32\x15.photon.v1.AgentState\x12\r\n\x05slots\x18\x06 \x01(\x05\x12\x15\n\rrunning_tasks\x18\x07 \x01(\x05\x12(\n\x05tools\x18\x08 \x03(\x0b\x32\x19.photon.v1.ToolCapability\x12(\n\x07metrics\x18\t \x01(\x0b\x32\x17.photon.v1.AgentMetrics\x12\x0f\n\x07version\x18\n \x01(\t\x12\x10\n\x08platform\x18\x0b \x01(\t\x12\x11\n\tjoined_at\x18\x0c \x01(\x01\x12\x14\n\x0c\x63onnected_at\x18\r \x01(\x01\x12\x19\n\x11last_heartbeat_at\x18\x0e \x01(\x01\x12\x1a\n\x12\x63\x65rtificate_serial\x18\x0f \x01(\t\x12\x1e\n\x16\x63\x65rtificate_expires_at\x18\x10 \x01(\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x90\x02\n\x04Task\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.photon.v1.TaskSpec\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.photon.v1.TaskState\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\r\n\x05\x65poch\x18\x04 \x01(\x03\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x14\n\x0coutputs_json\x18\x06 \x01(\t\x12#\n\x07\x66\x61ilure\x18\x07 \x01(\x0b\x32\x12.photon.v1.Failure\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x12\n\nstarted_at\x18\t \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\n \x01(\x01\x12\x16\n\x0ewaiting_reason\x18\x0b \x01(\t\"\xa9\x01\n\x16\x43reateJoinTokenRequest\x12=\n\x06labels\x18\x01 \x03(\x0b\x32-.photon.v1.CreateJoinTokenRequest.LabelsEntry\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\x12\x0c\n\x04uses\x18\x03 \x01(\x05\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"R\n\x17\x43reateJoinTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12(\n\njoin_token\x18\x02 \x01(\x0b\x32\x14.photon.v1.JoinToken\"\x17\n\x15ListJoinTokensRequest\"C\n\x16ListJoinTokensResponse\x12)\n\x0bjoin_tokens\x18\x01 \x03(\x0b\x32\x14.photon.v1.JoinToken\"$\n\x16RevokeJoinTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x19\n\x17RevokeJoinTokenResponse\"\x13\n\x11ListAgentsRequest\"6\n\x12ListAgentsResponse\x12 \n\x06\x61gents\x18\x01 \x03(\x0b\x32\x10.photon.v1.Agent\"\x1d\n\x0fGetAgentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x10GetAgentResponse\x12\x1f\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.photon.v1.Agent\"6\n\x11SubmitTaskRequest\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.photon.v1.TaskSpec\"D\n\x12SubmitTaskResponse\x12\x1d\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.Task\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1c\n\x0eGetTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\"0\n\x0fGetTaskResponse\x12\x1d\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.Task\"F\n\x10ListTasksRequest\x12#\n\x05state\x18\x01 \x01(\x0e\x32\x14.photon.v1.TaskState\x12\r\n\x05limit\x18\x02 \x01(\x05\"3\n\x11ListTasksResponse\x12\x1e\n\x05tasks\x18\x01 \x03(\x0b\x32\x0f.photon.v1.Task\"1\n\x10WatchTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"c\n\x11WatchTaskResponse\x12\x1f\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.TaskH\x00\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.photon.v1.TaskEventH\x00\x42\x06\n\x04\x62ody*\x92\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_CONNECTED\x10\x01\x12\x18\n\x14\x41GENT_STATE_DRAINING\x10\x02\x12\x1c\n\x18\x41GENT_STATE_DISCONNECTED\x10\x03\x12\x14\n\x10\x41GENT_STATE_LOST\x10\x04\x32\xc8\x05\n\x0c\x41\x64minService\x12X\n\x0f\x43reateJoinToken\x12!.photon.v1.CreateJoinTokenRequest\x1a\".photon.v1.CreateJoinTokenResponse\x12U\n\x0eListJoinTokens\x12 .photon.v1.ListJoinTokensRequest\x1a!.photon.v1.ListJoinTokensResponse\x12X\n\x0fRevokeJoinToken\x12!.photon.v1.RevokeJoinTokenRequest\x1a\".photon.v1.RevokeJoinTokenResponse\x12I\n\nListAgents\x12\x1c.photon.v1.ListAgentsRequest\x1a\x1d.photon.v1.ListAgentsResponse\x12\x43\n\x08GetAgent\x12\x1a.photon.v1.GetAgentRequest\x1a\x1b.photon.v1.GetAgentResponse\x12I\n\nSubmitTask\x12\x1c.photon.v1.SubmitTaskRequest\x1a\x1d.photon.v1.SubmitTaskResponse\x12@\n\x07GetTask\x12\x19.photon.v1.GetTaskRequest\x1a\x1a.photon.v1.GetTaskResponse\x12\x46\n\tListTasks\x12\x1b.photon.v1.ListTasksRequest\x1a\x1c.photon.v1.ListTasksResponse\x12H\n\tWatchTask\x12\x1b.photon.v1.WatchTaskRequest\x1a\x1c.photon.v1.WatchTaskResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15photon/v1/admin.proto\x12\tphoton.v1\x1a\x16photon/v1/common.proto\"\xc4\x01\n\tJoinToken\x12\n\n\x02id\x18\x01 \x01(\t\x12\x30\n\x06labels\x18\x02 \x03(\x0b\x32 .photon.v1.JoinToken.LabelsEntry\x12\x11\n\tuses_left\x18\x03 \x01(\x05\x12\x12\n\nexpires_at\x18\x04 \x01(\x01\x12\x0f\n\x07revoked\x18\x05 \x01(\x08\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xd3\x03\n\x05\x41gent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12,\n\x06labels\x18\x04 \x03(\x0b\x32\x1c.photon.v1.Agent.LabelsEntry\x12$\n\x05state\x18\x05 \x01(\x0e\x32\x15.photon.v1.AgentState\x12\r\n\x05slots\x18\x06 \x01(\x05\x12\x15\n\rrunning_tasks\x18\x07 \x01(\x05\x12(\n\x05tools\x18\x08 \x03(\x0b\x32\x19.photon.v1.ToolCapability\x12(\n\x07metrics\x18\t \x01(\x0b\x32\x17.photon.v1.AgentMetrics\x12\x0f\n\x07version\x18\n \x01(\t\x12\x10\n\x08platform\x18\x0b \x01(\t\x12\x11\n\tjoined_at\x18\x0c \x01(\x01\x12\x14\n\x0c\x63onnected_at\x18\r \x01(\x01\x12\x19\n\x11last_heartbeat_at\x18\x0e \x01(\x01\x12\x1a\n\x12\x63\x65rtificate_serial\x18\x0f \x01(\t\x12\x1e\n\x16\x63\x65rtificate_expires_at\x18\x10 \x01(\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x90\x02\n\x04Task\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.photon.v1.TaskSpec\x12#\n\x05state\x18\x02 \x01(\x0e\x32\x14.photon.v1.TaskState\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\r\n\x05\x65poch\x18\x04 \x01(\x03\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x14\n\x0coutputs_json\x18\x06 \x01(\t\x12#\n\x07\x66\x61ilure\x18\x07 \x01(\x0b\x32\x12.photon.v1.Failure\x12\x12\n\ncreated_at\x18\x08 \x01(\x01\x12\x12\n\nstarted_at\x18\t \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\n \x01(\x01\x12\x16\n\x0ewaiting_reason\x18\x0b \x01(\t\"\xa9\x01\n\x16\x43reateJoinTokenRequest\x12=\n\x06labels\x18\x01 \x03(\x0b\x32-.photon.v1.CreateJoinTokenRequest.LabelsEntry\x12\x13\n\x0bttl_seconds\x18\x02 \x01(\x01\x12\x0c\n\x04uses\x18\x03 \x01(\x05\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"R\n\x17\x43reateJoinTokenResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12(\n\njoin_token\x18\x02 \x01(\x0b\x32\x14.photon.v1.JoinToken\"\x17\n\x15ListJoinTokensRequest\"C\n\x16ListJoinTokensResponse\x12)\n\x0bjoin_tokens\x18\x01 \x03(\x0b\x32\x14.photon.v1.JoinToken\"$\n\x16RevokeJoinTokenRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x19\n\x17RevokeJoinTokenResponse\"\x13\n\x11ListAgentsRequest\"6\n\x12ListAgentsResponse\x12 \n\x06\x61gents\x18\x01 \x03(\x0b\x32\x10.photon.v1.Agent\"\x1d\n\x0fGetAgentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x10GetAgentResponse\x12\x1f\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.photon.v1.Agent\"\x1f\n\x11\x44rainAgentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x12\x44rainAgentResponse\x12\x1f\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.photon.v1.Agent\"!\n\x13UndrainAgentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"7\n\x14UndrainAgentResponse\x12\x1f\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x10.photon.v1.Agent\" \n\x12RemoveAgentRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13RemoveAgentResponse\"\x1f\n\x11\x43\x61ncelTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\"3\n\x12\x43\x61ncelTaskResponse\x12\x1d\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.Task\"6\n\x11SubmitTaskRequest\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.photon.v1.TaskSpec\"D\n\x12SubmitTaskResponse\x12\x1d\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.Task\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x1c\n\x0eGetTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\"0\n\x0fGetTaskResponse\x12\x1d\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.Task\"F\n\x10ListTasksRequest\x12#\n\x05state\x18\x01 \x01(\x0e\x32\x14.photon.v1.TaskState\x12\r\n\x05limit\x18\x02 \x01(\x05\"3\n\x11ListTasksResponse\x12\x1e\n\x05tasks\x18\x01 \x03(\x0b\x32\x0f.photon.v1.Task\"1\n\x10WatchTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x03\"c\n\x11WatchTaskResponse\x12\x1f\n\x04task\x18\x01 \x01(\x0b\x32\x0f.photon.v1.TaskH\x00\x12%\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x14.photon.v1.TaskEventH\x00\x42\x06\n\x04\x62ody*\x92\x01\n\nAgentState\x12\x1b\n\x17\x41GENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41GENT_STATE_CONNECTED\x10\x01\x12\x18\n\x14\x41GENT_STATE_DRAINING\x10\x02\x12\x1c\n\x18\x41GENT_STATE_DISCONNECTED\x10\x03\x12\x14\n\x10\x41GENT_STATE_LOST\x10\x04\x32\xfd\x07\n\x0c\x41\x64minService\x12X\n\x0f\x43reateJoinToken\x12!.photon.v1.CreateJoinTokenRequest\x1a\".photon.v1.CreateJoinTokenResponse\x12U\n\x0eListJoinTokens\x12 .photon.v1.ListJoinTokensRequest\x1a!.photon.v1.ListJoinTokensResponse\x12X\n\x0fRevokeJoinToken\x12!.photon.v1.RevokeJoinTokenRequest\x1a\".photon.v1.RevokeJoinTokenResponse\x12I\n\nListAgents\x12\x1c.photon.v1.ListAgentsRequest\x1a\x1d.photon.v1.ListAgentsResponse\x12\x43\n\x08GetAgent\x12\x1a.photon.v1.GetAgentRequest\x1a\x1b.photon.v1.GetAgentResponse\x12I\n\nDrainAgent\x12\x1c.photon.v1.DrainAgentRequest\x1a\x1d.photon.v1.DrainAgentResponse\x12O\n\x0cUndrainAgent\x12\x1e.photon.v1.UndrainAgentRequest\x1a\x1f.photon.v1.UndrainAgentResponse\x12L\n\x0bRemoveAgent\x12\x1d.photon.v1.RemoveAgentRequest\x1a\x1e.photon.v1.RemoveAgentResponse\x12I\n\nSubmitTask\x12\x1c.photon.v1.SubmitTaskRequest\x1a\x1d.photon.v1.SubmitTaskResponse\x12@\n\x07GetTask\x12\x19.photon.v1.GetTaskRequest\x1a\x1a.photon.v1.GetTaskResponse\x12\x46\n\tListTasks\x12\x1b.photon.v1.ListTasksRequest\x1a\x1c.photon.v1.ListTasksResponse\x12H\n\tWatchTask\x12\x1b.photon.v1.WatchTaskRequest\x1a\x1c.photon.v1.WatchTaskResponse0\x01\x12I\n\nCancelTask\x12\x1c.photon.v1.CancelTaskRequest\x1a\x1d.photon.v1.CancelTaskResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,8 +38,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AGENT_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_CREATEJOINTOKENREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_CREATEJOINTOKENREQUEST_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_AGENTSTATE']._serialized_start=2064
-  _globals['_AGENTSTATE']._serialized_end=2210
+  _globals['_AGENTSTATE']._serialized_start=2387
+  _globals['_AGENTSTATE']._serialized_end=2533
   _globals['_JOINTOKEN']._serialized_start=61
   _globals['_JOINTOKEN']._serialized_end=257
   _globals['_JOINTOKEN_LABELSENTRY']._serialized_start=212
@@ -72,22 +72,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETAGENTREQUEST']._serialized_end=1525
   _globals['_GETAGENTRESPONSE']._serialized_start=1527
   _globals['_GETAGENTRESPONSE']._serialized_end=1578
-  _globals['_SUBMITTASKREQUEST']._serialized_start=1580
-  _globals['_SUBMITTASKREQUEST']._serialized_end=1634
-  _globals['_SUBMITTASKRESPONSE']._serialized_start=1636
-  _globals['_SUBMITTASKRESPONSE']._serialized_end=1704
-  _globals['_GETTASKREQUEST']._serialized_start=1706
-  _globals['_GETTASKREQUEST']._serialized_end=1734
-  _globals['_GETTASKRESPONSE']._serialized_start=1736
-  _globals['_GETTASKRESPONSE']._serialized_end=1784
-  _globals['_LISTTASKSREQUEST']._serialized_start=1786
-  _globals['_LISTTASKSREQUEST']._serialized_end=1856
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1858
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1909
-  _globals['_WATCHTASKREQUEST']._serialized_start=1911
-  _globals['_WATCHTASKREQUEST']._serialized_end=1960
-  _globals['_WATCHTASKRESPONSE']._serialized_start=1962
-  _globals['_WATCHTASKRESPONSE']._serialized_end=2061
-  _globals['_ADMINSERVICE']._serialized_start=2213
-  _globals['_ADMINSERVICE']._serialized_end=2925
+  _globals['_DRAINAGENTREQUEST']._serialized_start=1580
+  _globals['_DRAINAGENTREQUEST']._serialized_end=1611
+  _globals['_DRAINAGENTRESPONSE']._serialized_start=1613
+  _globals['_DRAINAGENTRESPONSE']._serialized_end=1666
+  _globals['_UNDRAINAGENTREQUEST']._serialized_start=1668
+  _globals['_UNDRAINAGENTREQUEST']._serialized_end=1701
+  _globals['_UNDRAINAGENTRESPONSE']._serialized_start=1703
+  _globals['_UNDRAINAGENTRESPONSE']._serialized_end=1758
+  _globals['_REMOVEAGENTREQUEST']._serialized_start=1760
+  _globals['_REMOVEAGENTREQUEST']._serialized_end=1792
+  _globals['_REMOVEAGENTRESPONSE']._serialized_start=1794
+  _globals['_REMOVEAGENTRESPONSE']._serialized_end=1815
+  _globals['_CANCELTASKREQUEST']._serialized_start=1817
+  _globals['_CANCELTASKREQUEST']._serialized_end=1848
+  _globals['_CANCELTASKRESPONSE']._serialized_start=1850
+  _globals['_CANCELTASKRESPONSE']._serialized_end=1901
+  _globals['_SUBMITTASKREQUEST']._serialized_start=1903
+  _globals['_SUBMITTASKREQUEST']._serialized_end=1957
+  _globals['_SUBMITTASKRESPONSE']._serialized_start=1959
+  _globals['_SUBMITTASKRESPONSE']._serialized_end=2027
+  _globals['_GETTASKREQUEST']._serialized_start=2029
+  _globals['_GETTASKREQUEST']._serialized_end=2057
+  _globals['_GETTASKRESPONSE']._serialized_start=2059
+  _globals['_GETTASKRESPONSE']._serialized_end=2107
+  _globals['_LISTTASKSREQUEST']._serialized_start=2109
+  _globals['_LISTTASKSREQUEST']._serialized_end=2179
+  _globals['_LISTTASKSRESPONSE']._serialized_start=2181
+  _globals['_LISTTASKSRESPONSE']._serialized_end=2232
+  _globals['_WATCHTASKREQUEST']._serialized_start=2234
+  _globals['_WATCHTASKREQUEST']._serialized_end=2283
+  _globals['_WATCHTASKRESPONSE']._serialized_start=2285
+  _globals['_WATCHTASKRESPONSE']._serialized_end=2384
+  _globals['_ADMINSERVICE']._serialized_start=2536
+  _globals['_ADMINSERVICE']._serialized_end=3557
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,21 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.GetAgentRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.GetAgentResponse.FromString,
                 _registered_method=True)
+        self.DrainAgent = channel.unary_unary(
+                '/photon.v1.AdminService/DrainAgent',
+                request_serializer=photon_dot_v1_dot_admin__pb2.DrainAgentRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.DrainAgentResponse.FromString,
+                _registered_method=True)
+        self.UndrainAgent = channel.unary_unary(
+                '/photon.v1.AdminService/UndrainAgent',
+                request_serializer=photon_dot_v1_dot_admin__pb2.UndrainAgentRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.UndrainAgentResponse.FromString,
+                _registered_method=True)
+        self.RemoveAgent = channel.unary_unary(
+                '/photon.v1.AdminService/RemoveAgent',
+                request_serializer=photon_dot_v1_dot_admin__pb2.RemoveAgentRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.RemoveAgentResponse.FromString,
+                _registered_method=True)
         self.SubmitTask = channel.unary_unary(
                 '/photon.v1.AdminService/SubmitTask',
                 request_serializer=photon_dot_v1_dot_admin__pb2.SubmitTaskRequest.SerializeToString,
@@ -79,6 +94,11 @@ class AdminServiceStub:
                 '/photon.v1.AdminService/WatchTask',
                 request_serializer=photon_dot_v1_dot_admin__pb2.WatchTaskRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.WatchTaskResponse.FromString,
+                _registered_method=True)
+        self.CancelTask = channel.unary_unary(
+                '/photon.v1.AdminService/CancelTask',
+                request_serializer=photon_dot_v1_dot_admin__pb2.CancelTaskRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.CancelTaskResponse.FromString,
                 _registered_method=True)
 
 
@@ -116,6 +136,24 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndrainAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveAgent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitTask(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -135,6 +173,12 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTask(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +212,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=photon_dot_v1_dot_admin__pb2.GetAgentRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.GetAgentResponse.SerializeToString,
             ),
+            'DrainAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainAgent,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.DrainAgentRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.DrainAgentResponse.SerializeToString,
+            ),
+            'UndrainAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndrainAgent,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.UndrainAgentRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.UndrainAgentResponse.SerializeToString,
+            ),
+            'RemoveAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveAgent,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.RemoveAgentRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.RemoveAgentResponse.SerializeToString,
+            ),
             'SubmitTask': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitTask,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.SubmitTaskRequest.FromString,
@@ -187,6 +246,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WatchTask,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.WatchTaskRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.WatchTaskResponse.SerializeToString,
+            ),
+            'CancelTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTask,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.CancelTaskRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.CancelTaskResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -336,6 +400,87 @@ class AdminService:
             _registered_method=True)
 
     @staticmethod
+    def DrainAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/DrainAgent',
+            photon_dot_v1_dot_admin__pb2.DrainAgentRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.DrainAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndrainAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/UndrainAgent',
+            photon_dot_v1_dot_admin__pb2.UndrainAgentRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.UndrainAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/RemoveAgent',
+            photon_dot_v1_dot_admin__pb2.RemoveAgentRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.RemoveAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def SubmitTask(request,
             target,
             options=(),
@@ -433,6 +578,33 @@ class AdminService:
             '/photon.v1.AdminService/WatchTask',
             photon_dot_v1_dot_admin__pb2.WatchTaskRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.WatchTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/CancelTask',
+            photon_dot_v1_dot_admin__pb2.CancelTaskRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.CancelTaskResponse.FromString,
             options,
             channel_credentials,
             insecure,
