@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 
-async def first_completed(*coroutines: Coroutine[Any, Any, None]) -> None:
+async def first_completed(*coroutines: Coroutine[Any, Any, object]) -> None:
     """Run coroutines until one ends; cancel and await the rest; re-raise the first's error."""
     tasks = [asyncio.create_task(c) for c in coroutines]
     try:

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--advertise-host", help="host name agents use to reach this hub")
     serve.add_argument("--heartbeat-interval", type=float, help="seconds (default 5)")
     serve.add_argument("--failover-grace", type=float, help="seconds (default 60)")
+    serve.add_argument(
+        "--send-queue-limit", type=int, help="messages buffered per agent (default 4096)"
+    )
     serve.add_argument("--log-format", choices=["text", "json"])
     serve.add_argument("--log-level", default="info")
     return parser
@@ -78,6 +81,9 @@ def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
             ),
             failover_grace=float(
                 str(pick("failover_grace", args.failover_grace, "PHOTON_FAILOVER_GRACE"))
+            ),
+            send_queue_limit=int(
+                str(pick("send_queue_limit", args.send_queue_limit, "PHOTON_SEND_QUEUE_LIMIT"))
             ),
         )
     except ValueError as exc:

@@ -36,7 +36,8 @@ class AgentSession:
     last_seen: float = field(default_factory=time.monotonic)
     stream_open: bool = True
     close_reason: str = ""
-    _outbox: asyncio.Queue[mesh_pb2.ConnectResponse | None] = field(init=False)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    _outbox: asyncio.Queue[mesh_pb2.ConnectResponse] = field(init=False)
 
     def __post_init__(self) -> None:
         self._outbox = asyncio.Queue(maxsize=self.send_queue_limit)
@@ -59,8 +60,7 @@ class AgentSession:
             return False
         return True
 
-    async def next_outgoing(self) -> mesh_pb2.ConnectResponse | None:
-        """The next message to write, or None once the session is closed."""
+    async def next_outgoing(self) -> mesh_pb2.ConnectResponse:
         return await self._outbox.get()
 
     def close(self, reason: str) -> None:
@@ -68,10 +68,10 @@ class AgentSession:
             return
         self.stream_open = False
         self.close_reason = reason
-        # Drop what the agent never read, then wake the writer with the end marker.
+        # Drop what the agent never read; the stream's handler ends on `closed`.
         while not self._outbox.empty():
             self._outbox.get_nowait()
-        self._outbox.put_nowait(None)
+        self.closed.set()
 
     def view(self) -> AgentView:
         return AgentView(

@@ -107,9 +107,12 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         )
         await self._engine.on_agent_connected(session, hello)
         try:
-            # Whichever side ends first (agent hung up, hub closed the session) ends both.
+            # Whichever ends first (agent hung up, hub closed the session) ends the stream, even
+            # when a write is stuck because the agent stopped reading.
             await first_completed(
-                self._write_loop(session, context), self._read_loop(session, context)
+                self._write_loop(session, context),
+                self._read_loop(session, context),
+                session.closed.wait(),
             )
         finally:
             session.close(session.close_reason or "stream ended")
@@ -118,8 +121,8 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
     async def _write_loop(
         self, session: AgentSession, context: grpc.aio.ServicerContext[Any, Any]
     ) -> None:
-        while (message := await session.next_outgoing()) is not None:
-            await context.write(message)
+        while True:
+            await context.write(await session.next_outgoing())
 
     async def _read_loop(
         self,
