@@ -24,6 +24,7 @@ from ._fleet import AgentSession, Fleet
 from ._retry import AGENT_SPECIFIC, retry_delay
 from ._scheduler import Scheduler, ToolLimit, Waiting, place, refusal
 from ._selector import parse_selector
+from ._validation import check_spec
 from ._store import Failure, Store, TaskEventRecord, TaskRecord, TaskSpec
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class TaskEngine:
         ConflictError when no connected agent could ever run it."""
         if spec.selector:
             parse_selector(spec.selector)
+        spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
         if not self._in_failover() and (
             reason := refusal(spec, [s.view() for s in self._fleet if s.stream_open])
         ):

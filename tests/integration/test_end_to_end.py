@@ -82,3 +82,20 @@ async def test_malformed_input_is_a_usage_error(mesh: Mesh) -> None:
     missing = mesh.ctl("run", "echo", "--input", "novalue")
     assert missing.returncode == 2
     assert "expected k=v, k:=JSON or k=@file" in missing.stderr
+
+
+async def test_inputs_are_checked_against_the_action_schema(mesh: Mesh) -> None:
+    await mesh.agent("checker", "--allow-tool", "shell")
+    wrong_type = mesh.ctl("run", "shell", "--input", "argv:=5")
+    assert wrong_type.returncode == 1
+    assert wrong_type.stderr.strip() == "error: shell run: input argv: 5 is not of type 'array'"
+    missing = mesh.ctl("run", "shell")
+    assert missing.stderr.strip() == "error: shell run: inputs: 'argv' is a required property"
+    unknown = mesh.ctl("run", "echo", "nope")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "error: tool echo has no action 'nope' (actions: echo)"
+    negative = mesh.ctl("run", "echo", "--input", "sleep:=-1")
+    assert "input sleep: -1 is less than the minimum of 0" in negative.stderr
+    ok = mesh.ctl("run", "echo", "--input", "sleep:=0", "-o", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["action"] == "echo"

@@ -25,7 +25,20 @@ class EchoPlugin:
     name = "echo"
     version = __version__
     api_version = PLUGIN_API_VERSION
-    actions = (Action(name="echo", description="Return the inputs as the outputs"),)
+    actions = (
+        Action(
+            name="echo",
+            description="Return the inputs as the outputs",
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "sleep": {"type": "number", "minimum": 0},
+                    "fail": {"type": "string"},
+                    "fail_class": {"enum": [c.value for c in FailureClass]},
+                },
+            },
+        ),
+    )
     default_action = "echo"
     enabled_by_default = True
 

@@ -23,7 +23,21 @@ class ShellPlugin:
     name = "shell"
     version = __version__
     api_version = PLUGIN_API_VERSION
-    actions = (Action(name="run", description="Run a program given as an argv list"),)
+    actions = (
+        Action(
+            name="run",
+            description="Run a program given as an argv list",
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "argv": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+                "required": ["argv"],
+                "additionalProperties": False,
+            },
+        ),
+    )
     default_action = "run"
     enabled_by_default = False
 

@@ -1,0 +1,53 @@
+"""Submit-time checks of a task against what the connected agents say their tools accept."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from ..errors import InvalidArgumentError
+from ..v1 import common_pb2
+from ._store import TaskSpec
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def input_errors(schema_json: str, inputs: Mapping[str, Any]) -> str | None:
+    """One line naming the first offending field, or None when the inputs fit the schema."""
+    error = best_match(_validator(schema_json).iter_errors(dict(inputs)))
+    if error is None:
+        return None
+    where = ".".join(str(p) for p in error.absolute_path)
+    return f"input {where}: {error.message}" if where else f"inputs: {error.message}"
+
+
+def check_spec(spec: TaskSpec, tools: Iterable[common_pb2.ToolCapability]) -> TaskSpec:
+    """Fill in the tool's default action and check the inputs against the action's schema.
+
+    Tools that no connected agent reports cannot be checked here and pass unchanged.
+    Raises InvalidArgumentError naming the action or the field.
+    """
+    capability = next((t for t in tools if t.name == spec.tool and t.actions), None)
+    if capability is None:
+        return spec
+    action_name = spec.action or capability.default_action
+    action = next((a for a in capability.actions if a.name == action_name), None)
+    if action is None:
+        known = ", ".join(a.name for a in capability.actions)
+        raise InvalidArgumentError(
+            f"tool {spec.tool} has no action {action_name!r} (actions: {known})"
+        )
+    if action.input_schema_json:
+        problem = input_errors(action.input_schema_json, spec.inputs)
+        if problem is not None:
+            raise InvalidArgumentError(f"{spec.tool} {action_name}: {problem}")
+    return replace(spec, action=action_name)
