@@ -5,5 +5,15 @@ from ._config import AgentPaths as AgentPaths
 from ._config import Identity as Identity
 from ._daemon import AgentDaemon as AgentDaemon
 from ._enrol import join as join
+from ._settings import AgentFlags as AgentFlags
+from ._settings import agent_config as agent_config
 
-__all__ = ["AgentConfig", "AgentDaemon", "AgentPaths", "Identity", "join"]
+__all__ = [
+    "AgentConfig",
+    "AgentDaemon",
+    "AgentFlags",
+    "AgentPaths",
+    "Identity",
+    "agent_config",
+    "join",
+]

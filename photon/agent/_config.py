@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .._fs import write_atomic
 from ..errors import ConfigError
@@ -84,7 +85,10 @@ class AgentConfig:
     slots: int = 4
     allowed_tools: frozenset[str] = frozenset()
     labels: Mapping[str, str] = field(default_factory=dict)
-    workspace: Path | None = None
+    # Per-tool settings, the [tools.NAME] sections of agent.toml; each plugin sees its own.
+    tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Where tools may work; the first is every task's working directory.
+    workspace_roots: tuple[Path, ...] = ()
     shutdown_grace: float = 10.0
 
     @property
@@ -93,4 +97,12 @@ class AgentConfig:
 
     @property
     def workspace_root(self) -> Path:
-        return self.workspace or self.paths.workspace
+        return self.workspace_roots[0] if self.workspace_roots else self.paths.workspace
+
+    def tool_enabled(self, name: str, *, by_default: bool) -> bool:
+        """Whether tool `name` may run: allowed by a flag, switched on or off in its settings,
+        or else as its plugin says by default."""
+        if name in self.allowed_tools:
+            return True
+        switch = self.tools.get(name, {}).get("enabled")
+        return switch if isinstance(switch, bool) else by_default

@@ -34,6 +34,7 @@ from ._outbox import Outbox
 log = logging.getLogger(__name__)
 WELCOME_TIMEOUT = 15.0
 SEND_QUEUE_LIMIT = 10_000
+DEADLINE_GRACE = 5.0
 
 
 @dataclass(slots=True, kw_only=True)
@@ -129,7 +130,7 @@ class AgentDaemon:
                     common_pb2.ToolCapability(name=name, detail=f"detect failed: {exc}")
                 )
                 continue
-            enabled = plugin.enabled_by_default or name in allowed
+            enabled = self._config.tool_enabled(name, by_default=plugin.enabled_by_default)
             self._plugins[name] = plugin
             self._tools.append(
                 common_pb2.ToolCapability(
@@ -148,7 +149,7 @@ class AgentDaemon:
                     default_action=plugin.default_action,
                     available=detection.available,
                     enabled=enabled,
-                    detail=detection.detail if enabled else "not allowed on this agent",
+                    detail=detection.detail if enabled else _disabled_detail(self._config, name),
                 )
             )
         for name, error in sorted(loaded.errors.items()):
@@ -156,6 +157,9 @@ class AgentDaemon:
         unknown = allowed - set(loaded.plugins)
         if unknown:
             log.warning("--allow-tool names unknown tools: %s", ", ".join(sorted(unknown)))
+        unset = set(self._config.tools) - set(loaded.plugins) - set(loaded.errors)
+        if unset:
+            log.warning("agent config has settings for unknown tools: %s", ", ".join(sorted(unset)))
 
     # -- the connection -----------------------------------------------------------------------
 
@@ -315,7 +319,7 @@ class AgentDaemon:
             inputs=inputs,
             workdir=self._config.workspace_root,
             secrets=dict(assign.secrets),
-            settings={},
+            settings=self._config.tools.get(spec.tool, {}),
             deadline=time.monotonic() + spec.timeout_seconds if spec.timeout_seconds else None,
             on_event=lambda kind, text, data: self._progress(ref, kind, text, data),
         )
@@ -347,11 +351,20 @@ class AgentDaemon:
         self, plugin: Plugin, context: SimpleTaskContext, ref: mesh_pb2.AttemptRef
     ) -> None:
         started = time.time()
+        # Plugins should stop at the deadline themselves; this backstop covers those that don't.
+        deadline = context.deadline
+        backstop = None if deadline is None else deadline + DEADLINE_GRACE - time.monotonic()
         try:
-            outputs = await run_plugin(plugin, context)
+            async with asyncio.timeout(backstop):
+                outputs = await run_plugin(plugin, context)
             result = _result(ref, outputs=outputs, started=started)
         except TaskFailed as failure:
             result = _result(ref, failure=failure, started=started)
+        except TimeoutError:
+            overrun = TaskFailed(
+                f"{plugin.name} ran past its timeout", failure_class=FailureClass.TIMEOUT
+            )
+            result = _result(ref, failure=overrun, started=started)
         try:
             await asyncio.to_thread(self._outbox.put, result)
             self._send(mesh_pb2.ConnectRequest(task_result=result), droppable=False)
@@ -388,6 +401,12 @@ def _result(
             )
         )
     return result
+
+
+def _disabled_detail(config: AgentConfig, name: str) -> str:
+    if config.tools.get(name, {}).get("enabled") is False:
+        return "switched off in the agent config"
+    return "not allowed on this agent"
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..agent import AgentConfig, AgentDaemon, join
+from ..agent import AgentDaemon, AgentFlags, agent_config, join
 from ..errors import UsageError
-from ._common import EXIT_OK, environ, run, serve_until_signalled, setup_logging
+from ._common import EXIT_OK, environ, load_toml, run, serve_until_signalled, setup_logging
 from ._inputs import parse_labels
 
 
@@ -27,10 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd = sub.add_parser("run", help="connect to the hub and run tasks")
     run_cmd.add_argument("--data-dir", type=Path)
     run_cmd.add_argument(
+        "--config",
+        type=Path,
+        help="agent config file (env PHOTON_AGENT_CONFIG; default DATA_DIR/agent.toml if present)",
+    )
+    run_cmd.add_argument(
         "--allow-tool", action="append", default=[], help="enable a tool that is off by default"
     )
-    run_cmd.add_argument("--slots", type=int, default=4, help="tasks run at once (default 4)")
-    run_cmd.add_argument("--labels", default="", help="extra labels k=v,...")
+    run_cmd.add_argument("--slots", type=int, help="tasks run at once (default 4)")
+    run_cmd.add_argument("--labels", help="extra labels k=v,...")
     run_cmd.add_argument("--log-format", choices=["text", "json"], default="text")
     run_cmd.add_argument("--log-level", default="info")
     return parser
@@ -58,20 +63,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"joined as {identity.name} ({identity.agent_id}); start it with: photon-agent run"
             )
             return EXIT_OK
-        if args.slots < 1:
+        if args.slots is not None and args.slots < 1:
             raise UsageError("--slots must be at least 1")
-        setup_logging(level=args.log_level, fmt=args.log_format)
-        config = AgentConfig(
-            data_dir=data_dir,
+        flags = AgentFlags(
             slots=args.slots,
+            labels=parse_labels(args.labels or ""),
             allowed_tools=frozenset(args.allow_tool),
-            labels=parse_labels(args.labels),
         )
+        config_path = _config_path(args.config, env, data_dir)
+        config = agent_config(
+            data_dir=data_dir,
+            file=load_toml(config_path),
+            source=config_path,
+            env=env,
+            flags=flags,
+            home=Path.home(),
+        )
+        setup_logging(level=args.log_level, fmt=args.log_format)
         daemon = AgentDaemon(config)
         await serve_until_signalled(daemon.run(), daemon.stop)
         return EXIT_OK
 
     return run(command, debug=args.debug)
+
+
+def _config_path(flag: Path | None, env: Mapping[str, str], data_dir: Path) -> Path | None:
+    """The agent config file: --config, else PHOTON_AGENT_CONFIG (both must exist), else
+    DATA_DIR/agent.toml when there is one."""
+    if flag is not None:
+        return flag
+    if env.get("PHOTON_AGENT_CONFIG"):
+        return Path(env["PHOTON_AGENT_CONFIG"])
+    default = data_dir / "agent.toml"
+    return default if default.is_file() else None
 
 
 if __name__ == "__main__":

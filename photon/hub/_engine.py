@@ -24,8 +24,8 @@ from ._fleet import AgentSession, Fleet
 from ._retry import AGENT_SPECIFIC, retry_delay
 from ._scheduler import Scheduler, ToolLimit, Waiting, place, refusal
 from ._selector import parse_selector
-from ._validation import check_spec
 from ._store import Failure, Store, TaskEventRecord, TaskRecord, TaskSpec
+from ._validation import check_spec
 
 log = logging.getLogger(__name__)
 

@@ -63,6 +63,8 @@ class RunState:
     failure_class: FailureClass | None = None
     retry_at: float | None = None
     stderr: list[str] = field(default_factory=list)
+    # Reasoning text streamed in deltas, held until its block ends so it becomes one event.
+    thinking: list[str] = field(default_factory=list)
 
     def outputs(self) -> dict[str, Any]:
         return {

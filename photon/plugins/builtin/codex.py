@@ -1,0 +1,281 @@
+"""The `codex` tool: the OpenAI Codex CLI run headless (`codex exec --json`), its JSONL turned into
+events."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from ...errors import TaskFailed
+from ...model import FailureClass
+from .._api import Detection, TaskContext
+from .._cli import CliAdapter, RunState
+from .._process import ProcessResult
+
+_VERSION: Final = re.compile(r"(\d+\.\d+\S*)")
+_SANDBOXES: Final = ("read-only", "workspace-write", "danger-full-access")
+# Checked before auth: OpenAI's "insufficient_quota" is a 429 that talks about the API key.
+_QUOTA: Final = re.compile(r"\b429\b|rate[ _-]?limit|quota|usage limit|too many requests", re.I)
+_AUTH: Final = re.compile(
+    r"\b401\b|\b403\b|unauthori[sz]ed|api[ _-]?key|authenticat|not logged in|codex login", re.I
+)
+# "You've hit your usage limit. ... try again in 1 hour 5 minutes."
+_TRY_AGAIN_IN: Final = re.compile(
+    r"try again in ((?:\s*\d+\s*(?:day|hour|minute|second)s?,?)+)", re.I
+)
+_DURATION_PART: Final = re.compile(r"(\d+)\s*(day|hour|minute|second)", re.I)
+_SECONDS: Final = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
+_USAGE_KEYS: Final = ("input_tokens", "cached_input_tokens", "output_tokens")
+# Inputs of PROMPT_SCHEMA codex exec has no flag for. Refused rather than ignored: a run that
+# silently drops `disallowed_tools` would do what the user forbade.
+_UNSUPPORTED: Final = ("allowed_tools", "disallowed_tools", "max_turns", "system_prompt")
+_MAX_EVENT_TEXT: Final = 4000
+
+
+class CodexPlugin(CliAdapter):
+    """Action `prompt` runs `codex exec --json --sandbox <mode> --skip-git-repo-check ...`.
+
+    Inputs: `prompt` (required), `model`, `permission_mode` (the sandbox: read-only,
+    workspace-write (default) or danger-full-access), `resume` (a thread id), `cwd` (inside the
+    workspace), `extra_args` (exec options, placed before `resume`); the other PROMPT_SCHEMA
+    inputs have no codex flag and fail the task as `invalid_input`. Agent settings: `binary`,
+    `model` and `permission_mode` (defaults for those inputs), `extra_args`, `env`. Secrets
+    OPENAI_API_KEY / CODEX_API_KEY reach the tool as the environment variables of those names.
+
+    Events: "status" when the thread starts, "thinking" per reasoning item, "log" per agent
+    message, "tool_call" for commands (started, then completed with `exit_code`), file changes,
+    MCP tool calls and web searches, "usage" per completed turn.
+
+    Outputs: `result` (the last agent message), `session_id` (the thread id, for `resume`),
+    `usage` (token counts summed over turns), `num_turns`, `cost_usd` (None: codex reports none).
+    """
+
+    name = "codex"
+    binary = "codex"
+    secret_env = {"OPENAI_API_KEY": "OPENAI_API_KEY", "CODEX_API_KEY": "CODEX_API_KEY"}
+
+    async def detect(self) -> Detection:
+        """Available when `codex --version` exits 0; the version is the number it prints."""
+        detection = await super().detect()
+        match = _VERSION.search(detection.version)
+        return replace(detection, version=match.group(1)) if match else detection
+
+    def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
+        """Raises TaskFailed (invalid_input) for malformed or unsupported inputs."""
+        inputs, settings = ctx.inputs, ctx.settings
+        if unsupported := [name for name in _UNSUPPORTED if inputs.get(name) is not None]:
+            raise TaskFailed(
+                f"codex does not support input(s) {', '.join(unsupported)}",
+                failure_class=FailureClass.INVALID_INPUT,
+            )
+        prompt = _text(inputs, "prompt", required=True)
+        sandbox = (
+            _text(inputs, "permission_mode")
+            or _text(settings, "permission_mode", source="setting")
+            or "workspace-write"
+        )
+        if sandbox not in _SANDBOXES:
+            raise _invalid("permission_mode", f"one of {', '.join(_SANDBOXES)}", "input")
+        argv = [executable, "exec", "--json", "--sandbox", sandbox, "--skip-git-repo-check"]
+        if model := _text(inputs, "model") or _text(settings, "model", source="setting"):
+            argv += ["-m", model]
+        argv += ["-C", cwd]
+        argv += _strings(settings, "extra_args", source="setting")
+        argv += _strings(inputs, "extra_args")
+        if resume := _text(inputs, "resume"):
+            if resume.startswith("-"):
+                raise _invalid("resume", "a thread id, not an option", "input")
+            # `resume` is a subcommand of exec; --sandbox and -C belong to exec, so they go first.
+            argv += ["resume", resume]
+        # "--" keeps a prompt that starts with "-" from being read as an option.
+        return [*argv, "--", prompt]
+
+    def handle_event(self, event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
+        kind = event.get("type")
+        if kind == "thread.started":
+            state.session_id = _str(event.get("thread_id")) or state.session_id
+            ctx.emit("status", f"thread {state.session_id} started", session_id=state.session_id)
+        elif kind in ("item.started", "item.updated", "item.completed"):
+            _on_item(_str(kind).removeprefix("item."), _dict(event.get("item")), state, ctx)
+        elif kind == "turn.completed":
+            state.result_seen = True
+            state.num_turns = (state.num_turns or 0) + 1
+            usage = _dict(event.get("usage"))
+            counts = {
+                key: usage[key]
+                for key in _USAGE_KEYS
+                if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool)
+            }
+            for key, value in counts.items():
+                state.usage[key] = state.usage.get(key, 0) + value
+            if counts:
+                ctx.emit("usage", "", scope="turn", **counts)
+        elif kind == "turn.failed":
+            message = _str(_dict(event.get("error")).get("message")) or "turn failed"
+            classified = _classify(message)
+            state.failure_class = classified[0] if classified else FailureClass.TOOL_ERROR
+            state.retry_at = classified[1] if classified else None
+            state.error = f"codex turn failed: {message}"
+        elif kind == "error":
+            # Also sent for problems codex recovers from (reconnects): the outcome decides.
+            message = _str(event.get("message"))
+            state.error = message or state.error
+            ctx.emit("log", message, level="error")
+
+    def outcome(self, state: RunState, result: ProcessResult) -> Mapping[str, Any]:
+        """Success needs turn.completed, no turn.failed, and exit 0."""
+        if state.failure_class is not None:
+            raise TaskFailed(
+                state.error, failure_class=state.failure_class, retry_at=state.retry_at
+            )
+        if state.result_seen and result.exit_code == 0:
+            return state.outputs()
+        detail = state.error or _last(state.stderr)
+        if state.result_seen:
+            message = f"codex exited with {result.exit_code}"
+        else:
+            message = f"stream ended without turn.completed (exit {result.exit_code})"
+        classified = _classify("\n".join([*state.stderr[-5:], state.error]))
+        raise TaskFailed(
+            f"{message}: {detail}" if detail else message,
+            failure_class=classified[0] if classified else FailureClass.TOOL_ERROR,
+            retry_at=classified[1] if classified else None,
+        )
+
+
+def _on_item(phase: str, item: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
+    kind, item_id = item.get("type"), _str(item.get("id"))
+    if kind == "agent_message" and phase == "completed":
+        state.text = _str(item.get("text"))
+        ctx.emit("log", state.text)
+    elif kind == "reasoning" and phase == "completed":
+        if text := _str(item.get("text")):
+            ctx.emit("thinking", _clip(text))
+    elif kind == "command_execution" and phase != "updated":
+        command = _str(item.get("command"))
+        data: dict[str, Any] = {"phase": phase, "tool": "command", "id": item_id}
+        data["command"] = command
+        data["status"] = _str(item.get("status"))
+        summary = command
+        if phase == "completed":
+            exit_code = item.get("exit_code")
+            if isinstance(exit_code, int) and not isinstance(exit_code, bool):
+                data["exit_code"] = exit_code
+                summary = f"{command} (exit {exit_code})"
+            data["success"] = data["status"] == "completed" and exit_code == 0
+            data["output"] = _clip(_str(item.get("aggregated_output")))
+        ctx.emit("tool_call", _clip(summary), **data)
+    elif kind == "file_change" and phase == "completed":
+        changes = [
+            {"path": _str(c.get("path")), "kind": _str(c.get("kind"))}
+            for c in _dicts(item.get("changes"))
+        ]
+        ctx.emit(
+            "tool_call",
+            _clip(", ".join(f"{c['kind']} {c['path']}" for c in changes) or "file change"),
+            phase=phase,
+            tool="file_change",
+            id=item_id,
+            changes=changes,
+            status=_str(item.get("status")),
+            success=_str(item.get("status")) == "completed",
+        )
+    elif kind == "mcp_tool_call" and phase != "updated":
+        tool = f"{_str(item.get('server'))}.{_str(item.get('tool'))}".strip(".") or "mcp"
+        arguments = item.get("arguments")
+        status = _str(item.get("status"))
+        data = {"phase": phase, "tool": tool, "id": item_id, "args": arguments, "status": status}
+        if phase == "completed":
+            data["success"] = status == "completed" and not item.get("error")
+        ctx.emit("tool_call", _clip(f"{tool} {json.dumps(arguments, default=str)}"), **data)
+    elif kind == "web_search" and phase == "completed":
+        query = _str(item.get("query"))
+        ctx.emit(
+            "tool_call",
+            _clip(f"web search {query}"),
+            phase=phase,
+            tool="web_search",
+            id=item_id,
+            query=query,
+        )
+    elif kind == "todo_list":
+        items = [
+            {"text": _str(i.get("text")), "completed": i.get("completed") is True}
+            for i in _dicts(item.get("items"))
+        ]
+        done = sum(1 for i in items if i["completed"])
+        ctx.emit("status", f"plan: {done}/{len(items)} done", id=item_id, todo=items)
+    elif kind == "error" and phase == "completed":
+        ctx.emit("log", _str(item.get("message")), level="warning")
+
+
+def _classify(text: str) -> tuple[FailureClass, float | None] | None:
+    """Quota (with the reset time when the message gives one) or auth, judged by the message."""
+    if _QUOTA.search(text):
+        return FailureClass.QUOTA, _reset_time(text)
+    if _AUTH.search(text):
+        return FailureClass.AUTH, None
+    return None
+
+
+def _reset_time(text: str) -> float | None:
+    match = _TRY_AGAIN_IN.search(text)
+    if match is None:
+        return None
+    seconds = sum(
+        int(n) * _SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(match.group(1))
+    )
+    return time.time() + seconds
+
+
+def _last(lines: Sequence[str]) -> str:
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_EVENT_TEXT else text[:_MAX_EVENT_TEXT] + "… (truncated)"
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+# -- inputs: the hub does not check them against the schema, so the adapter does --------------
+
+
+def _invalid(field: str, expected: str, source: str) -> TaskFailed:
+    return TaskFailed(
+        f"{source} {field!r} must be {expected}", failure_class=FailureClass.INVALID_INPUT
+    )
+
+
+def _text(
+    values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
+) -> str:
+    value = values.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise _invalid(field, "a non-empty string" if required else "a string", source)
+    return value
+
+
+def _strings(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
+    value = values.get(field)
+    if value is None:
+        return []
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise _invalid(field, "a list of strings", source)
+    return list(value)
