@@ -222,7 +222,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         if session is not None:
             session.close("removed by an admin")
             self._fleet.remove(session)
-        await self._engine.on_agent_lost(agent.id)
+        self._engine.on_agent_lost(agent.id)
         return admin_pb2.RemoveAgentResponse()
 
     # -- tasks --------------------------------------------------------------------------------

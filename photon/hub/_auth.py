@@ -20,6 +20,7 @@ AUDIENCE = "photon-admin"
 MAX_TOKEN_TTL = 3600.0
 LEEWAY = 30.0
 API_KEY_PREFIX = "phk_"
+VERIFIED_CACHE_SIZE = 4096
 
 _ADMIN = "/photon.v1.AdminService/"
 PUBLIC = None
@@ -101,6 +102,9 @@ class TokenAuthority:
         self._key = key
         self._public = key.public_key()
         self._ttl = min(ttl, MAX_TOKEN_TTL)
+        # A signature check costs far more than a call; tokens already verified are remembered
+        # until they expire.
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(self, principal: Principal, *, now: float | None = None) -> tuple[str, float]:
         issued = time.time() if now is None else now
@@ -118,6 +122,19 @@ class TokenAuthority:
 
     def verify(self, token: str) -> Principal:
         """Raises AuthError with a one-line reason."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires = cached
+            if time.time() <= expires + LEEWAY:
+                return principal
+            del self._verified[token]
+        principal, expires = self._verify_signed(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify_signed(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -142,4 +159,4 @@ class TokenAuthority:
             role = Role(claims.get("role", ""))
         except ValueError:
             raise AuthError("token carries no valid role") from None
-        return Principal(user=str(claims["sub"]), role=role)
+        return Principal(user=str(claims["sub"]), role=role), float(claims["exp"])

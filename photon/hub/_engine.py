@@ -64,6 +64,7 @@ class TaskEngine:
         self._watchers: dict[str, set[asyncio.Queue[WatchItem]]] = {}
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._inflight: set[asyncio.Future[None]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -91,6 +92,21 @@ class TaskEngine:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    async def flush(self) -> None:
+        """Wait for every transition already applied to be committed (before the store closes)."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def _track(self, future: asyncio.Future[None]) -> asyncio.Future[None]:
+        self._inflight.add(future)
+        future.add_done_callback(self._settled)
+        return future
+
+    def _settled(self, future: asyncio.Future[None]) -> None:
+        self._inflight.discard(future)
+        if not future.cancelled() and (error := future.exception()) is not None:
+            log.error("could not commit a task transition: %s", error, exc_info=error)
 
     # -- submissions, queries, cancellation ---------------------------------------------------
 
@@ -200,7 +216,7 @@ class TaskEngine:
         else:
             self._tasks[task.id] = task
         # Started now, so this task's writes are queued in the order its transitions happened.
-        return asyncio.ensure_future(self._persist(task, event))
+        return self._track(asyncio.ensure_future(self._persist(task, event)))
 
     async def _persist(self, task: TaskRecord, event: TaskEventRecord) -> None:
         await self._store.update_task(task, events=[event])
@@ -268,14 +284,17 @@ class TaskEngine:
             return None
         return task
 
-    async def on_accepted(self, agent_id: str, ref: mesh_pb2.AttemptRef) -> None:
+    # Agent messages are handled without waiting for their commits, so one agent's stream keeps
+    # flowing while the store batches; what must follow a commit waits on the returned future.
+
+    def on_accepted(self, agent_id: str, ref: mesh_pb2.AttemptRef) -> None:
         task = self._current(agent_id, ref)
         if task is None or task.state is TaskState.RUNNING:
             return
         task = replace(task, state=TaskState.RUNNING, started_at=time.time())
-        await self._transition(task, "running")
+        self._transition(task, "running")
 
-    async def on_progress(
+    def on_progress(
         self, agent_id: str, ref: mesh_pb2.AttemptRef, events: Sequence[common_pb2.TaskEvent]
     ) -> None:
         task = self._current(agent_id, ref)
@@ -285,12 +304,18 @@ class TaskEngine:
             self._event(task, event.kind or "log", event.message, _convert.event_data(event))
             for event in events
         ]
+        self._track(asyncio.ensure_future(self._append(task.id, records)))
+
+    async def _append(self, task_id: str, records: Sequence[TaskEventRecord]) -> None:
         await self._store.append_task_events(records)
         for record in records:
-            self._publish(task.id, record)
+            self._publish(task_id, record)
 
-    async def on_result(self, agent_id: str, result: mesh_pb2.TaskResult) -> None:
-        """Record the outcome if this is still the current attempt; stale results are dropped."""
+    def on_result(self, agent_id: str, result: mesh_pb2.TaskResult) -> asyncio.Future[None] | None:
+        """Record the outcome if this is still the current attempt; stale results are dropped.
+
+        Returns the commit to wait for before acking the result, or None for a stale result.
+        """
         ref = result.attempt
         self._attempt_ended(agent_id, ref.task_id)
         task = self._current(agent_id, ref)
@@ -302,7 +327,7 @@ class TaskEngine:
                 ref.epoch,
                 agent_id,
             )
-            return
+            return None
         started = result.started_at or task.started_at
         if result.ok:
             try:
@@ -316,10 +341,9 @@ class TaskEngine:
                 started_at=started,
                 finished_at=time.time(),
             )
-            await self._transition(done, "succeeded")
-        else:
-            failure = _convert.failure_from_proto(result.failure)
-            await self._retry_or_fail(replace(task, started_at=started), failure)
+            return self._transition(done, "succeeded")
+        failure = _convert.failure_from_proto(result.failure)
+        return self._retry_or_fail(replace(task, started_at=started), failure)
 
     def _attempt_ended(self, agent_id: str, task_id: str) -> None:
         """An agent is done with an attempt (result, stale or not): free its slot and locks."""
@@ -332,13 +356,12 @@ class TaskEngine:
             self._scheduler.release(task_id)
         self._wake.set()
 
-    async def _retry_or_fail(self, task: TaskRecord, failure: Failure) -> None:
+    def _retry_or_fail(self, task: TaskRecord, failure: Failure) -> asyncio.Future[None]:
         delay = retry_delay(task.spec.retry, task.attempt, failure, now=time.time())
         if delay is None:
             state = _END_STATE.get(failure.failure_class, TaskState.FAILED)
             ended = replace(task, state=state, failure=failure, finished_at=time.time())
-            await self._transition(ended, f"{state.value.lower()}: {failure.message}")
-            return
+            return self._transition(ended, f"{state.value.lower()}: {failure.message}")
         avoid = (
             frozenset({task.agent_id}) if failure.failure_class in AGENT_SPECIFIC else frozenset()
         )
@@ -349,12 +372,12 @@ class TaskEngine:
             f"attempt {task.attempt} failed ({failure.failure_class}); retry in {delay:.1f}s",
         )
         self._scheduler.enqueue(task.id, task.spec, ready_at=time.monotonic() + delay, avoid=avoid)
-        await committed
         self._wake.set()
+        return committed
 
     # -- agents coming and going --------------------------------------------------------------
 
-    async def on_agent_connected(self, session: AgentSession, hello: mesh_pb2.Hello) -> None:
+    def on_agent_connected(self, session: AgentSession, hello: mesh_pb2.Hello) -> None:
         """Reconcile what the agent says it runs with what the hub assigned to it."""
         self._awaited.discard(session.agent_id)
         reported = {r.task_id: r for r in (*hello.running, *hello.held_results)}
@@ -377,12 +400,12 @@ class TaskEngine:
                 )
         for task in lost:
             self._scheduler.release(task.id)
-            await self._retry_or_fail(
+            self._retry_or_fail(
                 task, Failure(failure_class=FailureClass.AGENT_LOST, message="agent lost the task")
             )
         self._wake.set()
 
-    async def on_agent_lost(self, agent_id: str) -> None:
+    def on_agent_lost(self, agent_id: str) -> None:
         for task_id, owner in list(self._ending.items()):
             if owner == agent_id:
                 del self._ending[task_id]
@@ -390,7 +413,7 @@ class TaskEngine:
         for task in list(self._tasks.values()):
             if task.agent_id == agent_id and task.state in _BOUND:
                 self._scheduler.release(task.id)
-                await self._retry_or_fail(
+                self._retry_or_fail(
                     task,
                     Failure(
                         failure_class=FailureClass.AGENT_LOST, message=f"agent {agent_id} was lost"
@@ -418,7 +441,7 @@ class TaskEngine:
                 )
                 session.close("lost")
                 self._fleet.remove(session)
-                await self.on_agent_lost(session.agent_id)
+                self.on_agent_lost(session.agent_id)
         if now > self._grace_until:
             orphaned = {
                 t.agent_id
@@ -426,7 +449,7 @@ class TaskEngine:
                 if t.state in _BOUND and self._fleet.get(t.agent_id) is None
             }
             for agent_id in orphaned:
-                await self.on_agent_lost(agent_id)
+                self.on_agent_lost(agent_id)
         wall = time.time()
         for task in list(self._tasks.values()):
             if task.state is TaskState.QUEUED and wall - task.created_at > task.spec.queue_timeout:

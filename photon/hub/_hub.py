@@ -95,6 +95,7 @@ class Hub:
                 limits=config.tool_limits,
             )
             await engine.load()
+            stack.push_async_callback(engine.flush)
             register_hub_metrics(self._registry, fleet=fleet)
             health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
 

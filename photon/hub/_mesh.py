@@ -105,7 +105,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 )
             )
         )
-        await self._engine.on_agent_connected(session, hello)
+        self._engine.on_agent_connected(session, hello)
         try:
             # Whichever ends first (agent hung up, hub closed the session) ends the stream, even
             # when a write is stuck because the agent stopped reading.
@@ -135,9 +135,9 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 session.close("agent closed the stream")
                 return
             session.last_seen = time.monotonic()
-            await self._handle(session, message)
+            self._handle(session, message)
 
-    async def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
+    def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
         kind = message.WhichOneof("body")
         if kind == "heartbeat":
             beat = message.heartbeat
@@ -147,17 +147,25 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 session.tools = list(beat.tools)
                 self._engine.wake()
         elif kind == "task_accepted":
-            await self._engine.on_accepted(session.agent_id, message.task_accepted.attempt)
+            self._engine.on_accepted(session.agent_id, message.task_accepted.attempt)
         elif kind == "task_progress":
             progress = message.task_progress
-            await self._engine.on_progress(session.agent_id, progress.attempt, progress.events)
+            self._engine.on_progress(session.agent_id, progress.attempt, progress.events)
         elif kind == "task_result":
-            await self._engine.on_result(session.agent_id, message.task_result)
-            # Acked whether recorded or stale: either way the agent may drop it from its outbox.
-            session.send(
-                mesh_pb2.ConnectResponse(
-                    result_ack=mesh_pb2.ResultAck(attempt=message.task_result.attempt)
-                )
+            ack = mesh_pb2.ConnectResponse(
+                result_ack=mesh_pb2.ResultAck(attempt=message.task_result.attempt)
             )
+            # Acked once recorded (or at once when stale): then the agent may drop its copy.
+            committed = self._engine.on_result(session.agent_id, message.task_result)
+            if committed is None:
+                session.send(ack)
+            else:
+                committed.add_done_callback(
+                    lambda done: (
+                        session.send(ack)
+                        if not done.cancelled() and done.exception() is None
+                        else None
+                    )
+                )
         else:
             log.debug("ignoring %s from agent %s", kind, session.agent_id)
