@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 PROTOS := $(wildcard protos/photon/v1/*.proto)
 PROTOC := $(PY) -m grpc_tools.protoc -Iprotos
 
-.PHONY: setup protos check-protos lint typecheck test demo clean
+.PHONY: setup protos check-protos lint typecheck test demo bench clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,13 @@ test: check-protos lint typecheck
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
+
+# PHOTON against Ray, Dask, Celery (Redis at 127.0.0.1:6379) and a bare-gRPC floor; one table.
+# Options through BENCH_ARGS, e.g. make bench BENCH_ARGS="--runs 3" or BENCH_ARGS=--quick.
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

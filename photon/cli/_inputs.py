@@ -10,13 +10,11 @@ from typing import Any
 
 import yaml
 
+from .._duration import parse_duration as _parse_duration
 from ..errors import UsageError
 
 _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _LABEL_MAX = 63
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SHOWN_ITEM_MAX = 60
 
 
@@ -145,17 +143,7 @@ def parse_labels(text: str) -> dict[str, str]:
 
 def parse_duration(text: str) -> float:
     """Parse `90`, `90s`, `15m`, `1h30m`, `500ms` or `2d` into seconds; raises UsageError."""
-    spec = text.strip()
-    if re.fullmatch(r"\d+(?:\.\d+)?", spec):
-        seconds = float(spec)
-    elif _DURATION.fullmatch(spec):
-        seconds = sum(
-            float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(spec)
-        )
-    else:
-        raise UsageError(
-            f"invalid duration '{text}': expected e.g. 90, 90s, 15m, 1h30m, 500ms or 2d"
-        )
-    if seconds <= 0:
-        raise UsageError(f"invalid duration '{text}': must be greater than zero")
-    return seconds
+    try:
+        return _parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

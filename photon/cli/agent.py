@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# grpcio's fork handlers can abort a child between fork and exec (grpc/grpc#43055); the agent
+# starts tool processes all the time and never forks to run gRPC, so it turns them off. This
+# must happen before grpc is imported.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import argparse
 import sys
 from collections.abc import Mapping, Sequence

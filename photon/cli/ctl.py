@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..client import PhotonClient, Task, TaskEvent, load_context
+import yaml
+
+from ..client import PhotonClient, Task, TaskEvent, Workflow, load_context
 from ..errors import UsageError
 from ..model import TaskState
 from ._common import EXIT_FAILURE, EXIT_OK, environ, run
 from ._inputs import parse_duration, parse_inputs, parse_labels
 from ._output import human_age, human_bytes, human_duration, render
+from ._workflow_view import progress_lines, table
 
 AGENT_COLUMNS = [
     ("id", "id"),
@@ -35,6 +38,13 @@ TASK_COLUMNS = [
     ("agent", "agent_id"),
     ("age", "age"),
     ("duration", "duration"),
+]
+WORKFLOW_COLUMNS = [
+    ("id", "id"),
+    ("name", "name"),
+    ("state", "state"),
+    ("age", "age"),
+    ("message", "message"),
 ]
 TOKEN_COLUMNS = [
     ("id", "id"),
@@ -81,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--timeout")
     run_cmd.add_argument("--idempotency-key", default="")
     run_cmd.add_argument("--detach", action="store_true")
+
+    workflows = sub.add_parser("workflow", help="workflows").add_subparsers(
+        dest="action", required=True
+    )
+    wf_run = workflows.add_parser("run", parents=[common], help="run a workflow file")
+    wf_run.add_argument("file", type=Path)
+    wf_run.add_argument("--input", "-i", action="append", default=[], metavar="K=V")
+    wf_run.add_argument("--inputs-file", type=Path)
+    wf_run.add_argument("--detach", action="store_true")
+    workflows.add_parser("list", parents=[common]).add_argument("--limit", type=int, default=50)
+    workflows.add_parser("show", parents=[common]).add_argument("id")
+    workflows.add_parser("cancel", parents=[common]).add_argument("id")
 
     tasks = sub.add_parser("tasks", help="tasks").add_subparsers(dest="action", required=True)
     listing = tasks.add_parser("list", parents=[common])
@@ -242,6 +264,8 @@ async def _dispatch(args: argparse.Namespace, client: PhotonClient) -> int:
         return EXIT_OK
     if args.command == "run":
         return await _run(args, client, fmt)
+    if args.command == "workflow":
+        return await _workflow(args, client, fmt)
     if args.action == "list":
         state = TaskState(args.state) if args.state else None
         tasks = await client.list_tasks(state=state, limit=args.limit)
@@ -275,7 +299,7 @@ async def _dispatch(args: argparse.Namespace, client: PhotonClient) -> int:
     return EXIT_OK
 
 
-async def _run(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
+def _read_inputs(args: argparse.Namespace) -> dict[str, Any]:
     inputs_text = None
     if args.inputs_file is not None:
         try:
@@ -284,7 +308,64 @@ async def _run(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
             raise UsageError(
                 f"--inputs-file: cannot read {args.inputs_file}: {exc.strerror}"
             ) from None
-    inputs = parse_inputs(args.input, inputs_file_text=inputs_text)
+    return parse_inputs(args.input, inputs_file_text=inputs_text)
+
+
+def _read_workflow(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UsageError(f"{path} is not valid YAML or JSON{where}") from None
+
+
+async def _workflow(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
+    if args.action == "list":
+        rows = [
+            {
+                "id": w.id,
+                "name": w.name,
+                "state": w.state.value,
+                "age": human_age(w.created_at, time.time()),
+                "message": w.message or "-",
+            }
+            for w in await client.list_workflows(limit=args.limit)
+        ]
+        print(render(rows, fmt, columns=WORKFLOW_COLUMNS))
+        return EXIT_OK
+    if args.action in ("show", "cancel"):
+        if args.action == "show":
+            workflow = await client.get_workflow(args.id)
+        else:
+            workflow = await client.cancel_workflow(args.id)
+        agents = {a.id: a.name for a in await client.list_agents()}
+        print(table(workflow, agents) if fmt == "table" else render(workflow.to_dict(), fmt))
+        return EXIT_OK
+    document = _read_workflow(args.file)
+    workflow = await client.submit_workflow(document, inputs=_read_inputs(args))
+    if args.detach:
+        print(workflow.id if fmt == "table" else render(workflow.to_dict(), fmt))
+        return EXIT_OK
+    agents = {a.id: a.name for a in await client.list_agents()}
+    shown: list[Workflow] = []
+
+    def on_update(current: Workflow) -> None:
+        if fmt != "table":
+            return
+        for line in progress_lines(shown[-1] if shown else None, current, agents):
+            print(line, file=sys.stderr, flush=True)
+        shown[:] = [current]
+
+    final = await client.wait_workflow(workflow.id, on_update=on_update)
+    print(table(final, agents) if fmt == "table" else render(final.to_dict(), fmt))
+    return EXIT_OK if final.state.value == "SUCCEEDED" else EXIT_FAILURE
+
+
+async def _run(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
+    inputs = _read_inputs(args)
     timeout = parse_duration(args.timeout) if args.timeout else None
     task = await client.submit(
         args.tool,

@@ -10,6 +10,8 @@ from ._types import Task as Task
 from ._types import TaskEvent as TaskEvent
 from ._types import TaskFailure as TaskFailure
 from ._types import Tool as Tool
+from ._types import Workflow as Workflow
+from ._types import WorkflowStep as WorkflowStep
 
 __all__ = [
     "Agent",
@@ -20,6 +22,8 @@ __all__ = [
     "TaskEvent",
     "TaskFailure",
     "Tool",
+    "Workflow",
+    "WorkflowStep",
     "load_context",
     "save_context",
 ]

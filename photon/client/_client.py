@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -12,7 +13,7 @@ import grpc.aio
 
 from .._grpc import CHANNEL_OPTIONS
 from .._status import error_for
-from ..errors import AuthError, PhotonError
+from ..errors import AuthError, PhotonError, TransportError
 from ..model import TaskState
 from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2
 from ._context import ClientContext
@@ -21,10 +22,12 @@ from ._types import (
     JoinTokenInfo,
     Task,
     TaskEvent,
+    Workflow,
     agent_from_proto,
     event_from_proto,
     join_token_from_proto,
     task_from_proto,
+    workflow_from_proto,
 )
 
 REFRESH_MARGIN = 60.0
@@ -218,6 +221,62 @@ class PhotonClient:
                     last = item
                 if on_update is not None:
                     on_update(item)
+            if last is not None and last.state.terminal:
+                return last
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    async def submit_workflow(
+        self, document: Mapping[str, Any], *, inputs: Mapping[str, Any] | None = None
+    ) -> Workflow:
+        """Start a workflow from a parsed workflow file (see SPEC §8)."""
+        request = admin_pb2.SubmitWorkflowRequest(
+            document_json=json.dumps(dict(document)), inputs_json=json.dumps(dict(inputs or {}))
+        )
+        response = await self._call("SubmitWorkflow", request)
+        return workflow_from_proto(response.workflow)
+
+    async def get_workflow(self, workflow_id: str) -> Workflow:
+        response = await self._call("GetWorkflow", admin_pb2.GetWorkflowRequest(id=workflow_id))
+        return workflow_from_proto(response.workflow)
+
+    async def list_workflows(self, *, limit: int = 100) -> list[Workflow]:
+        response = await self._call("ListWorkflows", admin_pb2.ListWorkflowsRequest(limit=limit))
+        return [workflow_from_proto(w) for w in response.workflows]
+
+    async def cancel_workflow(self, workflow_id: str) -> Workflow:
+        response = await self._call(
+            "CancelWorkflow", admin_pb2.CancelWorkflowRequest(id=workflow_id)
+        )
+        return workflow_from_proto(response.workflow)
+
+    async def watch_workflow(self, workflow_id: str) -> AsyncIterator[Workflow]:
+        """The workflow now and after every change; ends once it has ended."""
+        if self._admin is None:
+            raise PhotonError("client is not open: use `async with PhotonClient(...)`")
+        call = self._admin.WatchWorkflow(
+            admin_pb2.WatchWorkflowRequest(id=workflow_id), metadata=await self._metadata()
+        )
+        try:
+            async for message in call:
+                yield workflow_from_proto(message.workflow)
+        except grpc.aio.AioRpcError as exc:
+            raise _translate(exc) from None
+
+    async def wait_workflow(
+        self, workflow_id: str, *, on_update: Callable[[Workflow], None] | None = None
+    ) -> Workflow:
+        """Follow a workflow until it ends (reconnecting the watch if the stream breaks)."""
+        while True:
+            last: Workflow | None = None
+            try:
+                async for workflow in self.watch_workflow(workflow_id):
+                    last = workflow
+                    if on_update is not None:
+                        on_update(workflow)
+            except TransportError:
+                await asyncio.sleep(1.0)
+                continue
             if last is not None and last.state.terminal:
                 return last
 

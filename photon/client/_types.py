@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..model import AgentState, FailureClass, TaskState
+from ..model import AgentState, FailureClass, StepState, TaskState, WorkflowState
 from ..v1 import admin_pb2, common_pb2
 
 
@@ -207,4 +208,82 @@ def join_token_from_proto(msg: admin_pb2.JoinToken) -> JoinTokenInfo:
         expires_at=msg.expires_at,
         revoked=msg.revoked,
         created_at=msg.created_at,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowStep:
+    id: str
+    tool: str
+    action: str
+    needs: tuple[str, ...]
+    state: StepState
+    task_ids: tuple[str, ...]
+    agent_ids: tuple[str, ...]
+    outputs: Any
+    started_at: float | None
+    finished_at: float | None
+    message: str
+    tasks_done: int
+    cost_usd: float
+    last_event: TaskEvent | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or time.time()) - self.started_at
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workflow:
+    id: str
+    name: str
+    state: WorkflowState
+    inputs: Mapping[str, Any]
+    created_at: float
+    finished_at: float | None
+    message: str
+    steps: tuple[WorkflowStep, ...]
+
+    def step(self, step_id: str) -> WorkflowStep:
+        return next(s for s in self.steps if s.id == step_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def workflow_from_proto(msg: admin_pb2.Workflow) -> Workflow:
+    return Workflow(
+        id=msg.id,
+        name=msg.name,
+        state=WorkflowState[
+            admin_pb2.WorkflowState.Name(msg.state).removeprefix("WORKFLOW_STATE_")
+        ],
+        inputs=_json(msg.inputs_json) or {},
+        created_at=msg.created_at,
+        finished_at=_opt(msg.finished_at),
+        message=msg.message,
+        steps=tuple(
+            WorkflowStep(
+                id=s.id,
+                tool=s.tool,
+                action=s.action,
+                needs=tuple(s.needs),
+                state=StepState[admin_pb2.StepState.Name(s.state).removeprefix("STEP_STATE_")],
+                task_ids=tuple(s.task_ids),
+                agent_ids=tuple(s.agent_ids),
+                outputs=_json(s.outputs_json),
+                started_at=_opt(s.started_at),
+                finished_at=_opt(s.finished_at),
+                message=s.message,
+                tasks_done=s.tasks_done,
+                cost_usd=s.cost_usd,
+                last_event=event_from_proto(s.last_event) if s.HasField("last_event") else None,
+            )
+            for s in msg.steps
+        ),
     )

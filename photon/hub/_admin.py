@@ -22,6 +22,7 @@ from ._auth import ApiKey, Principal, TokenAuthority, hash_secret, secret_matche
 from ._engine import TaskEngine
 from ._fleet import Fleet
 from ._store import AgentRecord, JoinTokenRecord, Store, TaskEventRecord, TaskRecord
+from ._workflows import Snapshot, WorkflowEngine
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -29,6 +30,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 DEFAULT_JOIN_TTL = 15 * 60.0
 MAX_JOIN_TTL = 7 * 24 * 3600.0
 WATCH_REFRESH = 1.0
+WATCH_THROTTLE = 0.2
 
 
 def _translating(
@@ -76,12 +78,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         store: Store,
         fleet: Fleet,
         engine: TaskEngine,
+        workflows: WorkflowEngine,
         api_addresses: Callable[[], Sequence[str]],
         ca_pin: str,
     ) -> None:
         self._store = store
         self._fleet = fleet
         self._engine = engine
+        self._workflows = workflows
         self._api_addresses = api_addresses
         self._ca_pin = ca_pin
 
@@ -292,6 +296,66 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
                     yield _task_message(task, reason)
         finally:
             self._engine.unsubscribe(request.id, queue)
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    @_translating
+    async def SubmitWorkflow(
+        self, request: admin_pb2.SubmitWorkflowRequest, context: Context
+    ) -> admin_pb2.SubmitWorkflowResponse:
+        document = _convert.json_object(request.document_json, "workflow")
+        inputs = _convert.json_object(request.inputs_json, "inputs")
+        snapshot = await self._workflows.submit(document, inputs)
+        return admin_pb2.SubmitWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+
+    @_translating
+    async def GetWorkflow(
+        self, request: admin_pb2.GetWorkflowRequest, context: Context
+    ) -> admin_pb2.GetWorkflowResponse:
+        snapshot = await self._workflows.get(request.id)
+        return admin_pb2.GetWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+
+    @_translating
+    async def ListWorkflows(
+        self, request: admin_pb2.ListWorkflowsRequest, context: Context
+    ) -> admin_pb2.ListWorkflowsResponse:
+        records = await self._workflows.list_workflows(limit=request.limit or 100)
+        return admin_pb2.ListWorkflowsResponse(
+            workflows=[
+                _convert.workflow_to_proto(
+                    Snapshot(record=r, steps=[], tasks={}, last_events={}, spec=None),
+                    with_steps=False,
+                )
+                for r in records
+            ]
+        )
+
+    @_translating
+    async def CancelWorkflow(
+        self, request: admin_pb2.CancelWorkflowRequest, context: Context
+    ) -> admin_pb2.CancelWorkflowResponse:
+        snapshot = await self._workflows.cancel(request.id)
+        return admin_pb2.CancelWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+
+    async def WatchWorkflow(
+        self, request: admin_pb2.WatchWorkflowRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchWorkflowResponse]:
+        """The workflow now, then again on every change (at most every 200 ms) until it ends."""
+        changes = self._workflows.subscribe(request.id)
+        try:
+            while True:
+                try:
+                    snapshot = await self._workflows.get(request.id)
+                except PhotonError as exc:
+                    await context.abort(status_for(exc), str(exc))
+                    return
+                yield admin_pb2.WatchWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+                if snapshot.record.state.terminal:
+                    return
+                await changes.get()
+                await asyncio.sleep(WATCH_THROTTLE)
+        finally:
+            self._workflows.unsubscribe(request.id, changes)
 
 
 def _task_message(task: TaskRecord, reason: str) -> admin_pb2.WatchTaskResponse:

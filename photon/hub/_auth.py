@@ -45,6 +45,11 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "ListTasks": Role.VIEWER,
     _ADMIN + "WatchTask": Role.VIEWER,
     _ADMIN + "CancelTask": Role.OPERATOR,
+    _ADMIN + "SubmitWorkflow": Role.OPERATOR,
+    _ADMIN + "GetWorkflow": Role.VIEWER,
+    _ADMIN + "ListWorkflows": Role.VIEWER,
+    _ADMIN + "CancelWorkflow": Role.OPERATOR,
+    _ADMIN + "WatchWorkflow": Role.VIEWER,
 }
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError
 from ..model import FailureClass, TaskState
 from ..v1 import admin_pb2, common_pb2
 from ._store import Failure, RetryPolicy, TaskEventRecord, TaskRecord, TaskSpec
 
+if TYPE_CHECKING:
+    from ._workflows import Snapshot
+
 MAX_PRIORITY = 9
 
 
-def _json_object(text: str, field: str) -> dict[str, Any]:
+def json_object(text: str, field: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
@@ -48,7 +51,7 @@ def spec_from_proto(msg: common_pb2.TaskSpec) -> TaskSpec:
     return TaskSpec(
         tool=msg.tool,
         action=msg.action,
-        inputs=_json_object(msg.inputs_json, "inputs"),
+        inputs=json_object(msg.inputs_json, "inputs"),
         selector=msg.selector,
         agent=msg.agent,
         priority=priority,
@@ -147,3 +150,46 @@ def event_data(msg: common_pb2.TaskEvent) -> Mapping[str, Any]:
     except ValueError:
         return {"raw": msg.data_json}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_pb2.Workflow:
+    record = snapshot.record
+    msg = admin_pb2.Workflow(
+        id=record.id,
+        name=record.name,
+        state=f"WORKFLOW_STATE_{record.state.name}",
+        inputs_json=json.dumps(dict(record.inputs)),
+        created_at=record.created_at,
+        finished_at=record.finished_at or 0.0,
+        message=record.message,
+    )
+    if not with_steps:
+        return msg
+    for step in snapshot.steps:
+        spec = snapshot.spec.step(step.step_id) if snapshot.spec is not None else None
+        tasks = [snapshot.tasks[t] for t in step.task_ids if t in snapshot.tasks]
+        item = admin_pb2.WorkflowStep(
+            id=step.step_id,
+            tool=spec.task.tool if spec else (tasks[0].spec.tool if tasks else ""),
+            action=spec.task.action if spec else (tasks[0].spec.action if tasks else ""),
+            needs=list(spec.needs) if spec else [],
+            state=f"STEP_STATE_{step.state.name}",
+            task_ids=list(step.task_ids),
+            agent_ids=sorted({t.agent_id for t in tasks if t.agent_id}),
+            outputs_json="" if step.outputs is None else json.dumps(step.outputs),
+            started_at=step.started_at or 0.0,
+            finished_at=step.finished_at or 0.0,
+            message=step.message,
+            tasks_done=sum(1 for t in tasks if t.state.terminal),
+            cost_usd=sum(_cost(t) for t in tasks),
+        )
+        latest = [snapshot.last_events[t] for t in step.task_ids if t in snapshot.last_events]
+        if latest:
+            item.last_event.CopyFrom(event_to_proto(max(latest, key=lambda e: e.time)))
+        msg.steps.append(item)
+    return msg
+
+
+def _cost(task: TaskRecord) -> float:
+    value = (task.outputs or {}).get("cost_usd")
+    return float(value) if isinstance(value, int | float) else 0.0

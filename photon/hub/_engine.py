@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -65,6 +65,7 @@ class TaskEngine:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Future[None]] = set()
+        self._observers: list[Callable[[WatchItem], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -110,14 +111,17 @@ class TaskEngine:
 
     # -- submissions, queries, cancellation ---------------------------------------------------
 
-    async def submit(self, spec: TaskSpec) -> tuple[TaskRecord, bool]:
+    async def submit(self, spec: TaskSpec, *, refuse: bool = True) -> tuple[TaskRecord, bool]:
         """Commit a new task (or find its idempotent twin). Raises InvalidArgumentError, or
-        ConflictError when no connected agent could ever run it."""
+        ConflictError when no connected agent could ever run it (unless `refuse` is False:
+        then it waits, with the reason, like any task that cannot be placed yet)."""
         if spec.selector:
             parse_selector(spec.selector)
         spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
-        if not self._in_failover() and (
-            reason := refusal(spec, [s.view() for s in self._fleet if s.stream_open])
+        if (
+            refuse
+            and not self._in_failover()
+            and (reason := refusal(spec, [s.view() for s in self._fleet if s.stream_open]))
         ):
             raise ConflictError(reason)
         task = TaskRecord(id=new_ulid(), spec=spec, state=TaskState.QUEUED, created_at=time.time())
@@ -128,6 +132,10 @@ class TaskEngine:
             self._scheduler.enqueue(task.id, spec)
             self._wake.set()
         return stored, created
+
+    def tools(self) -> list[common_pb2.ToolCapability]:
+        """What the connected agents offer."""
+        return [t for s in self._fleet if s.stream_open for t in s.tools]
 
     async def get(self, task_id: str) -> tuple[TaskRecord, str]:
         """The task and, when queued, why it is waiting. Raises NotFoundError."""
@@ -185,9 +193,15 @@ class TaskEngine:
             if not watchers:
                 del self._watchers[task_id]
 
+    def observe(self, observer: Callable[[WatchItem], None]) -> None:
+        """Call `observer` with every committed task update and event (of every task)."""
+        self._observers.append(observer)
+
     def _publish(self, task_id: str, item: WatchItem) -> None:
         for queue in self._watchers.get(task_id, ()):
             queue.put_nowait(item)
+        for observer in self._observers:
+            observer(item)
 
     # -- transitions --------------------------------------------------------------------------
 
@@ -230,19 +244,22 @@ class TaskEngine:
 
     async def _dispatch_loop(self) -> None:
         while True:
-            next_ready = self._scheduler.next_ready(time.monotonic())
+            now = time.monotonic()
+            self._wake.clear()
+            await self._dispatch_once(now)
+            # Measured from the same `now` as the pass above, so a backed-off task that became
+            # ready during the pass is not forgotten.
+            next_ready = self._scheduler.next_ready(now)
             timeout = None if next_ready is None else max(next_ready - time.monotonic(), 0.0)
             try:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
             except TimeoutError:
                 pass
-            self._wake.clear()
-            await self._dispatch_once()
 
-    async def _dispatch_once(self) -> None:
+    async def _dispatch_once(self, now: float) -> None:
         assigned: list[tuple[TaskRecord, AgentSession, asyncio.Future[None]]] = []
-        for assignment in self._scheduler.schedule(self._fleet.views(), time.monotonic()):
+        for assignment in self._scheduler.schedule(self._fleet.views(), now):
             session = self._fleet.get(assignment.agent_id)
             assert session is not None, "the scheduler only sees sessions of the fleet"
             task = replace(

@@ -33,6 +33,7 @@ from ._mesh import MeshServicer
 from ._metrics import register_hub_metrics
 from ._store import Store
 from ._stores import open_store
+from ._workflows import WorkflowEngine
 
 log = logging.getLogger(__name__)
 _WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104
@@ -96,6 +97,9 @@ class Hub:
             )
             await engine.load()
             stack.push_async_callback(engine.flush)
+            workflows = WorkflowEngine(store=store, tasks=engine)
+            await workflows.load()
+            stack.push_async_callback(workflows.flush)
             register_hub_metrics(self._registry, fleet=fleet)
             health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
 
@@ -127,6 +131,7 @@ class Hub:
                     store=store,
                     fleet=fleet,
                     engine=engine,
+                    workflows=workflows,
                     api_addresses=lambda: [self.api_address],
                     ca_pin=fingerprint(ca_cert),
                 ),
@@ -175,6 +180,7 @@ class Hub:
             )
             async with asyncio.TaskGroup() as group:
                 engine_task = group.create_task(engine.run())
+                workflows_task = group.create_task(workflows.run())
                 await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
                 self.ready.set()
                 log.info(
@@ -187,7 +193,9 @@ class Hub:
                 log.info("hub shutting down")
                 self.ready.clear()
                 await health_servicer.enter_graceful_shutdown()
+                workflows.stop()
                 engine.stop()
+                await workflows_task
                 await engine_task
             config.paths.serving.unlink(missing_ok=True)
 

@@ -13,14 +13,16 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..errors import ConflictError, NotFoundError
-from ..model import Role, TaskState
+from ..model import Role, StepState, TaskState, WorkflowState
 from . import _rows
 from ._store import (
     AgentRecord,
     ApiKeyRecord,
     JoinTokenRecord,
+    StepRecord,
     TaskEventRecord,
     TaskRecord,
+    WorkflowRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,18 @@ MIGRATIONS: tuple[str, ...] = (
         task_id TEXT NOT NULL, seq INTEGER NOT NULL, attempt INTEGER NOT NULL, kind TEXT NOT NULL,
         message TEXT NOT NULL, data TEXT NOT NULL, time REAL NOT NULL,
         PRIMARY KEY (task_id, seq));
+    """,
+    """
+    CREATE TABLE workflows (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, document TEXT NOT NULL, inputs TEXT NOT NULL,
+        state TEXT NOT NULL, created_at REAL NOT NULL, finished_at REAL,
+        message TEXT NOT NULL DEFAULT '');
+    CREATE INDEX workflows_by_state ON workflows (state);
+    CREATE TABLE workflow_steps (
+        workflow_id TEXT NOT NULL, step_id TEXT NOT NULL, state TEXT NOT NULL,
+        task_ids TEXT NOT NULL, outputs TEXT, started_at REAL, finished_at REAL,
+        message TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL,
+        PRIMARY KEY (workflow_id, step_id));
     """,
 )
 
@@ -351,6 +365,63 @@ class SqliteStore:
         )
         return {row[0]: int(row[1]) for row in rows}
 
+    # -- workflows ----------------------------------------------------------------------------
+
+    async def insert_workflow(self, workflow: WorkflowRecord, steps: Sequence[StepRecord]) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _workflow_row(workflow)
+            )
+            await conn.executemany(
+                "INSERT INTO workflow_steps (state, task_ids, outputs, started_at, finished_at,"
+                " message, workflow_id, step_id, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*_step_row(step), position) for position, step in enumerate(steps)],
+            )
+
+        await self._write(op)
+
+    async def update_workflow(self, workflow: WorkflowRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            row = _workflow_row(workflow)
+            await conn.execute(
+                "UPDATE workflows SET name = ?, document = ?, inputs = ?, state = ?,"
+                " created_at = ?, finished_at = ?, message = ? WHERE id = ?",
+                (*row[1:], row[0]),
+            )
+
+        await self._write(op)
+
+    async def update_step(self, step: StepRecord) -> None:
+        async def op(conn: aiosqlite.Connection) -> None:
+            await conn.execute(
+                "UPDATE workflow_steps SET state = ?, task_ids = ?, outputs = ?, started_at = ?,"
+                " finished_at = ?, message = ? WHERE workflow_id = ? AND step_id = ?",
+                _step_row(step),
+            )
+
+        await self._write(op)
+
+    async def get_workflow(self, workflow_id: str) -> tuple[WorkflowRecord, list[StepRecord]]:
+        row = await self._read_one(
+            "SELECT * FROM workflows WHERE id = ?",
+            (workflow_id,),
+            f"workflow {workflow_id} not found",
+        )
+        steps = await self._read(
+            "SELECT * FROM workflow_steps WHERE workflow_id = ? ORDER BY position", (workflow_id,)
+        )
+        return _workflow(row), [_step(s) for s in steps]
+
+    async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]:
+        rows = await self._read("SELECT * FROM workflows ORDER BY id DESC LIMIT ?", (limit,))
+        return [_workflow(r) for r in rows]
+
+    async def list_unfinished_workflows(self) -> list[WorkflowRecord]:
+        rows = await self._read(
+            "SELECT * FROM workflows WHERE state = ? ORDER BY id", (WorkflowState.RUNNING.value,)
+        )
+        return [_workflow(r) for r in rows]
+
     async def list_task_events(self, task_id: str, *, after_seq: int = 0) -> list[TaskEventRecord]:
         rows = await self._read(
             "SELECT * FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq",
@@ -379,6 +450,58 @@ async def _insert_events(conn: aiosqlite.Connection, events: Sequence[TaskEventR
                 for e in events
             ],
         )
+
+
+def _workflow_row(workflow: WorkflowRecord) -> tuple[Any, ...]:
+    return (
+        workflow.id,
+        workflow.name,
+        _rows.dumps(dict(workflow.document)),
+        _rows.dumps(dict(workflow.inputs)),
+        workflow.state.value,
+        workflow.created_at,
+        workflow.finished_at,
+        workflow.message,
+    )
+
+
+def _workflow(row: sqlite3.Row) -> WorkflowRecord:
+    return WorkflowRecord(
+        id=row["id"],
+        name=row["name"],
+        document=json.loads(row["document"]),
+        inputs=json.loads(row["inputs"]),
+        state=WorkflowState(row["state"]),
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+        message=row["message"],
+    )
+
+
+def _step_row(step: StepRecord) -> tuple[Any, ...]:
+    return (
+        step.state.value,
+        _rows.dumps(list(step.task_ids)),
+        None if step.outputs is None else _rows.dumps(step.outputs),
+        step.started_at,
+        step.finished_at,
+        step.message,
+        step.workflow_id,
+        step.step_id,
+    )
+
+
+def _step(row: sqlite3.Row) -> StepRecord:
+    return StepRecord(
+        workflow_id=row["workflow_id"],
+        step_id=row["step_id"],
+        state=StepState(row["state"]),
+        task_ids=tuple(json.loads(row["task_ids"])),
+        outputs=None if row["outputs"] is None else json.loads(row["outputs"]),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        message=row["message"],
+    )
 
 
 def _join_token(row: sqlite3.Row) -> JoinTokenRecord:

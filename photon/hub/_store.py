@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..model import FailureClass, Role, TaskState
+from ..model import FailureClass, Role, StepState, TaskState, WorkflowState
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +102,30 @@ class ApiKeyRecord:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowRecord:
+    id: str
+    name: str
+    document: Mapping[str, Any]  # the submitted file, parsed; re-read on a hub restart
+    inputs: Mapping[str, Any]
+    state: WorkflowState
+    created_at: float
+    finished_at: float | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    workflow_id: str
+    step_id: str
+    state: StepState = StepState.WAITING
+    task_ids: tuple[str, ...] = ()
+    outputs: Any = None  # a mapping, or a list of them for a fanned-out step
+    started_at: float | None = None
+    finished_at: float | None = None
+    message: str = ""
+
+
 class Store(Protocol):
     """Durable state of the hub. Every write returns only after it is committed.
 
@@ -166,3 +190,18 @@ class Store(Protocol):
     async def list_task_events(
         self, task_id: str, *, after_seq: int = 0
     ) -> list[TaskEventRecord]: ...
+
+    # workflows
+    async def insert_workflow(
+        self, workflow: WorkflowRecord, steps: Sequence[StepRecord]
+    ) -> None: ...
+
+    async def update_workflow(self, workflow: WorkflowRecord) -> None: ...
+
+    async def update_step(self, step: StepRecord) -> None: ...
+
+    async def get_workflow(self, workflow_id: str) -> tuple[WorkflowRecord, list[StepRecord]]: ...
+
+    async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]: ...
+
+    async def list_unfinished_workflows(self) -> list[WorkflowRecord]: ...

@@ -30,15 +30,17 @@ def input_errors(schema_json: str, inputs: Mapping[str, Any]) -> str | None:
     return f"input {where}: {error.message}" if where else f"inputs: {error.message}"
 
 
-def check_spec(spec: TaskSpec, tools: Iterable[common_pb2.ToolCapability]) -> TaskSpec:
-    """Fill in the tool's default action and check the inputs against the action's schema.
+def resolve_action(
+    spec: TaskSpec, tools: Iterable[common_pb2.ToolCapability]
+) -> tuple[TaskSpec, str]:
+    """Fill in the tool's default action; return the spec and the action's input schema.
 
-    Tools that no connected agent reports cannot be checked here and pass unchanged.
-    Raises InvalidArgumentError naming the action or the field.
+    Tools that no connected agent reports cannot be checked and pass unchanged.
+    Raises InvalidArgumentError for an action the tool does not have.
     """
     capability = next((t for t in tools if t.name == spec.tool and t.actions), None)
     if capability is None:
-        return spec
+        return spec, ""
     action_name = spec.action or capability.default_action
     action = next((a for a in capability.actions if a.name == action_name), None)
     if action is None:
@@ -46,8 +48,15 @@ def check_spec(spec: TaskSpec, tools: Iterable[common_pb2.ToolCapability]) -> Ta
         raise InvalidArgumentError(
             f"tool {spec.tool} has no action {action_name!r} (actions: {known})"
         )
-    if action.input_schema_json:
-        problem = input_errors(action.input_schema_json, spec.inputs)
-        if problem is not None:
-            raise InvalidArgumentError(f"{spec.tool} {action_name}: {problem}")
-    return replace(spec, action=action_name)
+    return replace(spec, action=action_name), action.input_schema_json
+
+
+def check_spec(spec: TaskSpec, tools: Iterable[common_pb2.ToolCapability]) -> TaskSpec:
+    """Fill in the tool's default action and check the inputs against the action's schema.
+
+    Raises InvalidArgumentError naming the action or the field.
+    """
+    spec, schema = resolve_action(spec, tools)
+    if schema and (problem := input_errors(schema, spec.inputs)) is not None:
+        raise InvalidArgumentError(f"{spec.tool} {spec.action}: {problem}")
+    return spec

@@ -15,11 +15,95 @@ class AgentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     AGENT_STATE_DRAINING: _ClassVar[AgentState]
     AGENT_STATE_DISCONNECTED: _ClassVar[AgentState]
     AGENT_STATE_LOST: _ClassVar[AgentState]
+
+class WorkflowState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKFLOW_STATE_UNSPECIFIED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_RUNNING: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_SUCCEEDED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_FAILED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_CANCELLED: _ClassVar[WorkflowState]
+    WORKFLOW_STATE_TIMED_OUT: _ClassVar[WorkflowState]
+
+class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STEP_STATE_UNSPECIFIED: _ClassVar[StepState]
+    STEP_STATE_WAITING: _ClassVar[StepState]
+    STEP_STATE_RUNNING: _ClassVar[StepState]
+    STEP_STATE_SUCCEEDED: _ClassVar[StepState]
+    STEP_STATE_FAILED: _ClassVar[StepState]
+    STEP_STATE_SKIPPED: _ClassVar[StepState]
+    STEP_STATE_CANCELLED: _ClassVar[StepState]
 AGENT_STATE_UNSPECIFIED: AgentState
 AGENT_STATE_CONNECTED: AgentState
 AGENT_STATE_DRAINING: AgentState
 AGENT_STATE_DISCONNECTED: AgentState
 AGENT_STATE_LOST: AgentState
+WORKFLOW_STATE_UNSPECIFIED: WorkflowState
+WORKFLOW_STATE_RUNNING: WorkflowState
+WORKFLOW_STATE_SUCCEEDED: WorkflowState
+WORKFLOW_STATE_FAILED: WorkflowState
+WORKFLOW_STATE_CANCELLED: WorkflowState
+WORKFLOW_STATE_TIMED_OUT: WorkflowState
+STEP_STATE_UNSPECIFIED: StepState
+STEP_STATE_WAITING: StepState
+STEP_STATE_RUNNING: StepState
+STEP_STATE_SUCCEEDED: StepState
+STEP_STATE_FAILED: StepState
+STEP_STATE_SKIPPED: StepState
+STEP_STATE_CANCELLED: StepState
+
+class WorkflowStep(_message.Message):
+    __slots__ = ("id", "tool", "action", "needs", "state", "task_ids", "agent_ids", "outputs_json", "started_at", "finished_at", "message", "tasks_done", "cost_usd", "last_event")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    NEEDS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TASKS_DONE_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tool: str
+    action: str
+    needs: _containers.RepeatedScalarFieldContainer[str]
+    state: StepState
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    agent_ids: _containers.RepeatedScalarFieldContainer[str]
+    outputs_json: str
+    started_at: float
+    finished_at: float
+    message: str
+    tasks_done: int
+    cost_usd: float
+    last_event: _common_pb2.TaskEvent
+    def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., action: _Optional[str] = ..., needs: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[StepState, str]] = ..., task_ids: _Optional[_Iterable[str]] = ..., agent_ids: _Optional[_Iterable[str]] = ..., outputs_json: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., tasks_done: _Optional[int] = ..., cost_usd: _Optional[float] = ..., last_event: _Optional[_Union[_common_pb2.TaskEvent, _Mapping]] = ...) -> None: ...
+
+class Workflow(_message.Message):
+    __slots__ = ("id", "name", "state", "inputs_json", "created_at", "finished_at", "message", "steps")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    state: WorkflowState
+    inputs_json: str
+    created_at: float
+    finished_at: float
+    message: str
+    steps: _containers.RepeatedCompositeFieldContainer[WorkflowStep]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., inputs_json: _Optional[str] = ..., created_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[WorkflowStep, _Mapping]]] = ...) -> None: ...
 
 class JoinToken(_message.Message):
     __slots__ = ("id", "labels", "uses_left", "expires_at", "revoked", "created_at")
@@ -225,6 +309,68 @@ class CancelTaskResponse(_message.Message):
     TASK_FIELD_NUMBER: _ClassVar[int]
     task: Task
     def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ...) -> None: ...
+
+class SubmitWorkflowRequest(_message.Message):
+    __slots__ = ("document_json", "inputs_json")
+    DOCUMENT_JSON_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    document_json: str
+    inputs_json: str
+    def __init__(self, document_json: _Optional[str] = ..., inputs_json: _Optional[str] = ...) -> None: ...
+
+class SubmitWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class GetWorkflowRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class ListWorkflowsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListWorkflowsResponse(_message.Message):
+    __slots__ = ("workflows",)
+    WORKFLOWS_FIELD_NUMBER: _ClassVar[int]
+    workflows: _containers.RepeatedCompositeFieldContainer[Workflow]
+    def __init__(self, workflows: _Optional[_Iterable[_Union[Workflow, _Mapping]]] = ...) -> None: ...
+
+class CancelWorkflowRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CancelWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
+
+class WatchWorkflowRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class WatchWorkflowResponse(_message.Message):
+    __slots__ = ("workflow",)
+    WORKFLOW_FIELD_NUMBER: _ClassVar[int]
+    workflow: Workflow
+    def __init__(self, workflow: _Optional[_Union[Workflow, _Mapping]] = ...) -> None: ...
 
 class SubmitTaskRequest(_message.Message):
     __slots__ = ("spec",)

@@ -100,6 +100,31 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.CancelTaskRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.CancelTaskResponse.FromString,
                 _registered_method=True)
+        self.SubmitWorkflow = channel.unary_unary(
+                '/photon.v1.AdminService/SubmitWorkflow',
+                request_serializer=photon_dot_v1_dot_admin__pb2.SubmitWorkflowRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.SubmitWorkflowResponse.FromString,
+                _registered_method=True)
+        self.GetWorkflow = channel.unary_unary(
+                '/photon.v1.AdminService/GetWorkflow',
+                request_serializer=photon_dot_v1_dot_admin__pb2.GetWorkflowRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.GetWorkflowResponse.FromString,
+                _registered_method=True)
+        self.ListWorkflows = channel.unary_unary(
+                '/photon.v1.AdminService/ListWorkflows',
+                request_serializer=photon_dot_v1_dot_admin__pb2.ListWorkflowsRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.ListWorkflowsResponse.FromString,
+                _registered_method=True)
+        self.CancelWorkflow = channel.unary_unary(
+                '/photon.v1.AdminService/CancelWorkflow',
+                request_serializer=photon_dot_v1_dot_admin__pb2.CancelWorkflowRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.CancelWorkflowResponse.FromString,
+                _registered_method=True)
+        self.WatchWorkflow = channel.unary_stream(
+                '/photon.v1.AdminService/WatchWorkflow',
+                request_serializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -184,6 +209,36 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListWorkflows(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchWorkflow(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -251,6 +306,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.CancelTask,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.CancelTaskRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.CancelTaskResponse.SerializeToString,
+            ),
+            'SubmitWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitWorkflow,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.SubmitWorkflowRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.SubmitWorkflowResponse.SerializeToString,
+            ),
+            'GetWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetWorkflow,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.GetWorkflowRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.GetWorkflowResponse.SerializeToString,
+            ),
+            'ListWorkflows': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListWorkflows,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.ListWorkflowsRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.ListWorkflowsResponse.SerializeToString,
+            ),
+            'CancelWorkflow': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelWorkflow,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.CancelWorkflowRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.CancelWorkflowResponse.SerializeToString,
+            ),
+            'WatchWorkflow': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchWorkflow,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -605,6 +685,141 @@ class AdminService:
             '/photon.v1.AdminService/CancelTask',
             photon_dot_v1_dot_admin__pb2.CancelTaskRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.CancelTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/SubmitWorkflow',
+            photon_dot_v1_dot_admin__pb2.SubmitWorkflowRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.SubmitWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/GetWorkflow',
+            photon_dot_v1_dot_admin__pb2.GetWorkflowRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.GetWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListWorkflows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/ListWorkflows',
+            photon_dot_v1_dot_admin__pb2.ListWorkflowsRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.ListWorkflowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/CancelWorkflow',
+            photon_dot_v1_dot_admin__pb2.CancelWorkflowRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.CancelWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchWorkflow(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/photon.v1.AdminService/WatchWorkflow',
+            photon_dot_v1_dot_admin__pb2.WatchWorkflowRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.WatchWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,

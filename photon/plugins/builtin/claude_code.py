@@ -1,0 +1,278 @@
+"""The `claude-code` tool: Claude Code run headless (`claude -p`), its stream turned into events."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Final
+
+from ...errors import TaskFailed
+from ...model import FailureClass
+from .._api import Detection, TaskContext
+from .._cli import CliAdapter, RunState
+from .._process import ProcessResult
+
+_VERSION: Final = re.compile(r"(\d+\.\d+\S*)\s+\(Claude Code\)")
+# Claude reports a rate limit as a "successful" result whose text names the limit, sometimes with
+# the reset time appended as an epoch: "Claude AI usage limit reached|1767225600".
+_QUOTA: Final = re.compile(r"usage limit|rate[ _-]?limit|\b429\b|quota|too many requests", re.I)
+_RESET_EPOCH: Final = re.compile(r"\|\s*(\d{9,11})\b")
+_AUTH: Final = re.compile(
+    r"invalid api key|/login|\b401\b|authenticat|unauthori[sz]ed|oauth token", re.I
+)
+_USAGE_KEYS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+_MAX_EVENT_TEXT: Final = 4000
+
+
+class ClaudeCodePlugin(CliAdapter):
+    """Action `prompt` runs `claude -p --output-format stream-json --verbose ... -- <prompt>`.
+
+    Inputs: see PROMPT_SCHEMA (`prompt` required; `resume` continues a session). Agent settings:
+    `binary`, `model` and `permission_mode` (defaults for the inputs of those names),
+    `extra_args`, `env`. Secrets ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN reach the tool as the
+    environment variables of the same names.
+
+    Outputs: `result` (the final text), `session_id` (from the latest event: a resumed run may
+    get a new one), `usage` (token counts), `cost_usd`, `num_turns`.
+    """
+
+    name = "claude-code"
+    binary = "claude"
+    version_args = ("-v",)
+    secret_env = {
+        "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN": "ANTHROPIC_AUTH_TOKEN",
+    }
+
+    async def detect(self) -> Detection:
+        """Available when `claude -v` exits 0; the version is the number it prints."""
+        detection = await super().detect()
+        match = _VERSION.search(detection.version)
+        return replace(detection, version=match.group(1)) if match else detection
+
+    def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
+        inputs, settings = ctx.inputs, ctx.settings
+        prompt = _text(inputs, "prompt", required=True)
+        argv = [executable, "-p", "--output-format", "stream-json", "--verbose"]
+        if mode := _text(inputs, "permission_mode") or _text(
+            settings, "permission_mode", source="setting"
+        ):
+            argv += ["--permission-mode", mode]
+        if allowed := _strings(inputs, "allowed_tools"):
+            argv += ["--allowedTools", ",".join(allowed)]
+        if disallowed := _strings(inputs, "disallowed_tools"):
+            argv += ["--disallowedTools", ",".join(disallowed)]
+        if model := _text(inputs, "model") or _text(settings, "model", source="setting"):
+            argv += ["--model", model]
+        if (max_turns := _count(inputs, "max_turns")) is not None:
+            argv += ["--max-turns", str(max_turns)]
+        if system_prompt := _text(inputs, "system_prompt"):
+            argv += ["--append-system-prompt", system_prompt]
+        if resume := _text(inputs, "resume"):
+            # The equals form, as Anthropic's own SDK passes it: `--resume` takes an optional value.
+            argv.append(f"--resume={resume}")
+        argv += _strings(settings, "extra_args", source="setting")
+        argv += _strings(inputs, "extra_args")
+        # "--" keeps a prompt that starts with "-" from being read as an option.
+        return [*argv, "--", prompt]
+
+    def handle_event(self, event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
+        session_id = event.get("session_id")
+        if isinstance(session_id, str) and session_id:
+            state.session_id = session_id
+        kind = event.get("type")
+        if kind == "system" and event.get("subtype") == "init":
+            model = _str(event.get("model"))
+            ctx.emit(
+                "status",
+                f"session {state.session_id} started (model {model or 'default'})",
+                session_id=state.session_id,
+                model=model,
+                cwd=_str(event.get("cwd")),
+                permission_mode=_str(event.get("permissionMode")),
+                api_key_source=_str(event.get("apiKeySource")),
+            )
+        elif kind == "assistant":
+            _on_assistant(_dict(event.get("message")), ctx)
+        elif kind == "user":
+            _on_tool_results(_dict(event.get("message")), ctx)
+        elif kind == "result":
+            _on_result(event, state, ctx)
+
+    def outcome(self, state: RunState, result: ProcessResult) -> Mapping[str, Any]:
+        """Success needs a result event; the exit code alone decides nothing (exit 1 can still
+        carry a good result, and a rate limit exits 0)."""
+        if not state.result_seen:
+            last = _last_line(state.stderr)
+            message = f"stream ended without a result event (exit {result.exit_code})"
+            if last:
+                message += f": {last}"
+            failure_class, retry_at = _classify(last) or (FailureClass.TOOL_ERROR, None)
+            raise TaskFailed(message, failure_class=failure_class, retry_at=retry_at)
+        if state.failure_class is not None:
+            raise TaskFailed(
+                state.error, failure_class=state.failure_class, retry_at=state.retry_at
+            )
+        return state.outputs()
+
+
+def _on_assistant(message: Mapping[str, Any], ctx: TaskContext) -> None:
+    for block in _dicts(message.get("content")):
+        if block.get("type") == "text" and (text := _str(block.get("text"))):
+            ctx.emit("log", text)
+        elif block.get("type") == "tool_use":
+            name = _str(block.get("name"))
+            tool_input = block.get("input")
+            ctx.emit(
+                "tool_call",
+                _clip(f"{name} {json.dumps(tool_input, default=str)}"),
+                tool=name,
+                id=_str(block.get("id")),
+                input=tool_input,
+            )
+    if usage := _token_counts(message.get("usage")):
+        # One API message can arrive as several events repeating its usage: the id lets
+        # consumers count it once.
+        ctx.emit("usage", "", scope="message", message_id=_str(message.get("id")), **usage)
+
+
+def _on_tool_results(message: Mapping[str, Any], ctx: TaskContext) -> None:
+    for block in _dicts(message.get("content")):
+        if block.get("type") != "tool_result":
+            continue
+        is_error = block.get("is_error") is True
+        ctx.emit(
+            "tool_result",
+            _clip(_content_text(block.get("content")).rstrip()),
+            id=_str(block.get("tool_use_id")),
+            is_error=is_error,
+        )
+
+
+def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
+    state.result_seen = True
+    state.text = _str(event.get("result"))
+    cost = event.get("total_cost_usd")
+    if isinstance(cost, int | float) and not isinstance(cost, bool):
+        state.cost_usd = float(cost)
+        ctx.emit("cost", f"${cost:.4f}", usd=float(cost))
+    if usage := _token_counts(event.get("usage")):
+        state.usage = usage
+        ctx.emit("usage", "", scope="total", **usage)
+    turns = event.get("num_turns")
+    if isinstance(turns, int) and not isinstance(turns, bool):
+        state.num_turns = turns
+
+    subtype = _str(event.get("subtype"))
+    denied = sorted(
+        {_str(d.get("tool_name")) or "?" for d in _dicts(event.get("permission_denials"))}
+    )
+    state.failure_class, state.error, state.retry_at = None, "", None
+    if event.get("is_error") is True or subtype != "success":
+        classified = _classify(state.text)
+        if classified is not None:
+            state.failure_class, state.retry_at = classified
+            state.error = state.text
+        else:
+            state.failure_class = FailureClass.TOOL_ERROR
+            turns_note = f" after {state.num_turns} turns" if state.num_turns is not None else ""
+            state.error = f"claude ended with {subtype or 'an error'}{turns_note}"
+            if state.text:
+                state.error += f": {state.text}"
+    elif denied:
+        state.failure_class = FailureClass.TOOL_ERROR
+        state.error = (
+            f"permission denied for tool(s) {', '.join(denied)}; allow them with the"
+            " allowed_tools or permission_mode input"
+        )
+
+
+def _classify(text: str) -> tuple[FailureClass, float | None] | None:
+    """Quota (with the reset time when the text carries one) or auth, judged by the message."""
+    if _QUOTA.search(text):
+        reset = _RESET_EPOCH.search(text)
+        return FailureClass.QUOTA, float(reset.group(1)) if reset else None
+    if _AUTH.search(text):
+        return FailureClass.AUTH, None
+    return None
+
+
+def _token_counts(value: Any) -> dict[str, int]:
+    usage = _dict(value)
+    return {
+        key: usage[key]
+        for key in _USAGE_KEYS
+        if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool)
+    }
+
+
+def _content_text(content: Any) -> str:
+    """A tool result's content: a string, or a list of blocks of which the text ones count."""
+    if isinstance(content, str):
+        return content
+    return "\n".join(_str(b.get("text")) for b in _dicts(content) if b.get("type") == "text")
+
+
+def _last_line(lines: Sequence[str]) -> str:
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_EVENT_TEXT else text[:_MAX_EVENT_TEXT] + "… (truncated)"
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+# -- inputs: the hub does not check them against the schema, so the adapter does --------------
+
+
+def _invalid(field: str, expected: str, source: str) -> TaskFailed:
+    return TaskFailed(
+        f"{source} {field!r} must be {expected}", failure_class=FailureClass.INVALID_INPUT
+    )
+
+
+def _text(
+    values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
+) -> str:
+    value = values.get(field)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise _invalid(field, "a non-empty string" if required else "a string", source)
+    return value
+
+
+def _strings(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
+    value = values.get(field)
+    if value is None:
+        return []
+    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise _invalid(field, "a list of strings", source)
+    return list(value)
+
+
+def _count(values: Mapping[str, Any], field: str) -> int | None:
+    value = values.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise _invalid(field, "a positive integer", "input")
+    return value

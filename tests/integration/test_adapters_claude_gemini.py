@@ -1,0 +1,70 @@
+"""claude-code and gemini-cli through a real hub and agent, the fake CLIs on its PATH."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from .harness import Mesh
+
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
+
+
+def fake_env(scenario: str, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}",
+        "PHOTON_FAKE_SCENARIO": scenario,
+        **extra,
+    }
+
+
+async def test_ai_tools_detected_streamed_and_answered(mesh: Mesh) -> None:
+    await mesh.agent("ai", env=fake_env("success"))
+
+    shown = mesh.ctl("agents", "show", "ai", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    tools = {t["name"]: t for t in json.loads(shown.stdout)["tools"]}
+    assert (tools["claude-code"]["available"], tools["claude-code"]["version"]) == (True, "2.1.3")
+    assert (tools["gemini-cli"]["available"], tools["gemini-cli"]["version"]) == (True, "0.21.0")
+    assert tools["claude-code"]["enabled"] and tools["gemini-cli"]["enabled"]
+
+    claude = mesh.ctl("run", "claude-code", "--input", "prompt=hello")
+    assert claude.returncode == 0, claude.stderr
+    outputs = json.loads(claude.stdout)
+    assert outputs["result"] == "Done: hello"
+    assert outputs["session_id"] == "5f1c3a52-8e0b-4b5e-9d2a-3c7f0e9a1b10"
+    assert outputs["cost_usd"] == 0.0123
+    assert outputs["num_turns"] == 3
+    # The events streamed to stderr while the task ran, in the order the tool produced them.
+    streamed = [line.split(" ", 1)[1] for line in claude.stderr.splitlines() if ": " in line]
+    expected = [
+        "status: session 5f1c3a52-8e0b-4b5e-9d2a-3c7f0e9a1b10 started"
+        " (model claude-sonnet-4-5-20250929)",
+        "log: I'll look at the files first.",
+        'tool_call: Bash {"command": "ls", "description": "List files"}',
+        "log: Done: hello",
+        "cost: $0.0123",
+    ]
+    assert [line for line in streamed if line in expected] == expected
+    assert "SUCCEEDED" in claude.stderr
+
+    gemini = mesh.ctl("run", "gemini-cli", "--input", "prompt=hello", "-o", "json")
+    assert gemini.returncode == 0, gemini.stderr
+    task = json.loads(gemini.stdout)
+    assert task["state"] == "SUCCEEDED"
+    assert task["outputs"]["result"] == "I'll list the files. Done: hello"
+    assert task["outputs"]["usage"]["total_tokens"] == 1840
+
+
+async def test_claude_rate_limit_fails_as_quota(mesh: Mesh) -> None:
+    # A reset time in the past, so a hub that parks quota failures until then retries at once.
+    await mesh.agent("ai", env=fake_env("rate_limit", PHOTON_FAKE_RESET_AT="1767225600"))
+
+    run = mesh.ctl("run", "claude-code", "--input", "prompt=hello", "-o", "json", timeout=30)
+    assert run.returncode == 1, run.stderr
+    task = json.loads(run.stdout)
+    assert task["state"] == "FAILED"
+    assert task["failure"]["failure_class"] == "quota", task
+    assert task["failure"]["message"] == "Claude AI usage limit reached|1767225600"
+    assert task["failure"]["retry_at"] == 1767225600.0

@@ -1,0 +1,463 @@
+"""The claude-code adapter against the fake `claude` in tests/fakes: argv, events, outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photon.errors import TaskFailed
+from photon.model import FailureClass
+from photon.plugins import SimpleTaskContext, load_plugins
+from photon.plugins.builtin.claude_code import ClaudeCodePlugin
+from photon.plugins.testing import check_conformance
+
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
+CLAUDE = FAKES / "claude"
+SESSION = "5f1c3a52-8e0b-4b5e-9d2a-3c7f0e9a1b10"
+RESUMED_SESSION = "9d0e6b7a-2c41-4f0e-8a55-7b3e1d2c4f60"
+USAGE = {
+    "input_tokens": 1200,
+    "output_tokens": 340,
+    "cache_creation_input_tokens": 2000,
+    "cache_read_input_tokens": 15000,
+}
+BASE_ARGV = ["-p", "--output-format", "stream-json", "--verbose"]
+
+Event = tuple[str, str, dict[str, Any]]
+
+
+def make_ctx(
+    tmp_path: Path,
+    inputs: Mapping[str, Any],
+    *,
+    scenario: str = "success",
+    settings: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[SimpleTaskContext, list[Event]]:
+    workdir = tmp_path / "ws"
+    workdir.mkdir(exist_ok=True)
+    events: list[Event] = []
+    fake_env = {
+        "PHOTON_FAKE_SCENARIO": scenario,
+        "PHOTON_FAKE_ARGV_FILE": str(tmp_path / "argv.json"),
+        "PHOTON_FAKE_PIDFILE": str(tmp_path / "pids"),
+        **(env or {}),
+    }
+    ctx = SimpleTaskContext(
+        task_id="t1",
+        action="prompt",
+        inputs=inputs,
+        workdir=workdir,
+        secrets=secrets or {},
+        settings={"binary": str(CLAUDE), "env": fake_env, **(settings or {})},
+        on_event=lambda kind, message, data: events.append((kind, message, data)),
+    )
+    return ctx, events
+
+
+def recorded_argv(tmp_path: Path) -> list[str]:
+    return list(json.loads((tmp_path / "argv.json").read_text()))
+
+
+def of_kind(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e[0] == kind]
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` runs; a zombie counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+# --- declaration and discovery -------------------------------------------------------------
+
+
+def test_registered_as_an_entry_point() -> None:
+    loaded = load_plugins()
+    assert "claude-code" not in loaded.errors
+    plugin = loaded.plugins["claude-code"]
+    assert isinstance(plugin, ClaudeCodePlugin)
+    assert plugin.default_action == "prompt"
+    assert [a.name for a in plugin.actions] == ["prompt"]
+
+
+async def test_detect_reports_the_version_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    detection = await ClaudeCodePlugin().detect()
+    assert detection.available
+    assert detection.version == "2.1.3"
+
+
+async def test_detect_without_the_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    detection = await ClaudeCodePlugin().detect()
+    assert not detection.available
+    assert "claude not found" in detection.detail
+
+
+async def test_passes_the_conformance_suite() -> None:
+    await check_conformance(
+        ClaudeCodePlugin(),
+        sample_inputs={"prompt": {"prompt": "hello"}},
+        settings={"binary": str(CLAUDE)},
+    )
+
+
+# --- successful runs -------------------------------------------------------------------------
+
+
+async def test_success_outputs_events_and_command_line(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"})
+    outputs = await ClaudeCodePlugin().run(ctx)
+
+    assert outputs == {
+        "result": "Done: hello",
+        "session_id": SESSION,
+        "usage": USAGE,
+        "cost_usd": 0.0123,
+        "num_turns": 3,
+    }
+    assert recorded_argv(tmp_path) == [*BASE_ARGV, "--", "hello"]
+    assert [(kind, message) for kind, message, _ in events] == [
+        ("status", f"session {SESSION} started (model claude-sonnet-4-5-20250929)"),
+        ("log", "I'll look at the files first."),
+        ("usage", ""),
+        ("tool_call", 'Bash {"command": "ls", "description": "List files"}'),
+        ("usage", ""),
+        ("tool_result", "README.md\nsrc"),
+        ("log", "Done: hello"),
+        ("usage", ""),
+        ("cost", "$0.0123"),
+        ("usage", ""),
+    ]
+    status = events[0][2]
+    assert status["cwd"] == str(ctx.workdir.resolve())
+    assert status["session_id"] == SESSION
+    assert events[3][2] == {
+        "tool": "Bash",
+        "id": "toolu_01",
+        "input": {"command": "ls", "description": "List files"},
+    }
+    assert events[5][2] == {"id": "toolu_01", "is_error": False}
+    assert events[2][2] == {
+        "scope": "message",
+        "message_id": "msg_01",
+        "input_tokens": 400,
+        "output_tokens": 60,
+    }
+    assert events[-2][2] == {"usd": 0.0123}
+    assert events[-1][2] == {"scope": "total", **USAGE}
+
+
+async def test_inputs_and_settings_shape_the_command_line(tmp_path: Path) -> None:
+    inputs = {
+        "prompt": "-v is not a flag here",
+        "permission_mode": "acceptEdits",
+        "allowed_tools": ["Read", "Edit", "Bash(git:*)"],
+        "disallowed_tools": ["Bash(rm:*)"],
+        "model": "opus",
+        "max_turns": 40,
+        "system_prompt": "Be brief.",
+        "resume": SESSION,
+        "extra_args": ["--add-dir", "/tmp"],
+    }
+    settings = {"model": "sonnet", "extra_args": ["--fallback-model", "haiku"]}
+    ctx, events = make_ctx(tmp_path, inputs, settings=settings)
+    outputs = await ClaudeCodePlugin().run(ctx)
+
+    assert recorded_argv(tmp_path) == [
+        *BASE_ARGV,
+        "--permission-mode",
+        "acceptEdits",
+        "--allowedTools",
+        "Read,Edit,Bash(git:*)",
+        "--disallowedTools",
+        "Bash(rm:*)",
+        "--model",
+        "opus",
+        "--max-turns",
+        "40",
+        "--append-system-prompt",
+        "Be brief.",
+        f"--resume={SESSION}",
+        "--fallback-model",
+        "haiku",
+        "--add-dir",
+        "/tmp",
+        "--",
+        "-v is not a flag here",
+    ]
+    # The resumed run got a new session id: the latest event wins over what was passed in.
+    assert events[0][2]["session_id"] == SESSION
+    assert outputs["session_id"] == RESUMED_SESSION
+    assert outputs["result"] == "Done: -v is not a flag here"
+
+
+async def test_settings_give_the_defaults(tmp_path: Path) -> None:
+    ctx, events = make_ctx(
+        tmp_path, {"prompt": "hi"}, settings={"model": "sonnet", "permission_mode": "plan"}
+    )
+    await ClaudeCodePlugin().run(ctx)
+    assert recorded_argv(tmp_path) == [
+        *BASE_ARGV,
+        "--permission-mode",
+        "plan",
+        "--model",
+        "sonnet",
+        "--",
+        "hi",
+    ]
+    assert events[0][2]["permission_mode"] == "plan"
+    assert events[0][2]["model"] == "sonnet"
+
+
+async def test_tool_calls_and_results_in_order(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "edit"}, scenario="tool_calls")
+    outputs = await ClaudeCodePlugin().run(ctx)
+    assert outputs["result"] == "Edited README.md."
+    assert outputs["num_turns"] == 4
+    calls = [
+        (kind, data.get("tool") or data["id"])
+        for kind, _, data in events
+        if kind in {"tool_call", "tool_result"}
+    ]
+    assert calls == [
+        ("tool_call", "Read"),
+        ("tool_result", "toolu_01"),
+        ("tool_call", "Edit"),
+        ("tool_result", "toolu_02"),
+        ("tool_call", "Bash"),
+        ("tool_result", "toolu_03"),
+    ]
+    assert [(m, d["is_error"]) for _, m, d in of_kind(events, "tool_result")] == [
+        ("# Project", False),
+        ("String to replace not found in file.", True),
+        ("", False),
+    ]
+
+
+async def test_noise_lines_and_unknown_events_are_tolerated(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="noise")
+    outputs = await ClaudeCodePlugin().run(ctx)
+    assert outputs["result"] == "Done: hello"
+    assert outputs["session_id"] == SESSION
+    assert [m for _, m, d in of_kind(events, "log") if d.get("stream") == "stdout"] == [
+        "Warning: Claude Code is running in an untrusted folder",
+        "",
+        "[1, 2, 3]",
+        "{not json",
+        "Retrying in 1 seconds… (attempt 1/10)",
+    ]
+    # Thinking blocks, hooks, stream_event and unknown types leave no event of their own.
+    assert [m for _, m, d in of_kind(events, "log") if "stream" not in d] == ["Done: hello"]
+    assert [k for k, _, _ in events if k not in {"log", "usage"}] == ["status", "cost"]
+
+
+async def test_secrets_reach_the_tool_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    ctx, events = make_ctx(tmp_path, {"prompt": "hi"})
+    await ClaudeCodePlugin().run(ctx)
+    assert events[0][2]["api_key_source"] == "none"
+
+    ctx, events = make_ctx(tmp_path, {"prompt": "hi"}, secrets={"ANTHROPIC_API_KEY": "sk-x"})
+    await ClaudeCodePlugin().run(ctx)
+    assert events[0][2]["api_key_source"] == "ANTHROPIC_API_KEY"
+
+
+async def test_cwd_input_picks_a_directory_inside_the_workspace(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hi", "cwd": "repo/sub"})
+    (ctx.workdir / "repo" / "sub").mkdir(parents=True)
+    await ClaudeCodePlugin().run(ctx)
+    assert events[0][2]["cwd"] == str((ctx.workdir / "repo" / "sub").resolve())
+
+
+# --- failures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "failure_class", "message", "retry_at"),
+    [
+        (
+            "rate_limit",
+            FailureClass.QUOTA,
+            r"^Claude AI usage limit reached\|1767225600$",
+            1767225600.0,
+        ),
+        ("auth", FailureClass.AUTH, r"^Invalid API key · Please run /login$", None),
+        (
+            "permission_denied",
+            FailureClass.TOOL_ERROR,
+            r"^permission denied for tool\(s\) Bash; allow them with",
+            None,
+        ),
+        (
+            "max_turns",
+            FailureClass.TOOL_ERROR,
+            r"^claude ended with error_max_turns after 2 turns$",
+            None,
+        ),
+        (
+            "cut",
+            FailureClass.TOOL_ERROR,
+            r"^stream ended without a result event \(exit 1\): Error: socket hang up$",
+            None,
+        ),
+        (
+            "nonzero",
+            FailureClass.TOOL_ERROR,
+            r"^stream ended without a result event \(exit 2\): Error: ENOSPC: no space left",
+            None,
+        ),
+    ],
+)
+async def test_failures_are_classified(
+    tmp_path: Path,
+    scenario: str,
+    failure_class: FailureClass,
+    message: str,
+    retry_at: float | None,
+) -> None:
+    ctx, _ = make_ctx(
+        tmp_path,
+        {"prompt": "hello"},
+        scenario=scenario,
+        env={"PHOTON_FAKE_RESET_AT": "1767225600"},
+    )
+    with pytest.raises(TaskFailed, match=message) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is failure_class
+    assert info.value.retry_at == retry_at
+
+
+async def test_rate_limit_exits_zero_and_still_keeps_cost_and_session(tmp_path: Path) -> None:
+    ctx, events = make_ctx(
+        tmp_path, {"prompt": "hello"}, scenario="rate_limit", env={"PHOTON_FAKE_RESET_AT": "5"}
+    )
+    with pytest.raises(TaskFailed) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.QUOTA
+    assert info.value.retry_at is None  # "|5" is no epoch
+    assert of_kind(events, "cost") == [("cost", "$0.0000", {"usd": 0.0})]
+    assert [m for _, m, d in of_kind(events, "log")] == ["Claude AI usage limit reached|5"]
+
+
+async def test_cut_stream_leaves_the_partial_line_as_noise(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="cut")
+    with pytest.raises(TaskFailed):
+        await ClaudeCodePlugin().run(ctx)
+    logs = [(d.get("stream"), m) for _, m, d in of_kind(events, "log")]
+    assert logs[0] == (None, "Working on it...")
+    assert ("stdout", '{"type":"assistant","message":{"id":"msg_02","content":[{"type":"te') in logs
+    assert ("stderr", "Error: socket hang up") in logs
+
+
+async def test_missing_binary_is_tool_missing(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"binary": str(tmp_path / "nope")})
+    with pytest.raises(TaskFailed) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.TOOL_MISSING
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [
+        ({}, "prompt"),
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "x", "cwd": "../outside"}, "cwd"),
+        ({"prompt": "x", "cwd": "/etc"}, "cwd"),
+        ({"prompt": "x", "allowed_tools": "Read"}, "allowed_tools"),
+        ({"prompt": "x", "max_turns": 0}, "max_turns"),
+        ({"prompt": "x", "max_turns": True}, "max_turns"),
+        ({"prompt": "x", "model": 3}, "model"),
+        ({"prompt": "x", "extra_args": ["--ok", 1]}, "extra_args"),
+    ],
+)
+async def test_bad_inputs_are_refused_before_starting(
+    tmp_path: Path, inputs: dict[str, Any], field: str
+) -> None:
+    ctx, events = make_ctx(tmp_path, inputs)
+    with pytest.raises(TaskFailed, match=f"'{field}'") as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.INVALID_INPUT
+    assert not (tmp_path / "argv.json").exists()
+    assert events == []
+
+
+async def test_cancel_kills_the_tool_and_its_children(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="slow")
+    pidfile = tmp_path / "pids"
+    run = asyncio.create_task(ClaudeCodePlugin().run(ctx))
+    deadline = time.monotonic() + 10
+    while not pidfile.exists():
+        assert time.monotonic() < deadline, "the fake never wrote its pidfile"
+        assert not run.done(), run
+        await asyncio.sleep(0.02)
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
+
+    started = time.monotonic()
+    ctx.cancelled.set()
+    with pytest.raises(TaskFailed) as info:
+        await asyncio.wait_for(run, 5)
+    assert info.value.failure_class is FailureClass.CANCELLED
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() - started < 5, "the fake outlived the cancellation"
+        await asyncio.sleep(0.02)
+    assert [m for _, m, _ in of_kind(events, "log")] == ["Thinking for a long time..."]
+
+
+# --- the fake itself speaks the real flags -----------------------------------------------------
+
+
+def run_fake(*args: str, scenario: str = "success") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLAUDE), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PHOTON_FAKE_SCENARIO": scenario},
+        timeout=30,
+    )
+
+
+def test_fake_requires_verbose_with_stream_json() -> None:
+    done = run_fake("-p", "--output-format", "stream-json", "hi")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.strip() == (
+        "Error: When using --print, --output-format=stream-json requires --verbose"
+    )
+
+
+def test_fake_json_format_prints_only_the_result() -> None:
+    done = run_fake("-p", "--output-format", "json", "hi")
+    assert done.returncode == 0
+    [line] = done.stdout.splitlines()
+    result = json.loads(line)
+    assert result["type"] == "result"
+    assert result["result"] == "Done: hi"
+
+
+def test_fake_rejects_unknown_flags_and_resume_with_session_id() -> None:
+    unknown = run_fake("-p", "--no-such-flag", "hi")
+    assert unknown.returncode == 1
+    assert "unknown option '--no-such-flag'" in unknown.stderr
+    both = run_fake("-p", "--resume=a", "--session-id", "b", "hi")
+    assert both.returncode == 1
+    assert "--session-id cannot be used" in both.stderr

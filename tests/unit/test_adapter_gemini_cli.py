@@ -1,0 +1,386 @@
+"""The gemini-cli adapter against the fake `gemini` in tests/fakes: argv, events, outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photon.errors import TaskFailed
+from photon.model import FailureClass
+from photon.plugins import SimpleTaskContext, load_plugins
+from photon.plugins.builtin.gemini_cli import GeminiCliPlugin
+from photon.plugins.testing import check_conformance
+
+FAKES = Path(__file__).resolve().parents[1] / "fakes"
+GEMINI = FAKES / "gemini"
+SESSION = "c0ffee00-1234-4abc-9def-0123456789ab"
+USAGE = {
+    "input_tokens": 1500,
+    "output_tokens": 340,
+    "total_tokens": 1840,
+    "cache_read_input_tokens": 900,
+}
+
+Event = tuple[str, str, dict[str, Any]]
+
+
+def make_ctx(
+    tmp_path: Path,
+    inputs: Mapping[str, Any],
+    *,
+    scenario: str = "success",
+    settings: Mapping[str, Any] | None = None,
+) -> tuple[SimpleTaskContext, list[Event]]:
+    workdir = tmp_path / "ws"
+    workdir.mkdir(exist_ok=True)
+    events: list[Event] = []
+    fake_env = {
+        "PHOTON_FAKE_SCENARIO": scenario,
+        "PHOTON_FAKE_ARGV_FILE": str(tmp_path / "argv.json"),
+        "PHOTON_FAKE_PIDFILE": str(tmp_path / "pids"),
+    }
+    ctx = SimpleTaskContext(
+        task_id="t1",
+        action="prompt",
+        inputs=inputs,
+        workdir=workdir,
+        settings={"binary": str(GEMINI), "env": fake_env, **(settings or {})},
+        on_event=lambda kind, message, data: events.append((kind, message, data)),
+    )
+    return ctx, events
+
+
+def recorded_argv(tmp_path: Path) -> list[str]:
+    return list(json.loads((tmp_path / "argv.json").read_text()))
+
+
+def of_kind(events: list[Event], kind: str) -> list[Event]:
+    return [e for e in events if e[0] == kind]
+
+
+def alive(pid: int) -> bool:
+    """True if `pid` runs; a zombie counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+# --- declaration and discovery -------------------------------------------------------------
+
+
+def test_registered_as_an_entry_point() -> None:
+    loaded = load_plugins()
+    assert "gemini-cli" not in loaded.errors
+    plugin = loaded.plugins["gemini-cli"]
+    assert isinstance(plugin, GeminiCliPlugin)
+    assert plugin.default_action == "prompt"
+
+
+async def test_detect_reports_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{FAKES}{os.pathsep}{os.environ['PATH']}")
+    detection = await GeminiCliPlugin().detect()
+    assert detection.available
+    assert detection.version == "0.21.0"
+
+
+async def test_passes_the_conformance_suite() -> None:
+    await check_conformance(
+        GeminiCliPlugin(),
+        sample_inputs={"prompt": {"prompt": "hello"}},
+        settings={"binary": str(GEMINI)},
+    )
+
+
+# --- successful runs -------------------------------------------------------------------------
+
+
+async def test_success_outputs_events_and_command_line(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"})
+    outputs = await GeminiCliPlugin().run(ctx)
+
+    assert outputs == {
+        "result": "I'll list the files. Done: hello",
+        "session_id": SESSION,
+        "usage": USAGE,
+        "cost_usd": None,
+        "num_turns": None,
+    }
+    assert recorded_argv(tmp_path) == ["-p", "hello", "--output-format", "stream-json"]
+    assert [(kind, message) for kind, message, _ in events] == [
+        ("status", f"session {SESSION} started (model gemini-2.5-pro)"),
+        ("log", "I'll list "),
+        ("log", "the files."),
+        ("tool_call", 'run_shell_command {"command": "ls"}'),
+        ("tool_result", "README.md"),
+        ("log", " Done: hello"),
+        ("usage", ""),
+    ]
+    assert events[3][2] == {
+        "tool": "run_shell_command",
+        "id": "run_shell_command-1",
+        "input": {"command": "ls"},
+    }
+    assert events[4][2] == {"id": "run_shell_command-1", "is_error": False}
+    assert events[-1][2] == {"scope": "total", **USAGE}
+
+
+async def test_inputs_and_settings_shape_the_command_line(tmp_path: Path) -> None:
+    inputs = {
+        "prompt": "-x marks the spot",
+        "model": "gemini-2.5-flash",
+        "permission_mode": "auto_edit",
+        "resume": "latest",
+        "extra_args": ["--include-directories", "../shared"],
+    }
+    settings = {
+        "model": "gemini-2.5-pro",
+        "approval_mode": "yolo",
+        "extra_args": ["--debug"],
+    }
+    ctx, events = make_ctx(tmp_path, inputs, settings=settings)
+    outputs = await GeminiCliPlugin().run(ctx)
+    assert recorded_argv(tmp_path) == [
+        "--prompt=-x marks the spot",
+        "--output-format",
+        "stream-json",
+        "-m",
+        "gemini-2.5-flash",
+        "--approval-mode",
+        "auto_edit",
+        "--resume",
+        "latest",
+        "--debug",
+        "--include-directories",
+        "../shared",
+    ]
+    assert outputs["result"] == "I'll list the files. Done: -x marks the spot"
+    assert events[0][1] == f"session {SESSION} started (model gemini-2.5-flash)"
+
+
+async def test_approval_mode_only_when_settings_ask(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"approval_mode": "yolo"})
+    await GeminiCliPlugin().run(ctx)
+    assert recorded_argv(tmp_path) == [
+        "-p",
+        "hi",
+        "--output-format",
+        "stream-json",
+        "--approval-mode",
+        "yolo",
+    ]
+
+
+async def test_resume_by_id_takes_the_session_from_the_stream(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "more", "resume": "abc-123"})
+    outputs = await GeminiCliPlugin().run(ctx)
+    assert recorded_argv(tmp_path)[-2:] == ["--resume", "abc-123"]
+    assert outputs["session_id"] == "abc-123"
+
+
+async def test_tool_calls_and_results_in_order(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "edit"}, scenario="tool_calls")
+    outputs = await GeminiCliPlugin().run(ctx)
+    assert outputs["result"] == "Edited README.md."
+    assert [(k, m if k == "tool_result" else d["tool"]) for k, m, d in events if "tool" in k] == [
+        ("tool_call", "read_file"),
+        ("tool_result", "# Project"),
+        ("tool_call", "replace"),
+        ("tool_result", "Failed to edit, 0 occurrences found"),
+    ]
+    assert [d["is_error"] for _, _, d in of_kind(events, "tool_result")] == [False, True]
+
+
+async def test_denied_tool_is_reported_but_the_run_succeeds(tmp_path: Path) -> None:
+    # Gemini CLI's own rule: result status "success" and exit 0 mean success.
+    ctx, events = make_ctx(tmp_path, {"prompt": "clean"}, scenario="permission_denied")
+    outputs = await GeminiCliPlugin().run(ctx)
+    assert outputs["result"] == "I could not run the command."
+    assert of_kind(events, "tool_result") == [
+        (
+            "tool_result",
+            "Tool execution denied by policy.",
+            {"id": "run_shell_command-1", "is_error": True},
+        )
+    ]
+
+
+async def test_noise_lines_and_unknown_events_are_tolerated(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="noise")
+    outputs = await GeminiCliPlugin().run(ctx)
+    assert outputs["result"] == "Done: hello"
+    assert [m for _, m, d in of_kind(events, "log") if d.get("stream") == "stdout"] == [
+        "Loaded cached credentials.",
+        "Warning: the current folder is not trusted; approval mode forced to default.",
+        "[1, 2]",
+        "{oops",
+    ]
+    # A warning is logged but does not fail a run that ends well.
+    assert (
+        "log",
+        "Attempt 1 failed with status 503. Retrying...",
+        {"severity": "warning"},
+    ) in events
+    assert [k for k, _, _ in events if k != "log"] == ["status", "usage"]
+
+
+async def test_cwd_input_picks_a_directory_inside_the_workspace(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi", "cwd": "repo"})
+    (ctx.workdir / "repo").mkdir()
+    done = await GeminiCliPlugin().run(ctx)
+    assert done["result"].endswith("Done: hi")
+
+
+# --- failures --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scenario", "failure_class", "message"),
+    [
+        (
+            "rate_limit",
+            FailureClass.QUOTA,
+            r"^gemini hit a quota or rate limit \(exit 1\): \[API Error: got status: 429",
+        ),
+        (
+            "auth",
+            FailureClass.AUTH,
+            r"^gemini authentication failed \(exit 41\): Please set an Auth method",
+        ),
+        (
+            "bad_input",
+            FailureClass.INVALID_INPUT,
+            r"^gemini input rejected \(exit 42\): Error: --resume 99",
+        ),
+        (
+            "max_turns",
+            FailureClass.TOOL_ERROR,
+            r"^gemini turn limit reached \(exit 53\): Reached max session turns",
+        ),
+        (
+            "cut",
+            FailureClass.TOOL_ERROR,
+            r"^stream ended without a result event \(exit -9\)$",
+        ),
+        (
+            "nonzero",
+            FailureClass.TOOL_ERROR,
+            r"^stream ended without a result event \(exit 2\): Error: unexpected internal failure$",
+        ),
+    ],
+)
+async def test_failures_are_classified(
+    tmp_path: Path, scenario: str, failure_class: FailureClass, message: str
+) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hello"}, scenario=scenario)
+    with pytest.raises(TaskFailed, match=message) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is failure_class
+
+
+async def test_rate_limit_carries_the_suggested_retry_time(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="rate_limit")
+    before = time.time()
+    with pytest.raises(TaskFailed) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.retry_at is not None
+    assert before + 37.5 <= info.value.retry_at <= time.time() + 37.5
+    assert [m for _, m, d in of_kind(events, "log") if d.get("stream") == "stdout"] == [
+        "Attempt 1 failed with status 429. Retrying with backoff..."
+    ]
+    assert of_kind(events, "usage"), "the failed result still reports its token counts"
+
+
+async def test_missing_binary_is_tool_missing(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"binary": str(tmp_path / "nope")})
+    with pytest.raises(TaskFailed) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.TOOL_MISSING
+
+
+@pytest.mark.parametrize(
+    ("inputs", "field"),
+    [
+        ({}, "prompt"),
+        ({"prompt": "x", "cwd": "../outside"}, "cwd"),
+        ({"prompt": "x", "cwd": "ok/../../outside"}, "cwd"),
+        ({"prompt": "x", "max_turns": 5}, "max_turns"),
+        ({"prompt": "x", "disallowed_tools": ["run_shell_command"]}, "disallowed_tools"),
+        ({"prompt": "x", "resume": 3}, "resume"),
+        ({"prompt": "x", "extra_args": "--debug"}, "extra_args"),
+    ],
+)
+async def test_bad_inputs_are_refused_before_starting(
+    tmp_path: Path, inputs: dict[str, Any], field: str
+) -> None:
+    ctx, events = make_ctx(tmp_path, inputs)
+    with pytest.raises(TaskFailed, match=f"'{field}'") as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.INVALID_INPUT
+    assert not (tmp_path / "argv.json").exists()
+    assert events == []
+
+
+async def test_cancel_kills_the_tool_and_its_children(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hello"}, scenario="slow")
+    pidfile = tmp_path / "pids"
+    run = asyncio.create_task(GeminiCliPlugin().run(ctx))
+    deadline = time.monotonic() + 10
+    while not pidfile.exists():
+        assert time.monotonic() < deadline, "the fake never wrote its pidfile"
+        assert not run.done(), run
+        await asyncio.sleep(0.02)
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
+
+    started = time.monotonic()
+    ctx.cancelled.set()
+    with pytest.raises(TaskFailed) as info:
+        await asyncio.wait_for(run, 5)
+    assert info.value.failure_class is FailureClass.CANCELLED
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() - started < 5, "the fake outlived the cancellation"
+        await asyncio.sleep(0.02)
+
+
+# --- the fake itself speaks the real flags -----------------------------------------------------
+
+
+def run_fake(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GEMINI), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PHOTON_FAKE_SCENARIO": "success"},
+        timeout=30,
+    )
+
+
+def test_fake_json_format_prints_one_document() -> None:
+    done = run_fake("-p", "hi", "--output-format", "json")
+    assert done.returncode == 0
+    document = json.loads(done.stdout)
+    assert document["response"] == "I'll list the files. Done: hi"
+    assert document["session_id"] == SESSION
+    assert set(document["stats"]) == {"models", "tools", "files"}
+
+
+def test_fake_rejects_yolo_with_approval_mode_and_a_dash_prompt() -> None:
+    both = run_fake("-p", "hi", "--yolo", "--approval-mode", "yolo")
+    assert both.returncode == 1
+    assert "Cannot use both --yolo (-y) and --approval-mode" in both.stderr
+    dash = run_fake("-p", "-x", "--output-format", "stream-json")
+    assert dash.returncode == 1
+    assert "Not enough arguments following: prompt" in dash.stderr
