@@ -528,3 +528,27 @@ async def test_run_plugin_lets_cancellation_through(tmp_path: Path) -> None:
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
+
+
+async def test_shell_script_needs_the_agent_setting(tmp_path: Path) -> None:
+    plugin = ShellPlugin()
+    events: list[tuple[str, str, dict[str, Any]]] = []
+
+    def context(settings: dict[str, Any]) -> SimpleTaskContext:
+        return SimpleTaskContext(
+            task_id="t-script",
+            action="script",
+            inputs={"script": "echo one && echo two | tr a-z A-Z"},
+            workdir=tmp_path,
+            settings=settings,
+            on_event=lambda kind, message, data: events.append((kind, message, data)),
+        )
+
+    with pytest.raises(TaskFailed) as refused:
+        await plugin.run(context({}))
+    assert refused.value.failure_class is FailureClass.INVALID_INPUT
+    assert "script = true" in str(refused.value)
+
+    outputs = await plugin.run(context({"script": True}))
+    assert outputs["stdout"] == "one\nTWO\n"
+    assert [m for k, m, _ in events if k == "log"] == ["one", "TWO"]

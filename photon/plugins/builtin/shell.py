@@ -1,4 +1,6 @@
-"""The `shell` tool: runs a program from an argv list (no shell parsing). Off unless enabled."""
+"""The `shell` tool: runs a program from an argv list, or a `script` where the agent allows it.
+
+Off unless enabled on the agent."""
 
 from __future__ import annotations
 
@@ -37,6 +39,19 @@ class ShellPlugin:
                 "additionalProperties": False,
             },
         ),
+        Action(
+            name="script",
+            description="Run a /bin/sh script (only where the agent config sets script = true)",
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "script": {"type": "string", "minLength": 1},
+                    "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                },
+                "required": ["script"],
+                "additionalProperties": False,
+            },
+        ),
     )
     default_action = "run"
     enabled_by_default = False
@@ -44,11 +59,31 @@ class ShellPlugin:
     async def detect(self) -> Detection:
         return Detection(available=True, version="builtin")
 
+    @staticmethod
+    def _script_argv(ctx: TaskContext) -> list[str]:
+        # Scripts are shell parsing by design, so they need a second, explicit opt-in.
+        if ctx.settings.get("script") is not True:
+            raise TaskFailed(
+                "the script action is not enabled on this agent (set script = true under"
+                " [tools.shell] in its agent.toml)",
+                failure_class=FailureClass.INVALID_INPUT,
+            )
+        script = ctx.inputs.get("script")
+        if not isinstance(script, str) or not script:
+            raise TaskFailed(
+                "input 'script' must be a non-empty string",
+                failure_class=FailureClass.INVALID_INPUT,
+            )
+        return ["/bin/sh", "-c", script]
+
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
         """Raises TaskFailed: `invalid_input` for bad inputs, `tool_missing` when the program is
         not found, `tool_error` for a non-zero exit, `timeout`/`cancelled` when the process
         group had to be killed."""
-        argv = ctx.inputs.get("argv")
+        if ctx.action == "script":
+            argv = self._script_argv(ctx)
+        else:
+            argv = ctx.inputs.get("argv")
         if not (isinstance(argv, list) and argv and all(isinstance(arg, str) for arg in argv)):
             raise TaskFailed(
                 "input 'argv' must be a non-empty list of strings",
