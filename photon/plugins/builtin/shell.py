@@ -80,10 +80,7 @@ class ShellPlugin:
         """Raises TaskFailed: `invalid_input` for bad inputs, `tool_missing` when the program is
         not found, `tool_error` for a non-zero exit, `timeout`/`cancelled` when the process
         group had to be killed."""
-        if ctx.action == "script":
-            argv = self._script_argv(ctx)
-        else:
-            argv = ctx.inputs.get("argv")
+        argv = self._script_argv(ctx) if ctx.action == "script" else ctx.inputs.get("argv")
         if not (isinstance(argv, list) and argv and all(isinstance(arg, str) for arg in argv)):
             raise TaskFailed(
                 "input 'argv' must be a non-empty list of strings",
