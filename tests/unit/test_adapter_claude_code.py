@@ -405,7 +405,8 @@ async def test_cancel_kills_the_tool_and_its_children(tmp_path: Path) -> None:
     pidfile = tmp_path / "pids"
     run = asyncio.create_task(ClaudeCodePlugin().run(ctx))
     deadline = time.monotonic() + 10
-    while not pidfile.exists():
+    # Both pids written (the file may be seen half-written).
+    while not (pidfile.exists() and len(pidfile.read_text().split()) == 2):
         assert time.monotonic() < deadline, "the fake never wrote its pidfile"
         assert not run.done(), run
         await asyncio.sleep(0.02)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -13,6 +13,7 @@ from ...model import FailureClass
 from .._api import Detection, TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
+from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
 _VERSION: Final = re.compile(r"(\d+\.\d+\S*)\s+\(Claude Code\)")
 # Claude reports a rate limit as a "successful" result whose text names the limit, sometimes with
@@ -28,7 +29,6 @@ _USAGE_KEYS: Final = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
 )
-_MAX_EVENT_TEXT: Final = 4000
 
 
 class ClaudeCodePlugin(CliAdapter):
@@ -59,27 +59,27 @@ class ClaudeCodePlugin(CliAdapter):
 
     def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
         inputs, settings = ctx.inputs, ctx.settings
-        prompt = _text(inputs, "prompt", required=True)
+        prompt = text_field(inputs, "prompt", required=True)
         argv = [executable, "-p", "--output-format", "stream-json", "--verbose"]
-        if mode := _text(inputs, "permission_mode") or _text(
+        if mode := text_field(inputs, "permission_mode") or text_field(
             settings, "permission_mode", source="setting"
         ):
             argv += ["--permission-mode", mode]
-        if allowed := _strings(inputs, "allowed_tools"):
+        if allowed := strings_field(inputs, "allowed_tools"):
             argv += ["--allowedTools", ",".join(allowed)]
-        if disallowed := _strings(inputs, "disallowed_tools"):
+        if disallowed := strings_field(inputs, "disallowed_tools"):
             argv += ["--disallowedTools", ",".join(disallowed)]
-        if model := _text(inputs, "model") or _text(settings, "model", source="setting"):
+        if model := text_field(inputs, "model") or text_field(settings, "model", source="setting"):
             argv += ["--model", model]
         if (max_turns := _count(inputs, "max_turns")) is not None:
             argv += ["--max-turns", str(max_turns)]
-        if system_prompt := _text(inputs, "system_prompt"):
+        if system_prompt := text_field(inputs, "system_prompt"):
             argv += ["--append-system-prompt", system_prompt]
-        if resume := _text(inputs, "resume"):
+        if resume := text_field(inputs, "resume"):
             # The equals form, as Anthropic's own SDK passes it: `--resume` takes an optional value.
             argv.append(f"--resume={resume}")
-        argv += _strings(settings, "extra_args", source="setting")
-        argv += _strings(inputs, "extra_args")
+        argv += strings_field(settings, "extra_args", source="setting")
+        argv += strings_field(inputs, "extra_args")
         # "--" keeps a prompt that starts with "-" from being read as an option.
         return [*argv, "--", prompt]
 
@@ -89,20 +89,20 @@ class ClaudeCodePlugin(CliAdapter):
             state.session_id = session_id
         kind = event.get("type")
         if kind == "system" and event.get("subtype") == "init":
-            model = _str(event.get("model"))
+            model = as_str(event.get("model"))
             ctx.emit(
                 "status",
                 f"session {state.session_id} started (model {model or 'default'})",
                 session_id=state.session_id,
                 model=model,
-                cwd=_str(event.get("cwd")),
-                permission_mode=_str(event.get("permissionMode")),
-                api_key_source=_str(event.get("apiKeySource")),
+                cwd=as_str(event.get("cwd")),
+                permission_mode=as_str(event.get("permissionMode")),
+                api_key_source=as_str(event.get("apiKeySource")),
             )
         elif kind == "assistant":
-            _on_assistant(_dict(event.get("message")), ctx)
+            _on_assistant(as_dict(event.get("message")), ctx)
         elif kind == "user":
-            _on_tool_results(_dict(event.get("message")), ctx)
+            _on_tool_results(as_dict(event.get("message")), ctx)
         elif kind == "result":
             _on_result(event, state, ctx)
 
@@ -110,7 +110,7 @@ class ClaudeCodePlugin(CliAdapter):
         """Success needs a result event; the exit code alone decides nothing (exit 1 can still
         carry a good result, and a rate limit exits 0)."""
         if not state.result_seen:
-            last = _last_line(state.stderr)
+            last = last_line(state.stderr)
             message = f"stream ended without a result event (exit {result.exit_code})"
             if last:
                 message += f": {last}"
@@ -124,41 +124,41 @@ class ClaudeCodePlugin(CliAdapter):
 
 
 def _on_assistant(message: Mapping[str, Any], ctx: TaskContext) -> None:
-    for block in _dicts(message.get("content")):
-        if block.get("type") == "text" and (text := _str(block.get("text"))):
+    for block in as_dicts(message.get("content")):
+        if block.get("type") == "text" and (text := as_str(block.get("text"))):
             ctx.emit("log", text)
         elif block.get("type") == "tool_use":
-            name = _str(block.get("name"))
+            name = as_str(block.get("name"))
             tool_input = block.get("input")
             ctx.emit(
                 "tool_call",
-                _clip(f"{name} {json.dumps(tool_input, default=str)}"),
+                clip(f"{name} {json.dumps(tool_input, default=str)}"),
                 tool=name,
-                id=_str(block.get("id")),
+                id=as_str(block.get("id")),
                 input=tool_input,
             )
     if usage := _token_counts(message.get("usage")):
         # One API message can arrive as several events repeating its usage: the id lets
         # consumers count it once.
-        ctx.emit("usage", "", scope="message", message_id=_str(message.get("id")), **usage)
+        ctx.emit("usage", "", scope="message", message_id=as_str(message.get("id")), **usage)
 
 
 def _on_tool_results(message: Mapping[str, Any], ctx: TaskContext) -> None:
-    for block in _dicts(message.get("content")):
+    for block in as_dicts(message.get("content")):
         if block.get("type") != "tool_result":
             continue
         is_error = block.get("is_error") is True
         ctx.emit(
             "tool_result",
-            _clip(_content_text(block.get("content")).rstrip()),
-            id=_str(block.get("tool_use_id")),
+            clip(_content_text(block.get("content")).rstrip()),
+            id=as_str(block.get("tool_use_id")),
             is_error=is_error,
         )
 
 
 def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
     state.result_seen = True
-    state.text = _str(event.get("result"))
+    state.text = as_str(event.get("result"))
     cost = event.get("total_cost_usd")
     if isinstance(cost, int | float) and not isinstance(cost, bool):
         state.cost_usd = float(cost)
@@ -170,9 +170,9 @@ def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> N
     if isinstance(turns, int) and not isinstance(turns, bool):
         state.num_turns = turns
 
-    subtype = _str(event.get("subtype"))
+    subtype = as_str(event.get("subtype"))
     denied = sorted(
-        {_str(d.get("tool_name")) or "?" for d in _dicts(event.get("permission_denials"))}
+        {as_str(d.get("tool_name")) or "?" for d in as_dicts(event.get("permission_denials"))}
     )
     state.failure_class, state.error, state.retry_at = None, "", None
     if event.get("is_error") is True or subtype != "success":
@@ -205,7 +205,7 @@ def _classify(text: str) -> tuple[FailureClass, float | None] | None:
 
 
 def _token_counts(value: Any) -> dict[str, int]:
-    usage = _dict(value)
+    usage = as_dict(value)
     return {
         key: usage[key]
         for key in _USAGE_KEYS
@@ -217,56 +217,10 @@ def _content_text(content: Any) -> str:
     """A tool result's content: a string, or a list of blocks of which the text ones count."""
     if isinstance(content, str):
         return content
-    return "\n".join(_str(b.get("text")) for b in _dicts(content) if b.get("type") == "text")
-
-
-def _last_line(lines: Sequence[str]) -> str:
-    return next((line.strip() for line in reversed(lines) if line.strip()), "")
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_EVENT_TEXT else text[:_MAX_EVENT_TEXT] + "… (truncated)"
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _dicts(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+    return "\n".join(as_str(b.get("text")) for b in as_dicts(content) if b.get("type") == "text")
 
 
 # -- inputs: the hub does not check them against the schema, so the adapter does --------------
-
-
-def _invalid(field: str, expected: str, source: str) -> TaskFailed:
-    return TaskFailed(
-        f"{source} {field!r} must be {expected}", failure_class=FailureClass.INVALID_INPUT
-    )
-
-
-def _text(
-    values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
-) -> str:
-    value = values.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise _invalid(field, "a non-empty string" if required else "a string", source)
-    return value
-
-
-def _strings(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
-    value = values.get(field)
-    if value is None:
-        return []
-    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise _invalid(field, "a list of strings", source)
-    return list(value)
 
 
 def _count(values: Mapping[str, Any], field: str) -> int | None:
@@ -274,5 +228,5 @@ def _count(values: Mapping[str, Any], field: str) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise _invalid(field, "a positive integer", "input")
+        raise invalid(field, "a positive integer", "input")
     return value

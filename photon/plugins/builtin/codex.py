@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -15,6 +15,7 @@ from ...model import FailureClass
 from .._api import Detection, TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
+from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
 _VERSION: Final = re.compile(r"(\d+\.\d+\S*)")
 _SANDBOXES: Final = ("read-only", "workspace-write", "danger-full-access")
@@ -33,7 +34,6 @@ _USAGE_KEYS: Final = ("input_tokens", "cached_input_tokens", "output_tokens")
 # Inputs of PROMPT_SCHEMA codex exec has no flag for. Refused rather than ignored: a run that
 # silently drops `disallowed_tools` would do what the user forbade.
 _UNSUPPORTED: Final = ("allowed_tools", "disallowed_tools", "max_turns", "system_prompt")
-_MAX_EVENT_TEXT: Final = 4000
 
 
 class CodexPlugin(CliAdapter):
@@ -72,23 +72,23 @@ class CodexPlugin(CliAdapter):
                 f"codex does not support input(s) {', '.join(unsupported)}",
                 failure_class=FailureClass.INVALID_INPUT,
             )
-        prompt = _text(inputs, "prompt", required=True)
+        prompt = text_field(inputs, "prompt", required=True)
         sandbox = (
-            _text(inputs, "permission_mode")
-            or _text(settings, "permission_mode", source="setting")
+            text_field(inputs, "permission_mode")
+            or text_field(settings, "permission_mode", source="setting")
             or "workspace-write"
         )
         if sandbox not in _SANDBOXES:
-            raise _invalid("permission_mode", f"one of {', '.join(_SANDBOXES)}", "input")
+            raise invalid("permission_mode", f"one of {', '.join(_SANDBOXES)}", "input")
         argv = [executable, "exec", "--json", "--sandbox", sandbox, "--skip-git-repo-check"]
-        if model := _text(inputs, "model") or _text(settings, "model", source="setting"):
+        if model := text_field(inputs, "model") or text_field(settings, "model", source="setting"):
             argv += ["-m", model]
         argv += ["-C", cwd]
-        argv += _strings(settings, "extra_args", source="setting")
-        argv += _strings(inputs, "extra_args")
-        if resume := _text(inputs, "resume"):
+        argv += strings_field(settings, "extra_args", source="setting")
+        argv += strings_field(inputs, "extra_args")
+        if resume := text_field(inputs, "resume"):
             if resume.startswith("-"):
-                raise _invalid("resume", "a thread id, not an option", "input")
+                raise invalid("resume", "a thread id, not an option", "input")
             # `resume` is a subcommand of exec; --sandbox and -C belong to exec, so they go first.
             argv += ["resume", resume]
         # "--" keeps a prompt that starts with "-" from being read as an option.
@@ -97,14 +97,14 @@ class CodexPlugin(CliAdapter):
     def handle_event(self, event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
         kind = event.get("type")
         if kind == "thread.started":
-            state.session_id = _str(event.get("thread_id")) or state.session_id
+            state.session_id = as_str(event.get("thread_id")) or state.session_id
             ctx.emit("status", f"thread {state.session_id} started", session_id=state.session_id)
         elif kind in ("item.started", "item.updated", "item.completed"):
-            _on_item(_str(kind).removeprefix("item."), _dict(event.get("item")), state, ctx)
+            _on_item(as_str(kind).removeprefix("item."), as_dict(event.get("item")), state, ctx)
         elif kind == "turn.completed":
             state.result_seen = True
             state.num_turns = (state.num_turns or 0) + 1
-            usage = _dict(event.get("usage"))
+            usage = as_dict(event.get("usage"))
             counts = {
                 key: usage[key]
                 for key in _USAGE_KEYS
@@ -115,14 +115,14 @@ class CodexPlugin(CliAdapter):
             if counts:
                 ctx.emit("usage", "", scope="turn", **counts)
         elif kind == "turn.failed":
-            message = _str(_dict(event.get("error")).get("message")) or "turn failed"
+            message = as_str(as_dict(event.get("error")).get("message")) or "turn failed"
             classified = _classify(message)
             state.failure_class = classified[0] if classified else FailureClass.TOOL_ERROR
             state.retry_at = classified[1] if classified else None
             state.error = f"codex turn failed: {message}"
         elif kind == "error":
             # Also sent for problems codex recovers from (reconnects): the outcome decides.
-            message = _str(event.get("message"))
+            message = as_str(event.get("message"))
             state.error = message or state.error
             ctx.emit("log", message, level="error")
 
@@ -134,7 +134,7 @@ class CodexPlugin(CliAdapter):
             )
         if state.result_seen and result.exit_code == 0:
             return state.outputs()
-        detail = state.error or _last(state.stderr)
+        detail = state.error or last_line(state.stderr)
         if state.result_seen:
             message = f"codex exited with {result.exit_code}"
         else:
@@ -148,18 +148,18 @@ class CodexPlugin(CliAdapter):
 
 
 def _on_item(phase: str, item: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
-    kind, item_id = item.get("type"), _str(item.get("id"))
+    kind, item_id = item.get("type"), as_str(item.get("id"))
     if kind == "agent_message" and phase == "completed":
-        state.text = _str(item.get("text"))
+        state.text = as_str(item.get("text"))
         ctx.emit("log", state.text)
     elif kind == "reasoning" and phase == "completed":
-        if text := _str(item.get("text")):
-            ctx.emit("thinking", _clip(text))
+        if text := as_str(item.get("text")):
+            ctx.emit("thinking", clip(text))
     elif kind == "command_execution" and phase != "updated":
-        command = _str(item.get("command"))
+        command = as_str(item.get("command"))
         data: dict[str, Any] = {"phase": phase, "tool": "command", "id": item_id}
         data["command"] = command
-        data["status"] = _str(item.get("status"))
+        data["status"] = as_str(item.get("status"))
         summary = command
         if phase == "completed":
             exit_code = item.get("exit_code")
@@ -167,36 +167,36 @@ def _on_item(phase: str, item: Mapping[str, Any], state: RunState, ctx: TaskCont
                 data["exit_code"] = exit_code
                 summary = f"{command} (exit {exit_code})"
             data["success"] = data["status"] == "completed" and exit_code == 0
-            data["output"] = _clip(_str(item.get("aggregated_output")))
-        ctx.emit("tool_call", _clip(summary), **data)
+            data["output"] = clip(as_str(item.get("aggregated_output")))
+        ctx.emit("tool_call", clip(summary), **data)
     elif kind == "file_change" and phase == "completed":
         changes = [
-            {"path": _str(c.get("path")), "kind": _str(c.get("kind"))}
-            for c in _dicts(item.get("changes"))
+            {"path": as_str(c.get("path")), "kind": as_str(c.get("kind"))}
+            for c in as_dicts(item.get("changes"))
         ]
         ctx.emit(
             "tool_call",
-            _clip(", ".join(f"{c['kind']} {c['path']}" for c in changes) or "file change"),
+            clip(", ".join(f"{c['kind']} {c['path']}" for c in changes) or "file change"),
             phase=phase,
             tool="file_change",
             id=item_id,
             changes=changes,
-            status=_str(item.get("status")),
-            success=_str(item.get("status")) == "completed",
+            status=as_str(item.get("status")),
+            success=as_str(item.get("status")) == "completed",
         )
     elif kind == "mcp_tool_call" and phase != "updated":
-        tool = f"{_str(item.get('server'))}.{_str(item.get('tool'))}".strip(".") or "mcp"
+        tool = f"{as_str(item.get('server'))}.{as_str(item.get('tool'))}".strip(".") or "mcp"
         arguments = item.get("arguments")
-        status = _str(item.get("status"))
+        status = as_str(item.get("status"))
         data = {"phase": phase, "tool": tool, "id": item_id, "args": arguments, "status": status}
         if phase == "completed":
             data["success"] = status == "completed" and not item.get("error")
-        ctx.emit("tool_call", _clip(f"{tool} {json.dumps(arguments, default=str)}"), **data)
+        ctx.emit("tool_call", clip(f"{tool} {json.dumps(arguments, default=str)}"), **data)
     elif kind == "web_search" and phase == "completed":
-        query = _str(item.get("query"))
+        query = as_str(item.get("query"))
         ctx.emit(
             "tool_call",
-            _clip(f"web search {query}"),
+            clip(f"web search {query}"),
             phase=phase,
             tool="web_search",
             id=item_id,
@@ -204,13 +204,13 @@ def _on_item(phase: str, item: Mapping[str, Any], state: RunState, ctx: TaskCont
         )
     elif kind == "todo_list":
         items = [
-            {"text": _str(i.get("text")), "completed": i.get("completed") is True}
-            for i in _dicts(item.get("items"))
+            {"text": as_str(i.get("text")), "completed": i.get("completed") is True}
+            for i in as_dicts(item.get("items"))
         ]
         done = sum(1 for i in items if i["completed"])
         ctx.emit("status", f"plan: {done}/{len(items)} done", id=item_id, todo=items)
     elif kind == "error" and phase == "completed":
-        ctx.emit("log", _str(item.get("message")), level="warning")
+        ctx.emit("log", as_str(item.get("message")), level="warning")
 
 
 def _classify(text: str) -> tuple[FailureClass, float | None] | None:
@@ -230,52 +230,3 @@ def _reset_time(text: str) -> float | None:
         int(n) * _SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(match.group(1))
     )
     return time.time() + seconds
-
-
-def _last(lines: Sequence[str]) -> str:
-    return next((line.strip() for line in reversed(lines) if line.strip()), "")
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_EVENT_TEXT else text[:_MAX_EVENT_TEXT] + "… (truncated)"
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _dicts(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-
-# -- inputs: the hub does not check them against the schema, so the adapter does --------------
-
-
-def _invalid(field: str, expected: str, source: str) -> TaskFailed:
-    return TaskFailed(
-        f"{source} {field!r} must be {expected}", failure_class=FailureClass.INVALID_INPUT
-    )
-
-
-def _text(
-    values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
-) -> str:
-    value = values.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise _invalid(field, "a non-empty string" if required else "a string", source)
-    return value
-
-
-def _strings(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
-    value = values.get(field)
-    if value is None:
-        return []
-    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise _invalid(field, "a list of strings", source)
-    return list(value)

@@ -13,6 +13,7 @@ from ...model import FailureClass
 from .._api import TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
+from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
 # Checked before auth: a rate-limit notice may mention the key that hit the limit.
 _QUOTA: Final = re.compile(
@@ -32,7 +33,6 @@ _UNSUPPORTED: Final = (
     "max_turns",
     "system_prompt",
 )
-_MAX_EVENT_TEXT: Final = 4000
 
 
 class CursorAgentPlugin(CliAdapter):
@@ -63,19 +63,19 @@ class CursorAgentPlugin(CliAdapter):
                 f"cursor-agent does not support input(s) {', '.join(unsupported)}",
                 failure_class=FailureClass.INVALID_INPUT,
             )
-        prompt = _text(inputs, "prompt", required=True)
+        prompt = text_field(inputs, "prompt", required=True)
         # --force lets the agent run commands without asking (nobody can answer headless);
         # --trust accepts the workspace, without which a headless run exits at once.
         argv = [executable, "-p", "--output-format", "stream-json", "--force", "--trust"]
-        if model := _text(inputs, "model") or _text(settings, "model", source="setting"):
+        if model := text_field(inputs, "model") or text_field(settings, "model", source="setting"):
             argv += ["--model", model]
-        if resume := _text(inputs, "resume"):
+        if resume := text_field(inputs, "resume"):
             if resume.startswith("-"):
-                raise _invalid("resume", "a chat id, not an option", "input")
+                raise invalid("resume", "a chat id, not an option", "input")
             argv += ["--resume", resume]
         argv += ["--workspace", cwd]
-        argv += _strings(settings, "extra_args", source="setting")
-        argv += _strings(inputs, "extra_args")
+        argv += strings_field(settings, "extra_args", source="setting")
+        argv += strings_field(inputs, "extra_args")
         # "--" keeps a prompt that starts with "-" from being read as an option.
         return [*argv, "--", prompt]
 
@@ -87,26 +87,26 @@ class CursorAgentPlugin(CliAdapter):
         if isinstance(session_id, str) and session_id:
             state.session_id = session_id
         if kind == "system" and subtype == "init":
-            model = _str(event.get("model"))
+            model = as_str(event.get("model"))
             ctx.emit(
                 "status",
                 f"session {state.session_id} started (model {model or 'default'})",
                 session_id=state.session_id,
                 model=model,
-                cwd=_str(event.get("cwd")),
-                permission_mode=_str(event.get("permissionMode")),
-                api_key_source=_str(event.get("apiKeySource")),
+                cwd=as_str(event.get("cwd")),
+                permission_mode=as_str(event.get("permissionMode")),
+                api_key_source=as_str(event.get("apiKeySource")),
             )
         elif kind == "thinking":
             if subtype == "delta":
-                state.thinking.append(_str(event.get("text")))
+                state.thinking.append(as_str(event.get("text")))
             elif subtype == "completed":
                 _flush_thinking(state, ctx)
         elif kind == "assistant":
-            message = _dict(event.get("message"))
+            message = as_dict(event.get("message"))
             text = "".join(
-                _str(block.get("text"))
-                for block in _dicts(message.get("content"))
+                as_str(block.get("text"))
+                for block in as_dicts(message.get("content"))
                 if block.get("type") == "text"
             )
             if text:
@@ -127,7 +127,7 @@ class CursorAgentPlugin(CliAdapter):
             raise TaskFailed(state.error, failure_class=state.failure_class)
         lines = _diagnostics(state.stderr, result.stdout_tail)
         classified = _classify(lines)
-        detail = classified[1] if classified else _last(state.stderr) or _last(lines)
+        detail = classified[1] if classified else last_line(state.stderr) or last_line(lines)
         if state.result_seen:
             message = f"cursor-agent exited with {result.exit_code}"
         else:
@@ -140,7 +140,7 @@ class CursorAgentPlugin(CliAdapter):
 
 def _flush_thinking(state: RunState, ctx: TaskContext) -> None:
     if text := "".join(state.thinking):
-        ctx.emit("thinking", _clip(text))
+        ctx.emit("thinking", clip(text))
     state.thinking.clear()
 
 
@@ -148,20 +148,20 @@ def _on_tool_call(
     event: Mapping[str, Any], completed: bool, state: RunState, ctx: TaskContext
 ) -> None:
     # The call sits under one key naming its kind: {"shellToolCall": {"args": ..., "result": ...}}.
-    tool, body = "", _dict(None)
-    for key, value in _dict(event.get("tool_call")).items():
+    tool, body = "", as_dict(None)
+    for key, value in as_dict(event.get("tool_call")).items():
         if isinstance(value, Mapping):
             tool, body = key.removesuffix("ToolCall"), value
             break
     if tool == "function":  # the generic shape some tool calls use: {"function": {name, arguments}}
-        tool, args = _str(body.get("name")) or "function", body.get("arguments")
+        tool, args = as_str(body.get("name")) or "function", body.get("arguments")
     else:
         args = body.get("args")
-    call_id = _str(event.get("call_id"))
+    call_id = as_str(event.get("call_id"))
     if not completed:
         ctx.emit(
             "tool_call",
-            _clip(f"{tool} {json.dumps(args, default=str)}"),
+            clip(f"{tool} {json.dumps(args, default=str)}"),
             phase="started",
             tool=tool,
             call_id=call_id,
@@ -169,9 +169,9 @@ def _on_tool_call(
         )
         return
     # The result is keyed by how it ended: success, failure/error, or rejected (not allowed).
-    result = _dict(body.get("result"))
+    result = as_dict(body.get("result"))
     outcome = next(iter(result), "")
-    detail = _dict(result.get(outcome))
+    detail = as_dict(result.get(outcome))
     exit_code = detail.get("exitCode")
     exit_code = (
         exit_code if isinstance(exit_code, int) and not isinstance(exit_code, bool) else None
@@ -182,7 +182,7 @@ def _on_tool_call(
     if exit_code is not None:
         data["exit_code"] = exit_code
     if outcome in ("rejected", "permissionDenied"):
-        reason = _str(detail.get("reason"))
+        reason = as_str(detail.get("reason"))
         data["rejected"] = True
         data["reason"] = reason
         summary = f"{tool} rejected" + (f": {reason}" if reason else "")
@@ -196,18 +196,18 @@ def _on_tool_call(
     elif success:
         summary = f"{tool} ok"
     else:
-        error = _str(detail.get("errorMessage")) or _str(detail.get("stderr"))
+        error = as_str(detail.get("errorMessage")) or as_str(detail.get("stderr"))
         summary = f"{tool} failed" + (f" (exit {exit_code})" if exit_code is not None else "")
         if error:
             summary += f": {error}"
-    ctx.emit("tool_call", _clip(summary), **data)
+    ctx.emit("tool_call", clip(summary), **data)
 
 
 def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
     state.result_seen = True
     if isinstance(text := event.get("result"), str):
         state.text = text
-    usage = _dict(event.get("usage"))
+    usage = as_dict(event.get("usage"))
     if counts := {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}:
         state.usage = dict(counts)
         ctx.emit("usage", "", scope="total", **counts)
@@ -234,52 +234,3 @@ def _classify(lines: Sequence[str]) -> tuple[FailureClass, str] | None:
             if pattern.search(line):
                 return failure_class, line
     return None
-
-
-def _last(lines: Sequence[str]) -> str:
-    return next((line.strip() for line in reversed(lines) if line.strip()), "")
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_EVENT_TEXT else text[:_MAX_EVENT_TEXT] + "… (truncated)"
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _dicts(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-
-# -- inputs: the hub does not check them against the schema, so the adapter does --------------
-
-
-def _invalid(field: str, expected: str, source: str) -> TaskFailed:
-    return TaskFailed(
-        f"{source} {field!r} must be {expected}", failure_class=FailureClass.INVALID_INPUT
-    )
-
-
-def _text(
-    values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
-) -> str:
-    value = values.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise _invalid(field, "a non-empty string" if required else "a string", source)
-    return value
-
-
-def _strings(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
-    value = values.get(field)
-    if value is None:
-        return []
-    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise _invalid(field, "a list of strings", source)
-    return list(value)

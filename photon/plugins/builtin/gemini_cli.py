@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from ...errors import TaskFailed
@@ -13,6 +13,7 @@ from ...model import FailureClass
 from .._api import TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
+from .._values import as_dict, as_str, clip, last_line, strings_field, text_field
 
 # Exit codes Gemini CLI documents for headless runs (1 is "general or API error").
 _EXIT_CODES: Final[Mapping[int, tuple[FailureClass, str]]] = {
@@ -29,7 +30,6 @@ _QUOTA: Final = re.compile(
 _RETRY_DELAY: Final = re.compile(r"retry in (\d+(?:\.\d+)?)\s*s", re.I)
 # Inputs of PROMPT_SCHEMA Gemini CLI has no flag for; refused rather than silently dropped.
 _UNSUPPORTED: Final = ("allowed_tools", "disallowed_tools", "max_turns", "system_prompt")
-_MAX_EVENT_TEXT: Final = 4000
 
 
 class GeminiCliPlugin(CliAdapter):
@@ -58,24 +58,24 @@ class GeminiCliPlugin(CliAdapter):
                     f"input {field!r} is not supported by gemini-cli",
                     failure_class=FailureClass.INVALID_INPUT,
                 )
-        prompt = _text(inputs, "prompt", required=True)
+        prompt = text_field(inputs, "prompt", required=True)
         # The equals form keeps a prompt that starts with "-" from being read as an option.
         argv = [
             executable,
             *(["-p", prompt] if not prompt.startswith("-") else [f"--prompt={prompt}"]),
         ]
         argv += ["--output-format", "stream-json"]
-        if model := _text(inputs, "model") or _text(settings, "model", source="setting"):
+        if model := text_field(inputs, "model") or text_field(settings, "model", source="setting"):
             argv += ["-m", model]
-        mode = _text(inputs, "permission_mode") or _text(
+        mode = text_field(inputs, "permission_mode") or text_field(
             settings, "approval_mode", source="setting"
         )
         if mode:
             argv += ["--approval-mode", mode]
-        if resume := _text(inputs, "resume"):
+        if resume := text_field(inputs, "resume"):
             argv += ["--resume", resume]
-        argv += _strings(settings, "extra_args", source="setting")
-        argv += _strings(inputs, "extra_args")
+        argv += strings_field(settings, "extra_args", source="setting")
+        argv += strings_field(inputs, "extra_args")
         return argv
 
     def handle_event(self, event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
@@ -84,7 +84,7 @@ class GeminiCliPlugin(CliAdapter):
             state.session_id = session_id
         kind = event.get("type")
         if kind == "init":
-            model = _str(event.get("model"))
+            model = as_str(event.get("model"))
             ctx.emit(
                 "status",
                 f"session {state.session_id} started (model {model or 'default'})",
@@ -92,33 +92,33 @@ class GeminiCliPlugin(CliAdapter):
                 model=model,
             )
         elif kind == "message":
-            content = _str(event.get("content"))
+            content = as_str(event.get("content"))
             if event.get("role") == "assistant" and content:
                 # Deltas are pieces of one reply; whole messages are appended the same way.
                 state.text += content
                 ctx.emit("log", content, delta=event.get("delta") is True)
         elif kind == "tool_use":
-            name = _str(event.get("tool_name"))
+            name = as_str(event.get("tool_name"))
             parameters = event.get("parameters")
             ctx.emit(
                 "tool_call",
-                _clip(f"{name} {json.dumps(parameters, default=str)}"),
+                clip(f"{name} {json.dumps(parameters, default=str)}"),
                 tool=name,
-                id=_str(event.get("tool_id")),
+                id=as_str(event.get("tool_id")),
                 input=parameters,
             )
         elif kind == "tool_result":
             is_error = event.get("status") == "error"
-            text = _str(_dict(event.get("error")).get("message")) if is_error else ""
+            text = as_str(as_dict(event.get("error")).get("message")) if is_error else ""
             ctx.emit(
                 "tool_result",
-                _clip((text or _str(event.get("output"))).rstrip()),
-                id=_str(event.get("tool_id")),
+                clip((text or as_str(event.get("output"))).rstrip()),
+                id=as_str(event.get("tool_id")),
                 is_error=is_error,
             )
         elif kind == "error":
-            severity = _str(event.get("severity")) or "error"
-            message = _str(event.get("message"))
+            severity = as_str(event.get("severity")) or "error"
+            message = as_str(event.get("message"))
             ctx.emit("log", message, severity=severity)
             if severity == "error" and message:
                 state.error = message
@@ -130,7 +130,7 @@ class GeminiCliPlugin(CliAdapter):
         code = result.exit_code
         if state.result_seen and state.failure_class is None and code == 0:
             return state.outputs()
-        detail = state.error or _last_line(state.stderr)
+        detail = state.error or last_line(state.stderr)
         if code in _EXIT_CODES:
             failure_class, reason = _EXIT_CODES[code]
             raise TaskFailed(
@@ -154,7 +154,7 @@ class GeminiCliPlugin(CliAdapter):
 
 def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
     state.result_seen = True
-    stats = _dict(event.get("stats"))
+    stats = as_dict(event.get("stats"))
     usage = {
         name: stats[key]
         for key, name in (
@@ -168,59 +168,14 @@ def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> N
     if usage:
         state.usage = usage
         ctx.emit("usage", "", scope="total", **usage)
-    status = _str(event.get("status"))
+    status = as_str(event.get("status"))
     if status == "success":
         state.failure_class = None
         return
     state.failure_class = FailureClass.TOOL_ERROR
-    message = _str(_dict(event.get("error")).get("message"))
+    message = as_str(as_dict(event.get("error")).get("message"))
     state.error = message or state.error or f"result status {status or 'missing'}"
 
 
 def _join(message: str, detail: str) -> str:
     return f"{message}: {detail}" if detail else message
-
-
-def _last_line(lines: Sequence[str]) -> str:
-    return next((line.strip() for line in reversed(lines) if line.strip()), "")
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_EVENT_TEXT else text[:_MAX_EVENT_TEXT] + "… (truncated)"
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-# -- inputs: the hub does not check them against the schema, so the adapter does --------------
-
-
-def _invalid(field: str, expected: str, source: str) -> TaskFailed:
-    return TaskFailed(
-        f"{source} {field!r} must be {expected}", failure_class=FailureClass.INVALID_INPUT
-    )
-
-
-def _text(
-    values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
-) -> str:
-    value = values.get(field)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise _invalid(field, "a non-empty string" if required else "a string", source)
-    return value
-
-
-def _strings(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
-    value = values.get(field)
-    if value is None:
-        return []
-    if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-        raise _invalid(field, "a list of strings", source)
-    return list(value)
