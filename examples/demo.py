@@ -1,23 +1,39 @@
-"""`make demo`: a hub on its embedded SQLite store, three agents, tasks across them.
+"""`make demo`: a hub on its embedded SQLite store, three agents, tasks across them, then the
+flagship workflow (examples/full-stack-feature.yaml) across the agents.
 
-Everything lives in a throw-away directory and every process it starts is stopped at the end,
-also when a step fails or the demo is interrupted.
+The workflow's AI tools run for real where their CLIs are on PATH; the others are pointed at the
+simulators in examples/simulators, and the demo says so. PHOTON_DEMO_SIMULATE=1 uses the
+simulators even where a real CLI is installed. Everything lives in a throw-away directory and
+every process it starts is stopped at the end, also when a step fails or the demo is interrupted.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 PYTHON = sys.executable
+EXAMPLES = Path(__file__).resolve().parent
+SIMULATORS = EXAMPLES / "simulators"
+WORKFLOW = EXAMPLES / "full-stack-feature.yaml"
+DEPLOY_SCRIPT = EXAMPLES / "deploy.sh"
+# The workflow's AI tools: (PHOTON tool, its CLI, the workflow step that uses it).
+AI_TOOLS = [
+    ("cursor-agent", "cursor-agent", "ui"),
+    ("claude-code", "claude", "api"),
+    ("gemini-cli", "gemini", "review"),
+]
 AGENTS = [
     ("local-1", "kind=local", []),
     ("cloud-1", "kind=cloud", ["--allow-tool", "shell"]),
@@ -35,6 +51,7 @@ class Demo:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.agent_env: dict[str, str] | None = None
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("PHOTON_")},
             # Keep the demo's client context out of the user's own ~/.config/photon.
@@ -47,36 +64,78 @@ class Demo:
 
     def run(self, tool: str, *args: str, show: bool = True, check: bool = True) -> str:
         module = {"photon-hub": "hub", "photon-agent": "agent", "photonctl": "ctl"}[tool]
-        if show:
+        argv = [PYTHON, "-m", f"photon.cli.{module}", *args]
+        if not show:
+            result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=120)
+            returncode, output = result.returncode, result.stdout
+        else:
             print(f"$ {tool} {shlex.join(args)}", flush=True)
-        # Shown commands interleave their progress (stderr) and result (stdout) as in a terminal.
-        result = subprocess.run(
-            [PYTHON, "-m", f"photon.cli.{module}", *args],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if show else subprocess.PIPE,
-            text=True,
-            timeout=120,
-        )
-        if show:
-            sys.stdout.write(result.stdout)
-            sys.stdout.flush()
-        if check and result.returncode != 0:
-            raise SystemExit(f"demo failed: {tool} {' '.join(args)} exited {result.returncode}")
-        return result.stdout
+            # Shown commands stream their progress (stderr) and result (stdout) line by line,
+            # interleaved as in a terminal.
+            proc = subprocess.Popen(
+                argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+            timer = threading.Timer(120, proc.kill)
+            timer.start()
+            lines = []
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                    lines.append(line)
+                returncode = proc.wait()
+            finally:
+                timer.cancel()
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            output = "".join(lines)
+        if check and returncode != 0:
+            raise SystemExit(f"demo failed: {tool} {' '.join(args)} exited {returncode}")
+        return output
 
-    def start(self, tool: str, *args: str, log: str) -> None:
+    def start(self, tool: str, *args: str, log: str, env: dict[str, str] | None = None) -> None:
         module = {"photon-hub": "hub", "photon-agent": "agent"}[tool]
         print(f"$ {tool} {shlex.join(args)} &   (log: {self.root / log})", flush=True)
         with (self.root / log).open("wb") as out:
             self.procs.append(
                 subprocess.Popen(
                     [PYTHON, "-m", f"photon.cli.{module}", *args],
-                    env=self.env,
+                    env=env or self.env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
             )
+
+    def ai_tools_config(self) -> Path:
+        """The agents' config file: each AI tool whose CLI is missing (or all of them with
+        PHOTON_DEMO_SIMULATE=1) gets `binary` pointing at its simulator in examples/simulators.
+        """
+        force = os.environ.get("PHOTON_DEMO_SIMULATE", "") not in ("", "0")
+        lines = ["# Written by examples/demo.py for the demo's agents (photon-agent run --config)."]
+        for tool, binary, step in AI_TOOLS:
+            real = shutil.which(binary)
+            if real and not force:
+                print(
+                    f"{binary} found at {real}: the {step} step runs it for real"
+                    " (it needs its API key or login)"
+                )
+                continue
+            if real:
+                print(
+                    f"{binary} found at {real}, but PHOTON_DEMO_SIMULATE is set: using the"
+                    " simulator in examples/simulators"
+                )
+            else:
+                print(
+                    f"{binary} not installed: using the simulator in examples/simulators"
+                    " (set up the real CLI and its API key to run this for real)"
+                )
+            lines += ["", f"[tools.{tool}]", f"binary = {json.dumps(str(SIMULATORS / binary))}"]
+        path = self.root / "agent.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return path
 
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
@@ -119,6 +178,10 @@ class Demo:
         )
         self.wait_until("the hub", (hub_dir / "serving.json").exists)
 
+        self.step("The workflow's AI tools: real CLIs where installed, else simulators")
+        config = self.ai_tools_config()
+        print(f"agent config: {config}")
+
         self.step("Join three agents, one command each")
         for name, labels, extra in AGENTS:
             token = self.run(
@@ -137,7 +200,15 @@ class Demo:
                 str(data_dir),
             )
             self.start(
-                "photon-agent", "run", "--data-dir", str(data_dir), *extra, log=f"{name}.log"
+                "photon-agent",
+                "run",
+                "--data-dir",
+                str(data_dir),
+                "--config",
+                str(config),
+                *extra,
+                log=f"{name}.log",
+                env=self.agent_env,
             )
 
         def all_heartbeating() -> bool:
@@ -180,7 +251,37 @@ class Demo:
         )
         self.step("Recent tasks")
         self.run("photonctl", "tasks", "list")
+
+        self.step("The flagship workflow: UI (local), then API (cloud), review, deploy (cloud)")
+        out = self.run(
+            "photonctl",
+            "workflow",
+            "run",
+            display_path(WORKFLOW),
+            "--input",
+            f"deploy_script={DEPLOY_SCRIPT}",
+            "--input",
+            "environment=staging",
+        )
+        match = re.search(r"^workflow \S+ \((\S+)\)", out, re.MULTILINE)
+        if match:
+            self.step("What each step produced (the later steps' prompts quote the results)")
+            shown = self.run(
+                "photonctl", "workflow", "show", match.group(1), "-o", "json", show=False
+            )
+            for step in json.loads(shown)["steps"]:
+                outputs = step.get("outputs") or {}
+                text = outputs.get("result") or outputs.get("stdout") or ""
+                print(f"{step['id']}: " + text.strip().replace("\n", "\n" + " " * 4))
         print("\ndemo finished: stopping the hub and agents", flush=True)
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the current directory when it is inside it (as make demo runs)."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def main() -> int:

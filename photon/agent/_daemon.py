@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import platform
@@ -24,7 +25,7 @@ from .._grpc import CHANNEL_OPTIONS, EOF
 from ..certs import load_certificate, not_after
 from ..errors import ConfigError, TaskFailed, TransportError
 from ..model import FailureClass
-from ..plugins import Plugin, SimpleTaskContext, load_plugins, run_plugin
+from ..plugins import Detection, Plugin, SimpleTaskContext, load_plugins, run_plugin
 from ..v1 import common_pb2, mesh_pb2, mesh_pb2_grpc
 from ._backoff import Backoff
 from ._config import AgentConfig, Identity
@@ -123,7 +124,7 @@ class AgentDaemon:
         allowed = self._config.allowed_tools
         for name, plugin in sorted(loaded.plugins.items()):
             try:
-                detection = await plugin.detect()
+                detection = await _detect(plugin, self._config.tools.get(name, {}))
             except Exception as exc:  # a plugin's bug must not stop the agent
                 log.warning("plugin %s failed to detect its tool: %s", name, exc)
                 self._tools.append(
@@ -407,6 +408,13 @@ def _disabled_detail(config: AgentConfig, name: str) -> str:
     if config.tools.get(name, {}).get("enabled") is False:
         return "switched off in the agent config"
     return "not allowed on this agent"
+
+
+async def _detect(plugin: Plugin, settings: Mapping[str, Any]) -> Detection:
+    """Plugins may take this tool's agent settings in detect (e.g. a `binary` path)."""
+    if "settings" in inspect.signature(plugin.detect).parameters:
+        return await plugin.detect(settings=settings)  # type: ignore[call-arg]
+    return await plugin.detect()
 
 
 def _describe(exc: BaseException) -> str:

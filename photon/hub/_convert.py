@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError
@@ -171,7 +171,9 @@ def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_p
         item = admin_pb2.WorkflowStep(
             id=step.step_id,
             tool=spec.task.tool if spec else (tasks[0].spec.tool if tasks else ""),
-            action=spec.task.action if spec else (tasks[0].spec.action if tasks else ""),
+            # A stored workflow is re-parsed without its tools' default actions: the tasks
+            # have them.
+            action=(spec.task.action if spec else "") or (tasks[0].spec.action if tasks else ""),
             needs=list(spec.needs) if spec else [],
             state=f"STEP_STATE_{step.state.name}",
             task_ids=list(step.task_ids),
@@ -179,7 +181,7 @@ def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_p
             outputs_json="" if step.outputs is None else json.dumps(step.outputs),
             started_at=step.started_at or 0.0,
             finished_at=step.finished_at or 0.0,
-            message=step.message,
+            message=step.message or _waiting(step.task_ids, snapshot.waiting),
             tasks_done=sum(1 for t in tasks if t.state.terminal),
             cost_usd=sum(_cost(t) for t in tasks),
         )
@@ -193,3 +195,8 @@ def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_p
 def _cost(task: TaskRecord) -> float:
     value = (task.outputs or {}).get("cost_usd")
     return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _waiting(task_ids: Sequence[str], waiting: Mapping[str, str]) -> str:
+    reasons = [waiting[t] for t in task_ids if t in waiting]
+    return f"waiting: {reasons[0]}" if reasons else ""

@@ -9,7 +9,9 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 
-EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
+# Up to the first `}}`, so a stray `}` inside (e.g. `format('{0}', ...)`) is still seen as an
+# expression and rejected, not passed on as literal text.
+EXPRESSION = re.compile(r"\$\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 
 

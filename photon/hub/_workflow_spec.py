@@ -132,10 +132,13 @@ def _retry(value: Any, where: str) -> RetryPolicy:
     attempts = value.get("max_attempts", defaults.max_attempts)
     if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
         raise _fail(f"{where}.max_attempts", "must be a whole number of at least 1")
+    multiplier = value.get("multiplier", defaults.multiplier)
+    if not isinstance(multiplier, int | float) or isinstance(multiplier, bool) or multiplier < 1:
+        raise _fail(f"{where}.multiplier", "must be a number of at least 1")
     return RetryPolicy(
         max_attempts=attempts,
         initial_backoff=_seconds(value.get("initial_backoff", 1), f"{where}.initial_backoff"),
-        multiplier=float(value.get("multiplier", defaults.multiplier)),
+        multiplier=float(multiplier),
         max_backoff=_seconds(value.get("max_backoff", 100), f"{where}.max_backoff"),
     )
 
@@ -257,7 +260,8 @@ def _check_graph(spec: WorkflowSpec) -> None:
                 raise InvalidArgumentError(f"step {step.id!r}: needs itself")
     order = topological_order(spec)
     if len(order) != len(spec.steps):
-        cyclic = sorted(ids - set(order))
+        # Steps left out either sit on a cycle or merely depend on one: name only the former.
+        cyclic = sorted(s for s in ids - set(order) if s in ancestors(spec, s))
         raise InvalidArgumentError(f"steps {', '.join(cyclic)} form a cycle through needs")
     for step in spec.steps:
         before = ancestors(spec, step.id)

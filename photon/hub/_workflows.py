@@ -55,6 +55,7 @@ class Snapshot:
     tasks: Mapping[str, TaskRecord]
     last_events: Mapping[str, TaskEventRecord]
     spec: WorkflowSpec | None
+    waiting: Mapping[str, str] = field(default_factory=dict)  # task id -> why it is queued
 
 
 class WorkflowEngine:
@@ -129,12 +130,18 @@ class WorkflowEngine:
         run = self._runs.get(workflow_id)
         if run is not None:
             steps = [run.steps[s.id] for s in run.spec.steps]
+            waiting = {
+                task_id: reason
+                for task_id, task in run.tasks.items()
+                if (reason := self._tasks.waiting_reason(task))
+            }
             return Snapshot(
                 record=run.record,
                 steps=steps,
                 tasks=dict(run.tasks),
                 last_events=self._last_event,
                 spec=run.spec,
+                waiting=waiting,
             )
         record, steps = await self._store.get_workflow(workflow_id)
         tasks = {}
@@ -223,12 +230,17 @@ class WorkflowEngine:
         async with run.lock:
             if run.record.state.terminal:
                 return
-            for step_id in topological_order(run.spec):
-                step = run.steps[step_id]
-                if step.state is StepState.RUNNING:
-                    await self._maybe_finish_step(run, step)
-                elif step.state is StepState.WAITING:
-                    await self._maybe_start_step(run, run.spec.step(step_id))
+            # Repeat until nothing moves: a step can end as soon as it starts (its tasks ended
+            # before a hub restart, or it fans out over nothing), unblocking its dependents.
+            before = None
+            while before != (after := [s.state for s in run.steps.values()]):
+                before = after
+                for step_id in topological_order(run.spec):
+                    step = run.steps[step_id]
+                    if step.state is StepState.RUNNING:
+                        await self._maybe_finish_step(run, step)
+                    elif step.state is StepState.WAITING:
+                        await self._maybe_start_step(run, run.spec.step(step_id))
             if all(s.state.terminal for s in run.steps.values()):
                 failed = [s for s in run.steps.values() if s.state is StepState.FAILED]
                 if failed:
@@ -310,8 +322,6 @@ class WorkflowEngine:
         await self._set_step(
             run, spec.id, state=StepState.RUNNING, task_ids=tuple(task_ids), started_at=time.time()
         )
-        if not task_ids:  # a fan-out over nothing
-            await self._set_step(run, spec.id, state=StepState.SUCCEEDED, outputs=[])
 
     def _instances(self, run: Run, spec: StepSpec) -> list[TaskSpec]:
         context: dict[str, Any] = {

@@ -106,7 +106,10 @@ class Plugin(Protocol):
     def enabled_by_default(self) -> bool: ...
 
     async def detect(self) -> Detection:
-        """Report whether the tool is usable on this host (binary on PATH, API key present...)."""
+        """Report whether the tool is usable on this host (binary on PATH, API key present...).
+
+        A plugin may declare a keyword `settings` here to receive its agent settings.
+        """
         ...
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:

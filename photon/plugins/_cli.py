@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -91,6 +92,8 @@ class CliAdapter(ABC):
     default_action = "prompt"
     enabled_by_default = True
     version_args: Sequence[str] = ("--version",)
+    # Picks the version out of what `version_args` prints (group 1); empty: the first line.
+    version_pattern: re.Pattern[str] | None = None
     # Secret name -> environment variable the tool reads it from.
     secret_env: Mapping[str, str] = {}
     actions: Sequence[Action] = (
@@ -100,16 +103,22 @@ class CliAdapter(ABC):
     def executable(self, settings: Mapping[str, Any]) -> str:
         return str(settings.get("binary") or self.binary)
 
-    async def detect(self) -> Detection:
-        found = shutil.which(self.binary)
+    async def detect(self, *, settings: Mapping[str, Any] | None = None) -> Detection:
+        """Available when the tool (the `binary` setting, else found on PATH) answers its
+        version flag."""
+        executable = self.executable(settings or {})
+        found = shutil.which(executable)
         if found is None:
-            return Detection(available=False, detail=f"{self.binary} not found on PATH")
+            return Detection(available=False, detail=f"{executable} not found")
         try:
             result = await run_process([found, *self.version_args], cwd=Path.home())
         except TaskFailed as exc:
             return Detection(available=False, detail=str(exc))
-        line = (result.stdout_tail or result.stderr_tail).strip().splitlines()
-        return Detection(available=result.exit_code == 0, version=line[0] if line else "")
+        lines = (result.stdout_tail or result.stderr_tail).strip().splitlines()
+        version = lines[0] if lines else ""
+        if self.version_pattern is not None and (match := self.version_pattern.search(version)):
+            version = match.group(1)
+        return Detection(available=result.exit_code == 0, version=version)
 
     @abstractmethod
     def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:

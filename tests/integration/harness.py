@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -236,3 +237,16 @@ def make_env(root: Path) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
+
+
+def terminal_transitions(hub_dir: Path) -> dict[str, int]:
+    """How many times the hub recorded each task ending (must be exactly once)."""
+    with sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT task_id, COUNT(*) FROM task_events WHERE kind = 'state'"
+            f" AND json_extract(data, '$.state') IN {TERMINAL!r} GROUP BY task_id"
+        ).fetchall()
+    return dict(rows)

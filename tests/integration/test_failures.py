@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import sqlite3
 import time
 from pathlib import Path
 
@@ -14,19 +13,7 @@ import psutil
 from photon.client import PhotonClient
 from photon.errors import PhotonError
 
-from .harness import HEARTBEAT, PYTHON, Mesh, Proc, free_port, wait_for
-
-TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT")
-
-
-def terminal_transitions(hub_dir: Path) -> dict[str, int]:
-    """How many times the hub recorded each task ending (must be exactly once)."""
-    with sqlite3.connect(f"file:{hub_dir / 'hub.db'}?mode=ro", uri=True) as db:
-        rows = db.execute(
-            "SELECT task_id, COUNT(*) FROM task_events WHERE kind = 'state'"
-            f" AND json_extract(data, '$.state') IN {TERMINAL!r} GROUP BY task_id"
-        ).fetchall()
-    return dict(rows)
+from .harness import HEARTBEAT, PYTHON, Mesh, Proc, free_port, terminal_transitions, wait_for
 
 
 async def test_killed_agent_tasks_finish_elsewhere_exactly_once(mesh: Mesh) -> None:

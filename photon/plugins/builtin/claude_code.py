@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, Final
 
 from ...errors import TaskFailed
 from ...model import FailureClass
-from .._api import Detection, TaskContext
+from .._api import TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
-_VERSION: Final = re.compile(r"(\d+\.\d+\S*)\s+\(Claude Code\)")
+_VERSION = re.compile(r"(\d+\.\d+\S*)\s+\(Claude Code\)")
 # Claude reports a rate limit as a "successful" result whose text names the limit, sometimes with
 # the reset time appended as an epoch: "Claude AI usage limit reached|1767225600".
 _QUOTA: Final = re.compile(r"usage limit|rate[ _-]?limit|\b429\b|quota|too many requests", re.I)
@@ -46,16 +45,11 @@ class ClaudeCodePlugin(CliAdapter):
     name = "claude-code"
     binary = "claude"
     version_args = ("-v",)
+    version_pattern = _VERSION
     secret_env = {
         "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
         "ANTHROPIC_AUTH_TOKEN": "ANTHROPIC_AUTH_TOKEN",
     }
-
-    async def detect(self) -> Detection:
-        """Available when `claude -v` exits 0; the version is the number it prints."""
-        detection = await super().detect()
-        match = _VERSION.search(detection.version)
-        return replace(detection, version=match.group(1)) if match else detection
 
     def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
         inputs, settings = ctx.inputs, ctx.settings

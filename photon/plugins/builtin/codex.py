@@ -7,17 +7,16 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, Final
 
 from ...errors import TaskFailed
 from ...model import FailureClass
-from .._api import Detection, TaskContext
+from .._api import TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
-_VERSION: Final = re.compile(r"(\d+\.\d+\S*)")
+_VERSION = re.compile(r"(\d+\.\d+\S*)")
 _SANDBOXES: Final = ("read-only", "workspace-write", "danger-full-access")
 # Checked before auth: OpenAI's "insufficient_quota" is a 429 that talks about the API key.
 _QUOTA: Final = re.compile(r"\b429\b|rate[ _-]?limit|quota|usage limit|too many requests", re.I)
@@ -56,13 +55,8 @@ class CodexPlugin(CliAdapter):
 
     name = "codex"
     binary = "codex"
+    version_pattern = _VERSION
     secret_env = {"OPENAI_API_KEY": "OPENAI_API_KEY", "CODEX_API_KEY": "CODEX_API_KEY"}
-
-    async def detect(self) -> Detection:
-        """Available when `codex --version` exits 0; the version is the number it prints."""
-        detection = await super().detect()
-        match = _VERSION.search(detection.version)
-        return replace(detection, version=match.group(1)) if match else detection
 
     def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
         """Raises TaskFailed (invalid_input) for malformed or unsupported inputs."""
