@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ from ._store import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-WriteOp = Callable[[aiosqlite.Connection], Awaitable[Any]]
+WriteOp = Callable[[sqlite3.Connection], Any]
 
 # Each entry is one schema version; never edit a released one, append a new one.
 MIGRATIONS: tuple[str, ...] = (
@@ -70,6 +70,23 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    current = (row[0] if row else None) or 0
+    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, script.split(";")):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("store schema migrated to version %d", version)
+
+
 class SqliteStore:
     """Durable hub state in one SQLite file.
 
@@ -79,48 +96,35 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
-        self._writer = await self._connect()
-        await self._writer.execute("PRAGMA journal_mode=WAL")
-        await self._migrate(self._writer)
-        self._reader = await self._connect()
+        self._writer = await asyncio.to_thread(self._open_writer)
+        self._reader = await aiosqlite.connect(self._path, isolation_level=None)
+        self._reader.row_factory = sqlite3.Row
+        await self._reader.execute("PRAGMA busy_timeout=5000")
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self._path, isolation_level=None)
+    def _open_writer(self) -> sqlite3.Connection:
+        # Used from one worker thread at a time (the flusher's), never concurrently.
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        _migrate(conn)
         return conn
-
-    async def _migrate(self, conn: aiosqlite.Connection) -> None:
-        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        async with conn.execute("SELECT MAX(version) FROM schema_version") as cur:
-            row = await cur.fetchone()
-        current = (row[0] if row else None) or 0
-        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in filter(str.strip, script.split(";")):
-                    await conn.execute(statement)
-                await conn.execute("INSERT INTO schema_version VALUES (?)", (version,))
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            log.info("store schema migrated to version %d", version)
 
     async def close(self) -> None:
         if self._flusher is not None:
             await asyncio.gather(self._flusher, return_exceptions=True)
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
+        if self._reader is not None:
+            await self._reader.close()
+        if self._writer is not None:
+            self._writer.close()
         self._reader = self._writer = None
 
     # -- group commit -------------------------------------------------------------------------
@@ -129,45 +133,54 @@ class SqliteStore:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
         if self._flusher is None or self._flusher.done():
-            # One flusher drains the queue batch by batch; shielded from any single caller's
-            # cancellation so the other callers in its batch still get their answer.
+            # One flusher drains the queue batch by batch; no single caller's cancellation
+            # stops it, so the other callers in its batch still get their answer.
             self._flusher = asyncio.ensure_future(self._flush())
         return await future
 
     async def _flush(self) -> None:
-        conn = self._writer
-        assert conn is not None, "store is not open"
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await conn.execute("BEGIN IMMEDIATE")
-                results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-                for op, future in batch:
-                    await conn.execute("SAVEPOINT op")
-                    try:
-                        results.append((future, await op(conn), None))
-                        await conn.execute("RELEASE op")
-                    except Exception as exc:
-                        await conn.execute("ROLLBACK TO op")
-                        await conn.execute("RELEASE op")
-                        if isinstance(exc, sqlite3.IntegrityError):
-                            exc = ConflictError(f"already exists: {exc}")
-                        results.append((future, None, exc))
-                await conn.execute("COMMIT")
+                # The whole batch runs in one thread hop: one transaction, one fsync.
+                results = await asyncio.to_thread(self._commit, [op for op, _ in batch])
             except Exception as exc:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for future, value, error in results:
+            for (_, future), (value, error) in zip(batch, results, strict=True):
                 if future.done():
                     continue
                 if error is None:
                     future.set_result(value)
                 else:
                     future.set_exception(error)
+
+    def _commit(self, ops: list[WriteOp]) -> list[tuple[Any, Exception | None]]:
+        """Run ops in one transaction; a failing op is rolled back alone (savepoint)."""
+        conn = self._writer
+        assert conn is not None, "store is not open"
+        results: list[tuple[Any, Exception | None]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    results.append((op(conn), None))
+                    conn.execute("RELEASE op")
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    if isinstance(exc, sqlite3.IntegrityError):
+                        exc = ConflictError(f"already exists: {exc}")
+                    results.append((None, exc))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
 
     async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "store is not open"
@@ -183,8 +196,8 @@ class SqliteStore:
     # -- join tokens --------------------------------------------------------------------------
 
     async def add_join_token(self, token: JoinTokenRecord) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO join_tokens VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     token.id,
@@ -209,25 +222,23 @@ class SqliteStore:
         return [_join_token(r) for r in await self._read("SELECT * FROM join_tokens ORDER BY id")]
 
     async def revoke_join_token(self, token_id: str) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            cur = await conn.execute("UPDATE join_tokens SET revoked = 1 WHERE id = ?", (token_id,))
+        def op(conn: sqlite3.Connection) -> None:
+            cur = conn.execute("UPDATE join_tokens SET revoked = 1 WHERE id = ?", (token_id,))
             if cur.rowcount == 0:
                 raise NotFoundError(f"join token {token_id} not found")
 
         await self._write(op)
 
     async def consume_join_token(self, token_id: str, agent: AgentRecord) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            cur = await conn.execute(
+        def op(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
                 "UPDATE join_tokens SET uses_left = uses_left - 1"
                 " WHERE id = ? AND uses_left > 0 AND revoked = 0",
                 (token_id,),
             )
             if cur.rowcount == 0:
                 raise ConflictError("join token has already been used")
-            await conn.execute(
-                "INSERT INTO agents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _agent_row(agent)
-            )
+            conn.execute("INSERT INTO agents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", _agent_row(agent))
 
         await self._write(op)
 
@@ -243,9 +254,9 @@ class SqliteStore:
         return [_agent(r) for r in await self._read("SELECT * FROM agents ORDER BY name, id")]
 
     async def update_agent(self, agent: AgentRecord) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> None:
             row = _agent_row(agent)
-            cur = await conn.execute(
+            cur = conn.execute(
                 "UPDATE agents SET name = ?, hostname = ?, labels = ?, certificate_serial = ?,"
                 " certificate_expires_at = ?, joined_at = ?, draining = ?, removed = ?"
                 " WHERE id = ?",
@@ -259,8 +270,8 @@ class SqliteStore:
     # -- api keys -----------------------------------------------------------------------------
 
     async def add_api_key(self, key: ApiKeyRecord) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?)",
                 (key.id, key.user, key.role.value, key.secret_hash, key.created_at),
             )
@@ -288,15 +299,14 @@ class SqliteStore:
     async def insert_task(self, task: TaskRecord) -> tuple[TaskRecord, bool]:
         key = task.spec.idempotency_key or None
 
-        async def op(conn: aiosqlite.Connection) -> TaskRecord | None:
+        def op(conn: sqlite3.Connection) -> TaskRecord | None:
             if key is not None:
-                async with conn.execute(
+                row = conn.execute(
                     "SELECT * FROM tasks WHERE idempotency_key = ?", (key,)
-                ) as cur:
-                    row = await cur.fetchone()
+                ).fetchone()
                 if row is not None:
                     return _task(row)
-            await conn.execute(
+            conn.execute(
                 "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*_task_row(task), key),
             )
@@ -308,10 +318,10 @@ class SqliteStore:
     async def update_task(
         self, task: TaskRecord, *, events: Sequence[TaskEventRecord] = ()
     ) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await _insert_events(conn, events)
+        def op(conn: sqlite3.Connection) -> None:
+            _insert_events(conn, events)
             row = _task_row(task)
-            cur = await conn.execute(
+            cur = conn.execute(
                 "UPDATE tasks SET spec = ?, state = ?, attempt = ?, epoch = ?, agent_id = ?,"
                 " outputs = ?, failure = ?, created_at = ?, started_at = ?, finished_at = ?"
                 " WHERE id = ?",
@@ -350,8 +360,8 @@ class SqliteStore:
         return [_task(r) for r in rows]
 
     async def append_task_events(self, events: Sequence[TaskEventRecord]) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await _insert_events(conn, events)
+        def op(conn: sqlite3.Connection) -> None:
+            _insert_events(conn, events)
 
         await self._write(op)
 
@@ -368,11 +378,11 @@ class SqliteStore:
     # -- workflows ----------------------------------------------------------------------------
 
     async def insert_workflow(self, workflow: WorkflowRecord, steps: Sequence[StepRecord]) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "INSERT INTO workflows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _workflow_row(workflow)
             )
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO workflow_steps (state, task_ids, outputs, started_at, finished_at,"
                 " message, workflow_id, step_id, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(*_step_row(step), position) for position, step in enumerate(steps)],
@@ -381,9 +391,9 @@ class SqliteStore:
         await self._write(op)
 
     async def update_workflow(self, workflow: WorkflowRecord) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> None:
             row = _workflow_row(workflow)
-            await conn.execute(
+            conn.execute(
                 "UPDATE workflows SET name = ?, document = ?, inputs = ?, state = ?,"
                 " created_at = ?, finished_at = ?, message = ? WHERE id = ?",
                 (*row[1:], row[0]),
@@ -392,8 +402,8 @@ class SqliteStore:
         await self._write(op)
 
     async def update_step(self, step: StepRecord) -> None:
-        async def op(conn: aiosqlite.Connection) -> None:
-            await conn.execute(
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
                 "UPDATE workflow_steps SET state = ?, task_ids = ?, outputs = ?, started_at = ?,"
                 " finished_at = ?, message = ? WHERE workflow_id = ? AND step_id = ?",
                 _step_row(step),
@@ -441,9 +451,9 @@ class SqliteStore:
         ]
 
 
-async def _insert_events(conn: aiosqlite.Connection, events: Sequence[TaskEventRecord]) -> None:
+def _insert_events(conn: sqlite3.Connection, events: Sequence[TaskEventRecord]) -> None:
     if events:
-        await conn.executemany(
+        conn.executemany(
             "INSERT OR IGNORE INTO task_events VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 (e.task_id, e.seq, e.attempt, e.kind, e.message, _rows.dumps(e.data), e.time)
