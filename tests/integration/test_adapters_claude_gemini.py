@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .harness import Mesh
+from .harness import Mesh, wait_for
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
 
@@ -68,3 +68,27 @@ async def test_claude_rate_limit_fails_as_quota(mesh: Mesh) -> None:
     assert task["failure"]["failure_class"] == "quota", task
     assert task["failure"]["message"] == "Claude AI usage limit reached|1767225600"
     assert task["failure"]["retry_at"] == 1767225600.0
+
+
+async def test_cancel_through_the_hub_kills_the_tool(mesh: Mesh, tmp_path: Path) -> None:
+    pidfile = tmp_path / "claude.pids"
+    await mesh.agent("slow-ai", env=fake_env("slow", PHOTON_FAKE_PIDFILE=str(pidfile)))
+    async with mesh.client() as client:
+        task = await client.submit("claude-code", inputs={"prompt": "take your time"})
+        await wait_for(lambda: pidfile.exists() and len(pidfile.read_text().split()) == 2)
+        pids = [int(p) for p in pidfile.read_text().split()]
+        cancelled = mesh.ctl("tasks", "cancel", task.id)
+        assert cancelled.returncode == 0, cancelled.stderr
+
+        def gone() -> bool:
+            return not any(Path(f"/proc/{pid}").exists() and _running(pid) for pid in pids)
+
+        await wait_for(gone, timeout=5)
+        assert (await client.get_task(task.id)).state.value == "CANCELLED"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
