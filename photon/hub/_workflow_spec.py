@@ -75,8 +75,15 @@ class WorkflowSpec:
     concurrency: int | None = None
     timeout: float | None = None
 
+    _index: dict[str, StepSpec] = field(init=False, repr=False, compare=False)
+    order: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {s.id: s for s in self.steps})
+        object.__setattr__(self, "order", tuple(topological_order(self.steps)))
+
     def step(self, step_id: str) -> StepSpec:
-        return next(s for s in self.steps if s.id == step_id)
+        return self._index[step_id]
 
 
 def _fail(where: str, message: str) -> InvalidArgumentError:
@@ -258,17 +265,18 @@ def _check_graph(spec: WorkflowSpec) -> None:
                 raise InvalidArgumentError(f"step {step.id!r}: needs unknown step {need!r}")
             if need == step.id:
                 raise InvalidArgumentError(f"step {step.id!r}: needs itself")
-    order = topological_order(spec)
+    order = spec.order
     if len(order) != len(spec.steps):
         # Steps left out either sit on a cycle or merely depend on one: name only the former.
         cyclic = sorted(s for s in ids - set(order) if s in ancestors(spec, s))
         raise InvalidArgumentError(f"steps {', '.join(cyclic)} form a cycle through needs")
     for step in spec.steps:
-        before = ancestors(spec, step.id)
         fields: list[tuple[str, Any]] = [("inputs", step.task.inputs), ("for_each", step.for_each)]
-        for field_name, value in fields:
-            for path in references(value):
-                _check_reference(spec, step, before, field_name, path)
+        paths = [(name, path) for name, value in fields for path in references(value)]
+        # Ancestors only where a step's outputs are referred to: long chains stay cheap.
+        before = ancestors(spec, step.id) if any(p[0] == "steps" for _, p in paths) else set()
+        for field_name, path in paths:
+            _check_reference(spec, step, before, field_name, path)
 
 
 def _check_reference(
@@ -296,19 +304,29 @@ def _check_reference(
         raise _fail(where, f"unknown expression root {root!r} (inputs, steps, item, matrix)")
 
 
-def topological_order(spec: WorkflowSpec) -> list[str]:
-    """Step ids in dependency order (file order among independent steps); cycles left out."""
-    done: list[str] = []
-    remaining = list(spec.steps)
-    progress = True
-    while remaining and progress:
-        progress = False
-        for step in list(remaining):
-            if all(n in done for n in step.needs):
-                done.append(step.id)
-                remaining.remove(step)
-                progress = True
-    return done
+def topological_order(steps: Sequence[StepSpec]) -> list[str]:
+    """Step ids in dependency order (file order among independent steps); steps on or after a
+    cycle, or needing unknown steps, are left out."""
+    position = {s.id: i for i, s in enumerate(steps)}
+    waiting_on = {s.id: len(set(s.needs)) for s in steps}
+    dependents: dict[str, list[str]] = {s.id: [] for s in steps}
+    for step in steps:
+        for need in set(step.needs):
+            if need in dependents:
+                dependents[need].append(step.id)
+    # Wave by wave: every step whose needs are done, in file order, then the next wave.
+    ready = [s.id for s in steps if not s.needs]
+    order: list[str] = []
+    while ready:
+        order.extend(ready)
+        unblocked = []
+        for step_id in ready:
+            for dependent in dependents[step_id]:
+                waiting_on[dependent] -= 1
+                if waiting_on[dependent] == 0:
+                    unblocked.append(dependent)
+        ready = sorted(unblocked, key=position.__getitem__)
+    return order
 
 
 def check_tools(spec: WorkflowSpec, tools: Iterable[common_pb2.ToolCapability]) -> WorkflowSpec:

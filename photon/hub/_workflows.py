@@ -29,7 +29,6 @@ from ._workflow_spec import (
     expand_matrix,
     parse_workflow,
     resolve_inputs,
-    topological_order,
 )
 
 log = logging.getLogger(__name__)
@@ -235,7 +234,7 @@ class WorkflowEngine:
             before = None
             while before != (after := [s.state for s in run.steps.values()]):
                 before = after
-                for step_id in topological_order(run.spec):
+                for step_id in run.spec.order:
                     step = run.steps[step_id]
                     if step.state is StepState.RUNNING:
                         await self._maybe_finish_step(run, step)

@@ -16,7 +16,6 @@ from photon.hub._workflow_spec import (
     expand_matrix,
     parse_workflow,
     resolve_inputs,
-    topological_order,
 )
 from photon.v1 import common_pb2
 
@@ -283,7 +282,7 @@ def test_topological_order_puts_needs_first_and_keeps_file_order_otherwise() -> 
             step("docs"),
         )
     )
-    assert topological_order(spec) == ["ui", "docs", "api", "review", "deploy"]
+    assert list(spec.order) == ["ui", "docs", "api", "review", "deploy"]
 
 
 def test_topological_order_of_a_diamond() -> None:
@@ -295,7 +294,7 @@ def test_topological_order_of_a_diamond() -> None:
             step("bottom", needs=["left", "right"]),
         )
     )
-    order = topological_order(spec)
+    order = list(spec.order)
     assert order == ["top", "left", "right", "bottom"]
     for s in spec.steps:
         assert all(order.index(n) < order.index(s.id) for n in s.needs)
