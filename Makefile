@@ -28,8 +28,8 @@ check-protos: $(STAMP)
 	done; rm -rf $$tmp; echo "protos: generated code is up to date"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check photon tests examples
-	$(VENV)/bin/ruff format --check photon tests examples
+	$(VENV)/bin/ruff check photon tests examples bench
+	$(VENV)/bin/ruff format --check photon tests examples bench
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
