@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,75 +13,18 @@ import pytest
 
 from photon.errors import TaskFailed
 from photon.model import FailureClass
-from photon.plugins import SimpleTaskContext
 from photon.plugins.builtin.cursor_agent import CursorAgentPlugin
 from photon.plugins.testing import check_conformance
 
-FAKE = Path(__file__).resolve().parents[1] / "fakes" / "cursor-agent"
+from ._fake_cli import FAKES, FakeCli, alive, recorded_argv
+
+FAKE = FAKES / "cursor-agent"
 FINAL = "Reading Added the greeting to hello.py and the tests pass."
 
-Event = tuple[str, str, dict[str, Any]]
-
-
-def make_ctx(
-    tmp_path: Path,
-    inputs: Mapping[str, Any],
-    *,
-    scenario: str = "success",
-    settings: Mapping[str, Any] | None = None,
-    secrets: Mapping[str, str] | None = None,
-    deadline: float | None = None,
-) -> tuple[SimpleTaskContext, list[Event]]:
-    workdir = tmp_path / "ws"
-    workdir.mkdir(exist_ok=True)
-    env = {
-        "PHOTON_FAKE_SCENARIO": scenario,
-        "PHOTON_FAKE_ARGV_FILE": str(tmp_path / "argv.json"),
-        "PHOTON_FAKE_PIDFILE": str(tmp_path / "fake.pid"),
-    }
-    events: list[Event] = []
-    ctx = SimpleTaskContext(
-        task_id="t1",
-        action="prompt",
-        inputs=inputs,
-        workdir=workdir,
-        secrets=secrets or {},
-        settings={"binary": str(FAKE), **(settings or {}), "env": env},
-        deadline=deadline,
-        on_event=lambda kind, message, data: events.append((kind, message, data)),
-    )
-    return ctx, events
-
-
-async def run(
-    tmp_path: Path, scenario: str = "success", **inputs: Any
-) -> tuple[Mapping[str, Any], list[Event]]:
-    ctx, events = make_ctx(tmp_path, {"prompt": "hi", **inputs}, scenario=scenario)
-    return await CursorAgentPlugin().run(ctx), events
-
-
-async def fail(tmp_path: Path, scenario: str, **inputs: Any) -> tuple[TaskFailed, list[Event]]:
-    ctx, events = make_ctx(tmp_path, {"prompt": "hi", **inputs}, scenario=scenario)
-    with pytest.raises(TaskFailed) as info:
-        await CursorAgentPlugin().run(ctx)
-    return info.value, events
-
-
-def recorded_argv(tmp_path: Path) -> list[str]:
-    argv: list[str] = json.loads((tmp_path / "argv.json").read_text())
-    return argv
-
-
-def alive(pid: int) -> bool:
-    """True if `pid` runs; a zombie counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
+FAKE_CLI = FakeCli(FAKE, CursorAgentPlugin, pidfile="fake.pid")
+make_ctx = FAKE_CLI.make_ctx
+run = FAKE_CLI.run
+fail = FAKE_CLI.fail
 
 
 # --- success ---------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,12 @@ import pytest
 
 from photon.errors import TaskFailed
 from photon.model import FailureClass
-from photon.plugins import SimpleTaskContext, load_plugins
+from photon.plugins import load_plugins
 from photon.plugins.builtin.gemini_cli import GeminiCliPlugin
 from photon.plugins.testing import check_conformance
 
-FAKES = Path(__file__).resolve().parents[1] / "fakes"
+from ._fake_cli import FAKES, FakeCli, alive, of_kind, recorded_argv
+
 GEMINI = FAKES / "gemini"
 SESSION = "c0ffee00-1234-4abc-9def-0123456789ab"
 USAGE = {
@@ -29,53 +29,7 @@ USAGE = {
     "cache_read_input_tokens": 900,
 }
 
-Event = tuple[str, str, dict[str, Any]]
-
-
-def make_ctx(
-    tmp_path: Path,
-    inputs: Mapping[str, Any],
-    *,
-    scenario: str = "success",
-    settings: Mapping[str, Any] | None = None,
-) -> tuple[SimpleTaskContext, list[Event]]:
-    workdir = tmp_path / "ws"
-    workdir.mkdir(exist_ok=True)
-    events: list[Event] = []
-    fake_env = {
-        "PHOTON_FAKE_SCENARIO": scenario,
-        "PHOTON_FAKE_ARGV_FILE": str(tmp_path / "argv.json"),
-        "PHOTON_FAKE_PIDFILE": str(tmp_path / "pids"),
-    }
-    ctx = SimpleTaskContext(
-        task_id="t1",
-        action="prompt",
-        inputs=inputs,
-        workdir=workdir,
-        settings={"binary": str(GEMINI), "env": fake_env, **(settings or {})},
-        on_event=lambda kind, message, data: events.append((kind, message, data)),
-    )
-    return ctx, events
-
-
-def recorded_argv(tmp_path: Path) -> list[str]:
-    return list(json.loads((tmp_path / "argv.json").read_text()))
-
-
-def of_kind(events: list[Event], kind: str) -> list[Event]:
-    return [e for e in events if e[0] == kind]
-
-
-def alive(pid: int) -> bool:
-    """True if `pid` runs; a zombie counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
+make_ctx = FakeCli(GEMINI, GeminiCliPlugin).make_ctx
 
 
 # --- declaration and discovery -------------------------------------------------------------
