@@ -184,8 +184,10 @@ class SqliteStore:
 
     async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "store is not open"
-        async with self._reader.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        # Execute and fetch in one step: a cursor left open between awaits would hold the
+        # connection's read transaction open while other reads interleave, and under load every
+        # read would keep seeing an old snapshot.
+        return list(await self._reader.execute_fetchall(sql, args))
 
     async def _read_one(self, sql: str, args: Sequence[Any], what: str) -> sqlite3.Row:
         rows = await self._read(sql, args)

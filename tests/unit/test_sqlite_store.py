@@ -399,3 +399,23 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
         assert await reopened.list_task_events("t1") == [event("t1", 1)]
     finally:
         await reopened.close()
+
+
+async def test_reads_see_each_commit_while_other_reads_run(store: SqliteStore) -> None:
+    # Many watchers read at once on the hub; none may keep an old snapshot alive for the others.
+    record = task()
+    await store.insert_task(record)
+    stop = asyncio.Event()
+
+    async def keep_reading() -> None:
+        while not stop.is_set():
+            await store.get_task(record.id)
+
+    readers = [asyncio.create_task(keep_reading()) for _ in range(20)]
+    try:
+        for state in (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUCCEEDED) * 10:
+            await store.update_task(replace(record, state=state))
+            assert (await store.get_task(record.id)).state is state
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
