@@ -147,6 +147,7 @@ class Scheduler:
     def __init__(self, *, limits: Mapping[str, ToolLimit] | None = None) -> None:
         self._limits = dict(limits or {})
         self._queued: dict[str, _Queued] = {}
+        self._delayed: dict[str, float] = {}  # backed-off entries only, so next_ready stays cheap
         self._order: list[tuple[int, int, str]] = []
         self._arrivals = 0
         self._holding: dict[str, _Holding] = {}
@@ -175,10 +176,13 @@ class Scheduler:
         self._arrivals += 1
         key = (-spec.priority, self._arrivals, task_id)
         self._queued[task_id] = _Queued(spec=spec, key=key, ready_at=ready_at, avoid=avoid)
+        if ready_at:
+            self._delayed[task_id] = ready_at
         bisect.insort(self._order, key)
 
     def dequeue(self, task_id: str) -> bool:
         entry = self._queued.pop(task_id, None)
+        self._delayed.pop(task_id, None)
         self._reasons.pop(task_id, None)
         if entry is None:
             return False
@@ -206,8 +210,7 @@ class Scheduler:
 
     def next_ready(self, now: float) -> float | None:
         """The earliest future time a backed-off task becomes ready, if any."""
-        future = [q.ready_at for q in self._queued.values() if q.ready_at > now]
-        return min(future, default=None)
+        return min((t for t in self._delayed.values() if t > now), default=None)
 
     def _acquire(self, task_id: str, spec: TaskSpec) -> None:
         self._holding[task_id] = _Holding(tool=spec.tool, locks=tuple(spec.locks))
