@@ -46,7 +46,7 @@ class PluginError(PhotonError):
 
 
 class TaskFailed(PhotonError):
-    """A task attempt failed; carries the failure class and whether a retry may help."""
+    """A task attempt failed; carries the failure class (the hub's retry policy decides on it)."""
 
     def __init__(
         self,
@@ -58,10 +58,6 @@ class TaskFailed(PhotonError):
         super().__init__(message)
         self.failure_class = failure_class
         self.retry_at = retry_at
-
-    @property
-    def retryable(self) -> bool:
-        return self.failure_class not in {FailureClass.INVALID_INPUT, FailureClass.CANCELLED}
 
 
 class CertificateError(PhotonError):
