@@ -22,7 +22,7 @@ from .. import __version__
 from .._aio import first_completed, wait_event
 from .._fs import check_private_dir
 from .._grpc import CHANNEL_OPTIONS, EOF
-from ..certs import load_certificate, not_after
+from .._x509 import load_certificate, not_after  # not ..certs: cryptography costs ~11 MB RSS
 from ..errors import ConfigError, TaskFailed, TransportError
 from ..model import FailureClass
 from ..plugins import Detection, Plugin, SimpleTaskContext, load_plugins, run_plugin

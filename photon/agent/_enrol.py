@@ -14,16 +14,6 @@ from .._fs import ensure_private_dir, write_atomic
 from .._grpc import CHANNEL_OPTIONS
 from .._join_token import JoinToken
 from .._status import error_for
-from ..certs import (
-    agent_id_of,
-    certificate_to_pem,
-    create_csr,
-    fetch_ca_by_pin,
-    generate_private_key,
-    is_issued_by,
-    load_certificate,
-    private_key_to_pem,
-)
 from ..errors import CertificateError, ConfigError
 from ..v1 import enroll_pb2, enroll_pb2_grpc
 from ._config import AgentPaths, Identity
@@ -36,6 +26,19 @@ async def join(
 ) -> Identity:
     """Enrol this host. Raises UsageError (bad token), CertificateError (pin mismatch),
     TransportError (hub unreachable), AuthError (token refused), ConfigError (already joined)."""
+    # Imported here: `photon-agent run` loads this module too (through photon.agent), and
+    # cryptography would add ~11 MB to the daemon's resident memory for a step it never runs.
+    from ..certs import (
+        agent_id_of,
+        certificate_to_pem,
+        create_csr,
+        fetch_ca_by_pin,
+        generate_private_key,
+        is_issued_by,
+        load_certificate,
+        private_key_to_pem,
+    )
+
     token = JoinToken.decode(token_text)
     ensure_private_dir(data_dir)
     paths = AgentPaths(root=data_dir)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from .._duration import parse_duration as _parse_duration
 from ..errors import UsageError
@@ -17,14 +16,24 @@ _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _LABEL_MAX = 63
 _SHOWN_ITEM_MAX = 60
 
+if TYPE_CHECKING:
+    import yaml
 
-class _Loader(yaml.SafeLoader):
+
+@functools.cache
+def _loader() -> type[yaml.SafeLoader]:
     """A SafeLoader that keeps timestamps as strings, so every value stays JSON-compatible."""
+    # yaml is imported only for an --inputs-file that is not JSON: photon-agent imports this
+    # module for its labels, and yaml would stay in the daemon's memory for nothing.
+    import yaml
 
-    yaml_implicit_resolvers = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    class Loader(yaml.SafeLoader):
+        yaml_implicit_resolvers = {
+            first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+            for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+
+    return Loader
 
 
 def read_text_file(path: str) -> str:
@@ -94,8 +103,10 @@ def _parse_inputs_file(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
+        import yaml  # see _loader
+
         try:
-            data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+            data = yaml.load(text, Loader=_loader())  # noqa: S506 - _loader() is a SafeLoader
         except yaml.YAMLError as exc:
             reason = _yaml_reason(exc)
             raise UsageError(f"--inputs-file: not valid JSON or YAML ({reason})") from None
@@ -109,6 +120,8 @@ def _parse_inputs_file(text: str) -> dict[str, Any]:
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
     """Describe a YAML error on one line."""
+    import yaml  # see _loader; already loaded when there is a YAML error
+
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem and exc.problem_mark:
         mark = exc.problem_mark
         return f"{exc.problem} at line {mark.line + 1} column {mark.column + 1}"

@@ -7,17 +7,20 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
 log = logging.getLogger(__name__)
 MAX_REQUEST_LINE = 8192
 
 
 class HttpEndpoint:
-    """Answers health probes and Prometheus scrapes; anything else gets 404."""
+    """Answers health probes and Prometheus scrapes; anything else gets 404.
 
-    def __init__(self, *, registry: CollectorRegistry, ready: Callable[[], bool]) -> None:
-        self._registry = registry
+    `metrics` returns the content type and body of a scrape.
+    """
+
+    def __init__(
+        self, *, metrics: Callable[[], tuple[str, bytes]], ready: Callable[[], bool]
+    ) -> None:
+        self._metrics = metrics
         self._ready = ready
 
     def _respond(self, path: str) -> tuple[int, str, bytes]:
@@ -28,7 +31,7 @@ class HttpEndpoint:
                 return 200, "text/plain", b"ready\n"
             return 503, "text/plain", b"not ready\n"
         if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, generate_latest(self._registry)
+            return 200, *self._metrics()
         return 404, "text/plain", b"not found\n"
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

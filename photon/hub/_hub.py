@@ -8,13 +8,13 @@ import json
 import logging
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import grpc.aio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from prometheus_client import CollectorRegistry
 
 from .._fs import check_private_dir, write_atomic
 from .._grpc import SERVER_OPTIONS, split_address
@@ -30,10 +30,13 @@ from ._fleet import Fleet
 from ._http import HttpEndpoint
 from ._interceptor import AuthInterceptor
 from ._mesh import MeshServicer
-from ._metrics import register_hub_metrics
+from ._metrics import HubMetrics
 from ._store import Store
 from ._stores import open_store
 from ._workflows import WorkflowEngine
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
 _WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104
@@ -44,7 +47,7 @@ class Hub:
 
     def __init__(self, config: HubConfig, *, registry: CollectorRegistry | None = None) -> None:
         self._config = config
-        self._registry = registry or CollectorRegistry()
+        self._registry = registry  # None: HubMetrics makes one at the first scrape
         self.ready = asyncio.Event()
         self._stopping = asyncio.Event()
         self.mesh_address = ""
@@ -100,7 +103,7 @@ class Hub:
             workflows = WorkflowEngine(store=store, tasks=engine)
             await workflows.load()
             stack.push_async_callback(workflows.flush)
-            register_hub_metrics(self._registry, fleet=fleet)
+            metrics = HubMetrics(fleet=fleet, registry=self._registry)
             health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
 
             mesh_server = grpc.aio.server(options=SERVER_OPTIONS)
@@ -157,7 +160,7 @@ class Hub:
 
             http_host, http_port = split_address(config.http_listen)
             http = await asyncio.start_server(
-                HttpEndpoint(registry=self._registry, ready=self.ready.is_set).handle,
+                HttpEndpoint(metrics=metrics.scrape, ready=self.ready.is_set).handle,
                 http_host or None,
                 http_port,
             )

@@ -25,7 +25,6 @@ from ..certs import (
     load_certificate,
     private_key_to_pem,
 )
-from ..client._context import ClientContext, save_context
 from ..model import Role
 from ._auth import ApiKey, hash_secret
 from ._config import HubPaths
@@ -102,6 +101,10 @@ async def init_hub(
         await store.close()
 
     if admin_key is not None and context_path is not None:
+        # Imported here: `photon-hub serve` loads this module too (through photon.hub), and the
+        # client package (with tomli_w) would stay in the hub's memory for nothing.
+        from ..client import ClientContext, save_context
+
         save_context(
             context_path,
             ClientContext(

@@ -6,23 +6,29 @@ import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError
 from ..v1 import common_pb2
 from ._store import TaskSpec
 
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
 
 @functools.lru_cache(maxsize=256)
 def _validator(schema_json: str) -> Draft202012Validator:
+    # Imported at the first check, not at start: jsonschema and its dependencies (referencing,
+    # attrs, rpds) add about 5 MB to the hub's resident memory, needed only once tasks come.
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(json.loads(schema_json))
 
 
 def input_errors(schema_json: str, inputs: Mapping[str, Any]) -> str | None:
     """One line naming the first offending field, or None when the inputs fit the schema."""
+    from jsonschema.exceptions import best_match  # see _validator
+
     error = best_match(_validator(schema_json).iter_errors(dict(inputs)))
     if error is None:
         return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import shutil
 import stat
 from collections.abc import Mapping
@@ -183,7 +182,8 @@ def _write(root: Path, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 def _replace(path: Path, data: bytes) -> None:
     """Write `data` to a new file beside `path`, then rename it over `path`."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # os.urandom, not secrets: that imports hashlib, and OpenSSL's set-up costs ~0.8 MB RSS.
+    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
