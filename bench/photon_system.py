@@ -10,20 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from photon.client import ClientContext, PhotonClient, load_context, save_context
+from photon.client import (
+    ClientContext,
+    PhotonClient,
+    Task,
+    load_context,
+    save_context,
+    task_spec,
+)
 from photon.model import AgentState, TaskState
 
 from .procs import PYTHON, Daemon, child_env, rss_mb, wait_until
 from .workloads import WORKERS, Footprint, System
 
 IDLE_SETTLE = 2.0
-# gRPC's server sheds calls it has not handed to the application yet once more than ~1,000 are
-# pending (they end CANCELLED), so "submit 20,000 at once" keeps a window of calls in flight.
-SUBMIT_WINDOW = 256
-WAIT_WINDOW = 1_000  # watch streams open at once while waiting for many tasks
 
 
 class PhotonSystem(System[str]):
@@ -49,6 +52,15 @@ class PhotonSystem(System[str]):
     def client(self) -> PhotonClient:
         assert self._client is not None, "not started"
         return self._client
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The environment its processes get: HOME and the photonctl context in the work dir."""
+        return self._env
+
+    def addresses(self) -> dict[str, str]:
+        """What the running hub bound: `mesh`, `api` and `http` addresses."""
+        return dict(json.loads((self._root / "hub/serving.json").read_text()))
 
     async def _cli(self, *args: str) -> str:
         proc = await asyncio.create_subprocess_exec(
@@ -175,27 +187,17 @@ class PhotonSystem(System[str]):
         return (await self.client.submit("echo")).id
 
     async def wait(self, handle: str) -> None:
-        task = await self.client.wait(handle)
-        if task.state != TaskState.SUCCEEDED:
-            raise RuntimeError(f"task {handle} ended {task.state}: {task.failure}")
+        _check(await self.client.wait(handle))
+
+    async def run_one(self) -> None:
+        _check(await self.client.run("echo"))
 
     async def submit_many(self, n: int) -> list[str]:
-        gate = asyncio.Semaphore(SUBMIT_WINDOW)
-
-        async def one() -> str:
-            async with gate:
-                return await self.submit()
-
-        return list(await asyncio.gather(*(one() for _ in range(n))))
+        return [t.id for t in await self.client.submit_many([task_spec("echo")] * n)]
 
     async def wait_many(self, handles: Sequence[str]) -> None:
-        gate = asyncio.Semaphore(WAIT_WINDOW)
-
-        async def one(handle: str) -> None:
-            async with gate:
-                await self.wait(handle)
-
-        await asyncio.gather(*(one(h) for h in handles))
+        for task in await self.client.wait_many(handles):
+            _check(task)
 
     # W3 and W4 as workflows: the hub resolves the dependencies, not this client.
 
@@ -229,3 +231,8 @@ class PhotonSystem(System[str]):
         final = await self.client.wait_workflow(workflow.id)
         if final.state.value != "SUCCEEDED":
             raise RuntimeError(f"workflow {workflow.id} ended {final.state}: {final.message}")
+
+
+def _check(task: Task) -> None:
+    if task.state != TaskState.SUCCEEDED:
+        raise RuntimeError(f"task {task.id} ended {task.state}: {task.failure}")

@@ -93,6 +93,10 @@ class System(abc.ABC, Generic[H]):
     async def wait(self, handle: H) -> None:
         """Return when the task has finished (raise if it failed)."""
 
+    async def run_one(self) -> None:
+        """Submit one no-op and wait for its result, the system's quickest way."""
+        await self.wait(await self.submit())
+
     async def submit_many(self, n: int) -> list[H]:
         """Submit n no-ops at once."""
         return list(await asyncio.gather(*(self.submit() for _ in range(n))))
@@ -103,13 +107,13 @@ class System(abc.ABC, Generic[H]):
     async def chain(self, n: int) -> None:
         """n tasks, each needing the previous one."""
         for _ in range(n):
-            await self.wait(await self.submit())
+            await self.run_one()
 
     async def fan_out_in(self, n: int) -> None:
         """1 -> n -> 1."""
-        await self.wait(await self.submit())
+        await self.run_one()
         await self.wait_many(await self.submit_many(n))
-        await self.wait(await self.submit())
+        await self.run_one()
 
 
 Report = Callable[[str, Any], None]
@@ -133,10 +137,21 @@ class PhaseTimeout(Exception):
     """A phase did not finish within its budget."""
 
 
-async def _warm(system: System[Any], sizes: Sizes) -> None:
+async def warm_up(system: System[Any], sizes: Sizes) -> None:
+    """A short unmeasured run of sequential and concurrent no-ops."""
     for _ in range(sizes.warmup):
-        await system.wait(await system.submit())
+        await system.run_one()
     await system.wait_many(await system.submit_many(sizes.warmup * 4))
+
+
+async def w1_latencies(system: System[Any], n: int) -> list[float]:
+    """W1: n sequential no-ops, each timed from submit to its result; seconds, sorted."""
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        await system.run_one()
+        samples.append(time.perf_counter() - t0)
+    return sorted(samples)
 
 
 async def run_workloads(
@@ -150,17 +165,8 @@ async def run_workloads(
     report("hub_rss_mb", footprint.hub_rss_mb)
     report("agent_rss_mb", footprint.agent_rss_mb)
     report("startup_s", footprint.startup_s)
-    await _within(budgets.latency, "warm-up", _warm(system, sizes))
-
-    async def latency() -> list[float]:
-        samples = []
-        for _ in range(sizes.latency):
-            t0 = time.perf_counter()
-            await system.wait(await system.submit())
-            samples.append(time.perf_counter() - t0)
-        return sorted(samples)
-
-    samples = await _within(budgets.latency, "w1", latency())
+    await _within(budgets.latency, "warm-up", warm_up(system, sizes))
+    samples = await _within(budgets.latency, "w1", w1_latencies(system, sizes.latency))
     report("w1_p50_ms", percentile(samples, 50) * 1e3)
     report("w1_p99_ms", percentile(samples, 99) * 1e3)
 
@@ -180,7 +186,7 @@ async def run_workloads(
     report("w2_1slot_per_s", await _within(budgets.throughput, "w2 (1 slot)", throughput()))
 
     await _within(budgets.resize, "resize", system.resize(slots=WIDE_SLOTS))
-    await _within(budgets.resize, "warm-up", _warm(system, sizes))
+    await _within(budgets.resize, "warm-up", warm_up(system, sizes))
     report("w2_64slot_per_s", await _within(budgets.throughput, "w2 (64 slots)", throughput()))
 
 

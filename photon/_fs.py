@@ -34,8 +34,12 @@ def check_private_dir(path: Path) -> None:
         )
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
-    """Replace `path` with `data` so readers never see half a file; raises OSError."""
+def write_atomic(path: Path, data: bytes, *, mode: int, sync: bool = True) -> None:
+    """Replace `path` with `data` so readers never see half a file; raises OSError.
+
+    With `sync`, the new file is on disk when this returns (it survives a power loss);
+    without, it survives a crash of this process but not of the machine.
+    """
     # os.urandom, not secrets: that imports hashlib, and OpenSSL's set-up costs ~0.8 MB RSS.
     tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
     # O_EXCL plus the mode at creation: the key is never readable by others, not even briefly.
@@ -47,13 +51,16 @@ def write_atomic(path: Path, data: bytes, *, mode: int) -> None:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    if not sync:
+        return
     # The rename is durable only once the directory entry itself is on disk.
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

@@ -22,6 +22,7 @@ from .. import __version__
 from .._aio import first_completed, wait_event
 from .._fs import check_private_dir
 from .._grpc import CHANNEL_OPTIONS, EOF
+from .._outgoing import Outgoing, unbatch
 from .._x509 import load_certificate, not_after  # not ..certs: cryptography costs ~11 MB RSS
 from ..errors import ConfigError, TaskFailed, TransportError
 from ..model import FailureClass
@@ -60,7 +61,7 @@ class AgentDaemon:
         self._plugins: dict[str, Plugin] = {}
         self._tools: list[common_pb2.ToolCapability] = []
         self._running: dict[str, _Running] = {}
-        self._outgoing: asyncio.Queue[mesh_pb2.ConnectRequest] | None = None
+        self._outgoing: Outgoing[mesh_pb2.ConnectRequest] | None = None
         self._outbox = Outbox(config.paths.outbox)
         self._heartbeat_interval = 5.0
         self._group: asyncio.TaskGroup | None = None
@@ -202,7 +203,7 @@ class AgentDaemon:
                 raise TransportError("hub ended the stream before welcoming this agent")
             self._heartbeat_interval = first.welcome.heartbeat_interval_seconds or 5.0
             log.info("connected to hub %s as %s", address, first.welcome.agent_id)
-            outgoing: asyncio.Queue[mesh_pb2.ConnectRequest] = asyncio.Queue()
+            outgoing = Outgoing(lambda group: mesh_pb2.ConnectRequest(batch=group))
             for result in self._outbox.pending():
                 outgoing.put_nowait(mesh_pb2.ConnectRequest(task_result=result))
             self._outgoing = outgoing
@@ -231,9 +232,7 @@ class AgentDaemon:
             held_results=held,
         )
 
-    async def _write_loop(
-        self, call: Any, outgoing: asyncio.Queue[mesh_pb2.ConnectRequest]
-    ) -> None:
+    async def _write_loop(self, call: Any, outgoing: Outgoing[mesh_pb2.ConnectRequest]) -> None:
         while True:
             await call.write(await outgoing.get())
 
@@ -243,7 +242,8 @@ class AgentDaemon:
             if message is EOF:
                 log.warning("hub closed the stream")
                 return
-            self._handle(message)
+            for item in unbatch(message):
+                self._handle(item)
 
     async def _heartbeat_loop(self) -> None:
         # The first beat goes out at once so the hub has metrics from the start.
@@ -367,7 +367,7 @@ class AgentDaemon:
             )
             result = _result(ref, failure=overrun, started=started)
         try:
-            await asyncio.to_thread(self._outbox.put, result)
+            self._outbox.put(result)
             self._send(mesh_pb2.ConnectRequest(task_result=result), droppable=False)
         finally:
             self._running.pop(ref.task_id, None)

@@ -367,25 +367,21 @@ async def _workflow(args: argparse.Namespace, client: PhotonClient, fmt: str) ->
 async def _run(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
     inputs = _read_inputs(args)
     timeout = parse_duration(args.timeout) if args.timeout else None
-    task = await client.submit(
-        args.tool,
-        args.task_action,
-        inputs=inputs,
-        selector=args.selector,
-        agent=args.agent,
-        priority=args.priority,
-        timeout=timeout,
-        idempotency_key=args.idempotency_key,
-    )
+    fields: dict[str, Any] = {
+        "inputs": inputs,
+        "selector": args.selector,
+        "agent": args.agent,
+        "priority": args.priority,
+        "timeout": timeout,
+        "idempotency_key": args.idempotency_key,
+    }
     if args.detach:
+        task = await client.submit(args.tool, args.task_action, **fields)
         print(task.id if fmt == "table" else render(task.to_dict(), fmt))
         return EXIT_OK
-    live = fmt == "table"
     shown: dict[str, str] = {}
 
     def on_update(item: Task | TaskEvent) -> None:
-        if not live:
-            return
         if isinstance(item, TaskEvent):
             print(_event_line(item), file=sys.stderr, flush=True)
             return
@@ -398,7 +394,10 @@ async def _run(args: argparse.Namespace, client: PhotonClient, fmt: str) -> int:
             shown["status"] = status
             print(f"task {item.id}: {status}", file=sys.stderr, flush=True)
 
-    final = await client.wait(task.id, on_update=on_update)
+    # Submitted and followed on one call; the live view only in table format.
+    final = await client.run(
+        args.tool, args.task_action, on_update=on_update if fmt == "table" else None, **fields
+    )
     _print_result(final, fmt)
     return EXIT_OK if final.state is TaskState.SUCCEEDED else EXIT_FAILURE
 

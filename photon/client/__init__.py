@@ -1,6 +1,7 @@
 """The asyncio client of the admin API, and client contexts."""
 
 from ._client import PhotonClient as PhotonClient
+from ._client import task_spec as task_spec
 from ._context import ClientContext as ClientContext
 from ._context import load_context as load_context
 from ._context import save_context as save_context
@@ -26,4 +27,5 @@ __all__ = [
     "WorkflowStep",
     "load_context",
     "save_context",
+    "task_spec",
 ]

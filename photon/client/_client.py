@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -30,8 +30,10 @@ from ._types import (
     workflow_from_proto,
 )
 
+T = TypeVar("T")
 REFRESH_MARGIN = 60.0
 CALL_TIMEOUT = 30.0
+BATCH = 1_000  # tasks per SubmitTasks / WaitTasks call
 
 
 class PhotonClient:
@@ -145,35 +147,53 @@ class PhotonClient:
 
     # -- tasks --------------------------------------------------------------------------------
 
-    async def submit(
+    async def submit(self, tool: str, action: str = "", **fields: Any) -> Task:
+        """Submit a task; `fields` are those of `task_spec`."""
+        request = admin_pb2.SubmitTaskRequest(spec=task_spec(tool, action, **fields))
+        response = await self._call("SubmitTask", request)
+        return task_from_proto(response.task)
+
+    async def submit_many(self, specs: Iterable[common_pb2.TaskSpec]) -> list[Task]:
+        """Submit tasks made with `task_spec`, committed together in batches of up to
+        `BATCH` (each batch is accepted whole or refused whole)."""
+        tasks: list[Task] = []
+        for chunk in _chunks(list(specs), BATCH):
+            response = await self._call("SubmitTasks", admin_pb2.SubmitTasksRequest(specs=chunk))
+            tasks += [task_from_proto(r.task) for r in response.results]
+        return tasks
+
+    async def run(
         self,
         tool: str,
         action: str = "",
         *,
-        inputs: Mapping[str, Any] | None = None,
-        selector: str = "",
-        agent: str = "",
-        priority: int | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the task's limit, not this call's
-        queue_timeout: float | None = None,
-        idempotency_key: str = "",
-        labels: Mapping[str, str] | None = None,
+        on_update: Callable[[Task | TaskEvent], None] | None = None,
+        **fields: Any,
     ) -> Task:
-        spec = common_pb2.TaskSpec(
-            tool=tool,
-            action=action,
-            inputs_json=json.dumps(dict(inputs or {})),
-            selector=selector,
-            agent=agent,
-            timeout_seconds=timeout or 0.0,
-            queue_timeout_seconds=queue_timeout or 0.0,
-            idempotency_key=idempotency_key,
-            labels=dict(labels or {}),
+        """Submit a task and follow it to its end on the same call; returns the ended task.
+
+        `on_update` gets each update as `wait` gives it; without it, only the end travels.
+        """
+        request = admin_pb2.RunTaskRequest(
+            spec=task_spec(tool, action, **fields), quiet=on_update is None
         )
-        if priority is not None:
-            spec.priority = priority
-        response = await self._call("SubmitTask", admin_pb2.SubmitTaskRequest(spec=spec))
-        return task_from_proto(response.task)
+        last: Task | None = None
+        after = 0
+        try:
+            async for item in self._stream("RunTask", request):
+                if isinstance(item, TaskEvent):
+                    after = max(after, item.seq)
+                else:
+                    last = item
+                if on_update is not None:
+                    on_update(item)
+        except TransportError:
+            if last is None:  # not known to be submitted: the caller decides (idempotency key)
+                raise
+        if last is not None and last.state.terminal:
+            return last
+        assert last is not None, "a RunTask stream starts with the task"
+        return await self.wait(last.id, on_update=on_update, after_seq=after)
 
     async def get_task(self, task_id: str) -> Task:
         response = await self._call("GetTask", admin_pb2.GetTaskRequest(id=task_id))
@@ -192,12 +212,14 @@ class PhotonClient:
 
     async def watch(self, task_id: str, *, after_seq: int = 0) -> AsyncIterator[Task | TaskEvent]:
         """The task's record, its events, then live updates; ends after the terminal record."""
+        request = admin_pb2.WatchTaskRequest(id=task_id, after_seq=after_seq)
+        async for item in self._stream("WatchTask", request):
+            yield item
+
+    async def _stream(self, name: str, request: Any) -> AsyncIterator[Task | TaskEvent]:
         if self._admin is None:
             raise PhotonError("client is not open: use `async with PhotonClient(...)`")
-        call = self._admin.WatchTask(
-            admin_pb2.WatchTaskRequest(id=task_id, after_seq=after_seq),
-            metadata=await self._metadata(),
-        )
+        call = getattr(self._admin, name)(request, metadata=await self._metadata())
         try:
             async for message in call:
                 if message.WhichOneof("body") == "event":
@@ -208,11 +230,15 @@ class PhotonClient:
             raise _translate(exc) from None
 
     async def wait(
-        self, task_id: str, *, on_update: Callable[[Task | TaskEvent], None] | None = None
+        self,
+        task_id: str,
+        *,
+        on_update: Callable[[Task | TaskEvent], None] | None = None,
+        after_seq: int = 0,
     ) -> Task:
         """Follow a task until it ends (reconnecting the watch if the stream breaks)."""
         last: Task | None = None
-        after = 0
+        after = after_seq
         while True:
             async for item in self.watch(task_id, after_seq=after):
                 if isinstance(item, TaskEvent):
@@ -223,6 +249,24 @@ class PhotonClient:
                     on_update(item)
             if last is not None and last.state.terminal:
                 return last
+
+    async def wait_many(self, task_ids: Iterable[str]) -> list[Task]:
+        """Wait until every task has ended; returns them in the order of `task_ids`."""
+        ended: dict[str, Task] = {}
+        ids = list(dict.fromkeys(task_ids))
+        for chunk in _chunks(ids, BATCH):
+            if self._admin is None:
+                raise PhotonError("client is not open: use `async with PhotonClient(...)`")
+            call = self._admin.WaitTasks(
+                admin_pb2.WaitTasksRequest(ids=chunk), metadata=await self._metadata()
+            )
+            try:
+                async for message in call:
+                    for task in map(task_from_proto, message.tasks):
+                        ended[task.id] = task
+            except grpc.aio.AioRpcError as exc:
+                raise _translate(exc) from None
+        return [ended[task_id] for task_id in task_ids]
 
     # -- workflows ----------------------------------------------------------------------------
 
@@ -280,11 +324,39 @@ class PhotonClient:
             if last is not None and last.state.terminal:
                 return last
 
-    async def run(self, tool: str, action: str = "", **kwargs: Any) -> Task:
-        """Submit and wait for the result (see `submit` for the arguments)."""
-        on_update = kwargs.pop("on_update", None)
-        task = await self.submit(tool, action, **kwargs)
-        return await self.wait(task.id, on_update=on_update)
+
+def task_spec(
+    tool: str,
+    action: str = "",
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    selector: str = "",
+    agent: str = "",
+    priority: int | None = None,
+    timeout: float | None = None,
+    queue_timeout: float | None = None,
+    idempotency_key: str = "",
+    labels: Mapping[str, str] | None = None,
+) -> common_pb2.TaskSpec:
+    """A task to submit (SPEC §6); unset fields take the hub's defaults."""
+    spec = common_pb2.TaskSpec(
+        tool=tool,
+        action=action,
+        inputs_json=json.dumps(dict(inputs or {})),
+        selector=selector,
+        agent=agent,
+        timeout_seconds=timeout or 0.0,
+        queue_timeout_seconds=queue_timeout or 0.0,
+        idempotency_key=idempotency_key,
+        labels=dict(labels or {}),
+    )
+    if priority is not None:
+        spec.priority = priority
+    return spec
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    return (items[start : start + size] for start in range(0, len(items), size))
 
 
 def _translate(exc: grpc.aio.AioRpcError) -> PhotonError:

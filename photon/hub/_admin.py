@@ -16,7 +16,7 @@ from .._join_token import JoinToken
 from .._status import status_for
 from ..errors import AuthError, InvalidArgumentError, NotFoundError, PhotonError
 from ..model import AgentState
-from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, mesh_pb2
+from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2, mesh_pb2
 from . import _convert
 from ._auth import ApiKey, Principal, TokenAuthority, hash_secret, secret_matches
 from ._engine import TaskEngine
@@ -31,6 +31,7 @@ DEFAULT_JOIN_TTL = 15 * 60.0
 MAX_JOIN_TTL = 7 * 24 * 3600.0
 WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
+MAX_BATCH = 10_000  # tasks per SubmitTasks or WaitTasks call
 
 
 def _translating(
@@ -139,7 +140,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
 
     # -- agents -------------------------------------------------------------------------------
 
-    def _agent_to_proto(self, record: AgentRecord) -> admin_pb2.Agent:
+    def _agent_to_proto(self, record: AgentRecord, *, schemas: bool = True) -> admin_pb2.Agent:
         msg = admin_pb2.Agent(
             id=record.id,
             name=record.name,
@@ -156,7 +157,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             msg.labels.update(session.labels)
             msg.slots = session.slots
             msg.running_tasks = len(session.running)
-            msg.tools.extend(session.tools)
+            msg.tools.extend(session.tools if schemas else map(_without_schemas, session.tools))
             if session.metrics is not None:
                 msg.metrics.CopyFrom(session.metrics)
             msg.version = session.version
@@ -171,7 +172,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self, request: admin_pb2.ListAgentsRequest, context: Context
     ) -> admin_pb2.ListAgentsResponse:
         agents = [a for a in await self._store.list_agents() if not a.removed]
-        return admin_pb2.ListAgentsResponse(agents=[self._agent_to_proto(a) for a in agents])
+        return admin_pb2.ListAgentsResponse(
+            agents=[self._agent_to_proto(a, schemas=False) for a in agents]
+        )
 
     async def _find_agent(self, id_or_name: str) -> AgentRecord:
         agents = [a for a in await self._store.list_agents() if not a.removed]
@@ -196,7 +199,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         await self._store.update_agent(agent)
         session = self._fleet.get(agent.id)
         if session is not None:
-            session.draining = draining
+            session.set_draining(draining)
             session.send(mesh_pb2.ConnectResponse(drain=mesh_pb2.Drain(draining=draining)))
         self._engine.wake()
         return self._agent_to_proto(agent)
@@ -240,6 +243,40 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         return admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
 
     @_translating
+    async def SubmitTasks(
+        self, request: admin_pb2.SubmitTasksRequest, context: Context
+    ) -> admin_pb2.SubmitTasksResponse:
+        if not 0 < len(request.specs) <= MAX_BATCH:
+            count = len(request.specs)
+            raise InvalidArgumentError(f"give 1 to {MAX_BATCH} task specs, not {count}")
+        specs = []
+        for index, spec in enumerate(request.specs):
+            try:
+                specs.append(_convert.spec_from_proto(spec))
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"spec {index}: {exc}") from None
+        results = await self._engine.submit_many(specs)
+        return admin_pb2.SubmitTasksResponse(
+            results=[
+                admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
+                for task, created in results
+            ]
+        )
+
+    async def RunTask(
+        self, request: admin_pb2.RunTaskRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
+        try:
+            task, _ = await self._engine.submit(_convert.spec_from_proto(request.spec))
+        except PhotonError as exc:
+            await context.abort(status_for(exc), str(exc))
+            return
+        async for message in self._follow(
+            task.id, after_seq=0, verbose=not request.quiet, context=context
+        ):
+            yield message
+
+    @_translating
     async def GetTask(
         self, request: admin_pb2.GetTaskRequest, context: Context
     ) -> admin_pb2.GetTaskResponse:
@@ -264,38 +301,86 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def WatchTask(
         self, request: admin_pb2.WatchTaskRequest, context: Context
     ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
-        """The task now, its events since `after_seq`, then live updates until it ends."""
-        queue = self._engine.subscribe(request.id)
+        async for message in self._follow(
+            request.id, after_seq=request.after_seq, verbose=True, context=context
+        ):
+            yield message
+
+    async def _follow(
+        self, task_id: str, *, after_seq: int, verbose: bool, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
+        """The task now, its events since `after_seq`, then live updates until it ends;
+        not `verbose`: the task now and its final record only."""
+        queue = self._engine.subscribe(task_id)
         try:
             try:
-                task, reason = await self._engine.get(request.id)
+                task, reason = await self._engine.get(task_id)
             except PhotonError as exc:
                 await context.abort(status_for(exc), str(exc))
                 return
             yield _task_message(task, reason)
-            last_seq = request.after_seq
-            for event in await self._store.list_task_events(request.id, after_seq=last_seq):
-                last_seq = event.seq
-                yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(event))
+            last_seq = after_seq
+            published = self._engine.published_seq(task_id)
+            # Events already published live only in the store; later ones come on the queue.
+            if verbose and (published is None or published > after_seq):
+                for event in await self._store.list_task_events(task_id, after_seq=last_seq):
+                    last_seq = event.seq
+                    yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(event))
             while not task.state.terminal:
                 try:
                     async with asyncio.timeout(WATCH_REFRESH):
                         item = await queue.get()
                 except TimeoutError:
-                    if (new_reason := self._engine.waiting_reason(task)) != reason:
+                    if verbose and (new_reason := self._engine.waiting_reason(task)) != reason:
                         reason = new_reason
                         yield _task_message(task, reason)
                     continue
                 if isinstance(item, TaskEventRecord):
-                    if item.seq > last_seq:
+                    if verbose and item.seq > last_seq:
                         last_seq = item.seq
                         yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(item))
                 else:
                     task = item
-                    reason = self._engine.waiting_reason(task)
-                    yield _task_message(task, reason)
+                    if verbose or task.state.terminal:
+                        reason = self._engine.waiting_reason(task)
+                        yield _task_message(task, reason)
         finally:
-            self._engine.unsubscribe(request.id, queue)
+            self._engine.unsubscribe(task_id, queue)
+
+    async def WaitTasks(
+        self, request: admin_pb2.WaitTasksRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WaitTasksResponse]:
+        waiting = set(request.ids)
+        if not 0 < len(waiting) <= MAX_BATCH:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"give 1 to {MAX_BATCH} task ids, not {len(waiting)}",
+            )
+        queue: asyncio.Queue[TaskRecord | TaskEventRecord] = asyncio.Queue()
+        for task_id in waiting:
+            self._engine.subscribe(task_id, queue)
+        try:
+            try:
+                ended = await self._engine.ended_of(waiting)
+            except PhotonError as exc:
+                await context.abort(status_for(exc), str(exc))
+                return
+            while True:
+                batch = [t for t in ended if t.id in waiting]
+                waiting.difference_update(t.id for t in batch)
+                if batch:
+                    yield admin_pb2.WaitTasksResponse(
+                        tasks=[_convert.task_to_proto(t) for t in batch]
+                    )
+                if not waiting:
+                    return
+                updates = [await queue.get()]
+                while not queue.empty():
+                    updates.append(queue.get_nowait())
+                ended = [t for t in updates if isinstance(t, TaskRecord) and t.state.terminal]
+        finally:
+            for task_id in request.ids:
+                self._engine.unsubscribe(task_id, queue)
 
     # -- workflows ----------------------------------------------------------------------------
 
@@ -356,6 +441,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
                 await asyncio.sleep(WATCH_THROTTLE)
         finally:
             self._workflows.unsubscribe(request.id, changes)
+
+
+def _without_schemas(tool: common_pb2.ToolCapability) -> common_pb2.ToolCapability:
+    brief = common_pb2.ToolCapability()
+    brief.CopyFrom(tool)
+    for action in brief.actions:
+        action.ClearField("input_schema_json")
+    return brief
 
 
 def _task_message(task: TaskRecord, reason: str) -> admin_pb2.WatchTaskResponse:

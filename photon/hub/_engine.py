@@ -1,8 +1,9 @@
 """The task engine: submissions, dispatch, attempt fencing, results, retries, cancellation.
 
-Every transition is applied in memory at once and persisted (with its state event) before
-anyone is told: agents get `Assign` and watchers get the new state only after the commit.
-Writes for one task reach the store in the order the transitions happened.
+Every transition is applied in memory at once and persisted with its state event; no client is
+told of a transition before its commit (watchers get each state after it). Agents are told at
+once: dispatch overlaps the commits (SPEC §6), and attempt fencing keeps late or duplicate
+results out. Writes for one task reach the store in the order the transitions happened.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from .._ids import new_ulid
-from ..errors import ConflictError
+from ..errors import ConflictError, InvalidArgumentError, NotFoundError
 from ..model import FailureClass, TaskState
 from ..v1 import common_pb2, mesh_pb2
 from . import _convert
@@ -57,7 +58,8 @@ class TaskEngine:
         self._awaited: set[str] = set()  # agents known before this start, not back yet
         self._scheduler = Scheduler(limits=limits)
         self._tasks: dict[str, TaskRecord] = {}
-        self._seq: dict[str, int] = {}
+        self._seq: dict[str, int] = {}  # the last event seq given out, per task in memory
+        self._published: dict[str, int] = {}  # the last one committed and published
         # Cancelled attempts whose agent has not confirmed the end yet: they keep their slot and
         # locks so that nothing else starts under a lock while the old process is still dying.
         self._ending: dict[str, str] = {}
@@ -73,6 +75,7 @@ class TaskEngine:
         """Take over the unfinished tasks and agents a previous hub left in the store."""
         self._awaited = {a.id for a in await self._store.list_agents() if not a.removed}
         self._seq = await self._store.last_event_seqs()
+        self._published = dict(self._seq)
         for task in await self._store.list_unfinished_tasks():
             self._tasks[task.id] = task
             if task.state in _BOUND:
@@ -112,9 +115,50 @@ class TaskEngine:
     # -- submissions, queries, cancellation ---------------------------------------------------
 
     async def submit(self, spec: TaskSpec, *, refuse: bool = True) -> tuple[TaskRecord, bool]:
-        """Commit a new task (or find its idempotent twin). Raises InvalidArgumentError, or
-        ConflictError when no connected agent could ever run it (unless `refuse` is False:
-        then it waits, with the reason, like any task that cannot be placed yet)."""
+        [result] = await self.submit_many([spec], refuse=refuse)
+        return result
+
+    async def submit_many(
+        self, specs: Sequence[TaskSpec], *, refuse: bool = True, fresh_keys: bool = False
+    ) -> list[tuple[TaskRecord, bool]]:
+        """Commit new tasks in one store write; for each, the task and True, or its idempotent
+        twin and False. Raises InvalidArgumentError, or ConflictError when no connected agent
+        could ever run one (unless `refuse` is False: then it waits, with the reason, like any
+        task that cannot be placed yet); either way nothing is submitted.
+
+        A task without an idempotency key is queued at once, so its dispatch overlaps the
+        commit (SPEC §6 allows it); a keyed one only once the store has ruled out a twin, unless
+        the caller knows its keys were never used (`fresh_keys`: it made them up itself).
+        """
+        checked = []
+        for index, spec in enumerate(specs):
+            try:
+                checked.append(self._check(spec, refuse=refuse))
+            except (InvalidArgumentError, ConflictError) as exc:
+                raise exc if len(specs) == 1 else type(exc)(f"spec {index}: {exc}") from None
+        now = time.time()
+        tasks = [
+            TaskRecord(id=new_ulid(), spec=spec, state=TaskState.QUEUED, created_at=now)
+            for spec in checked
+        ]
+        early = {task.id for task in tasks if fresh_keys or not task.spec.idempotency_key}
+        for task in tasks:
+            if task.id in early:
+                self._admit(task)
+        try:
+            results = await self._store.insert_tasks(tasks)
+        except BaseException:
+            for task_id in early:
+                self._abandon(task_id, "its submission could not be recorded")
+            raise
+        for task, (_, created) in zip(tasks, results, strict=True):
+            if task.id not in early and created:
+                self._admit(task)
+            elif task.id in early and not created:  # the caller's keys were not fresh after all
+                self._abandon(task.id, "it has an idempotent twin")
+        return results
+
+    def _check(self, spec: TaskSpec, *, refuse: bool) -> TaskSpec:
         if spec.selector:
             parse_selector(spec.selector)
         spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
@@ -124,14 +168,35 @@ class TaskEngine:
             and (reason := refusal(spec, [s.view() for s in self._fleet if s.stream_open]))
         ):
             raise ConflictError(reason)
-        task = TaskRecord(id=new_ulid(), spec=spec, state=TaskState.QUEUED, created_at=time.time())
-        stored, created = await self._store.insert_task(task)
-        if created:
-            self._tasks[task.id] = task
-            self._seq[task.id] = 0
-            self._scheduler.enqueue(task.id, spec)
-            self._wake.set()
-        return stored, created
+        return spec
+
+    def _admit(self, task: TaskRecord) -> None:
+        self._tasks[task.id] = task
+        self._seq[task.id] = 0
+        self._published[task.id] = 0
+        self._scheduler.enqueue(task.id, task.spec)
+        self._wake.set()
+
+    def _abandon(self, task_id: str, reason: str) -> None:
+        """Forget a task nobody was told about (its submission failed to commit)."""
+        task = self._tasks.pop(task_id, None)
+        self._seq.pop(task_id, None)
+        self._published.pop(task_id, None)
+        if task is not None:
+            self._withdraw(task, reason)
+
+    def _withdraw(self, task: TaskRecord, reason: str) -> None:
+        """Take a task out of the queue, or stop its attempt on the agent running it."""
+        if task.state not in _BOUND:
+            self._scheduler.dequeue(task.id)
+            return
+        session = self._fleet.get(task.agent_id)
+        if session is not None and task.id in session.running:
+            session.send(_cancel_message(task, reason))
+            # The slot and locks stay held until the agent confirms the end.
+            self._ending[task.id] = task.agent_id
+        else:
+            self._scheduler.release(task.id)
 
     def tools(self) -> list[common_pb2.ToolCapability]:
         """What the connected agents offer."""
@@ -141,6 +206,14 @@ class TaskEngine:
         """The task and, when queued, why it is waiting. Raises NotFoundError."""
         task = self._tasks.get(task_id) or await self._store.get_task(task_id)
         return task, self.waiting_reason(task)
+
+    async def ended_of(self, task_ids: Collection[str]) -> list[TaskRecord]:
+        """Those of the tasks whose end is committed. Raises NotFoundError for an unknown id."""
+        elsewhere = [task_id for task_id in task_ids if task_id not in self._tasks]
+        records = await self._store.get_tasks(elsewhere)
+        if unknown := set(elsewhere) - {task.id for task in records}:
+            raise NotFoundError(f"task {min(unknown)} not found")
+        return [task for task in records if task.state.terminal]
 
     def waiting_reason(self, task: TaskRecord) -> str:
         if task.state not in _QUEUED:
@@ -160,15 +233,7 @@ class TaskEngine:
             ended = await self._store.get_task(task_id)
             raise ConflictError(f"task {task_id} has already ended ({ended.state})")
         failure = Failure(failure_class=FailureClass.CANCELLED, message="cancelled by a user")
-        if task.state in _BOUND:
-            session = self._fleet.get(task.agent_id)
-            if session is not None and task.id in session.running:
-                session.send(_cancel_message(task, "cancelled by a user"))
-                self._ending[task.id] = task.agent_id
-            else:
-                self._scheduler.release(task.id)
-        else:
-            self._scheduler.dequeue(task.id)
+        self._withdraw(task, "cancelled by a user")
         task = replace(
             task,
             state=TaskState.CANCELLED,
@@ -181,10 +246,18 @@ class TaskEngine:
 
     # -- watchers -----------------------------------------------------------------------------
 
-    def subscribe(self, task_id: str) -> asyncio.Queue[WatchItem]:
-        queue: asyncio.Queue[WatchItem] = asyncio.Queue()
+    def subscribe(
+        self, task_id: str, queue: asyncio.Queue[WatchItem] | None = None
+    ) -> asyncio.Queue[WatchItem]:
+        """Get every committed update of the task from now on (on `queue`, or a new one)."""
+        queue = queue if queue is not None else asyncio.Queue()
         self._watchers.setdefault(task_id, set()).add(queue)
         return queue
+
+    def published_seq(self, task_id: str) -> int | None:
+        """The last event seq watchers were given, for tasks in memory; None for the others
+        (their events are all in the store)."""
+        return self._published.get(task_id) if task_id in self._tasks else None
 
     def unsubscribe(self, task_id: str, queue: asyncio.Queue[WatchItem]) -> None:
         watchers = self._watchers.get(task_id)
@@ -198,6 +271,10 @@ class TaskEngine:
         self._observers.append(observer)
 
     def _publish(self, task_id: str, item: WatchItem) -> None:
+        if isinstance(item, TaskEventRecord):
+            self._published[task_id] = item.seq
+        elif item.state.terminal:
+            self._published.pop(task_id, None)
         for queue in self._watchers.get(task_id, ()):
             queue.put_nowait(item)
         for observer in self._observers:
@@ -246,7 +323,7 @@ class TaskEngine:
         while True:
             now = time.monotonic()
             self._wake.clear()
-            await self._dispatch_once(now)
+            self._dispatch_once(now)
             # Measured from the same `now` as the pass above, so a backed-off task that became
             # ready during the pass is not forgotten.
             next_ready = self._scheduler.next_ready(now)
@@ -257,28 +334,25 @@ class TaskEngine:
             except TimeoutError:
                 pass
 
-    async def _dispatch_once(self, now: float) -> None:
-        assigned: list[tuple[TaskRecord, AgentSession, asyncio.Future[None]]] = []
+    def _dispatch_once(self, now: float) -> None:
+        # Assign goes out at once; the ASSIGNED commit follows (no client waits on it). A hub that
+        # dies before that commit may re-dispatch the task with the same attempt and epoch; the
+        # hub accepts one result per (agent, attempt, epoch), so at most one is ever recorded.
         for assignment in self._scheduler.schedule(self._fleet.views(), now):
             session = self._fleet.get(assignment.agent_id)
             assert session is not None, "the scheduler only sees sessions of the fleet"
+            queued = self._tasks[assignment.task_id]
             task = replace(
-                self._tasks[assignment.task_id],
+                queued,
                 state=TaskState.ASSIGNED,
-                attempt=self._tasks[assignment.task_id].attempt + 1,
-                epoch=self._tasks[assignment.task_id].epoch + 1,
+                attempt=queued.attempt + 1,
+                epoch=queued.epoch + 1,
                 agent_id=session.agent_id,
                 started_at=None,
                 failure=None,
             )
-            session.running.add(task.id)
-            note = f"assigned to {session.name} (attempt {task.attempt})"
-            assigned.append((task, session, self._transition(task, note)))
-        for task, session, committed in assigned:
-            await committed
-            if self._tasks.get(task.id) is not task:  # cancelled while being committed
-                self._attempt_ended(session.agent_id, task.id)
-                continue
+            session.hold(task.id)
+            self._transition(task, f"assigned to {session.name} (attempt {task.attempt})")
             session.send(
                 mesh_pb2.ConnectResponse(
                     assign=mesh_pb2.Assign(
@@ -366,7 +440,7 @@ class TaskEngine:
         """An agent is done with an attempt (result, stale or not): free its slot and locks."""
         session = self._fleet.get(agent_id)
         if session is not None:
-            session.running.discard(task_id)
+            session.release(task_id)
         if self._ending.pop(task_id, None) is not None or task_id not in self._tasks:
             self._scheduler.release(task_id)
         elif (task := self._tasks[task_id]).agent_id == agent_id and task.state in _BOUND:
@@ -404,12 +478,12 @@ class TaskEngine:
                 continue
             ref = reported.get(task.id)
             if ref is not None and ref.attempt == task.attempt and ref.epoch == task.epoch:
-                session.running.add(task.id)
+                session.hold(task.id)
             else:
                 lost.append(task)
         for ref in hello.running:
             if self._current(session.agent_id, ref) is None:
-                session.running.add(ref.task_id)  # busy until it confirms the end
+                session.hold(ref.task_id)  # busy until it confirms the end
                 session.send(
                     mesh_pb2.ConnectResponse(
                         cancel=mesh_pb2.Cancel(attempt=ref, reason="attempt is no longer current")

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .._outgoing import Outgoing
 from ..model import AgentState
 from ..v1 import common_pb2, mesh_pb2
 from ._scheduler import AgentView
@@ -37,16 +38,47 @@ class AgentSession:
     stream_open: bool = True
     close_reason: str = ""
     closed: asyncio.Event = field(default_factory=asyncio.Event)
-    _outbox: asyncio.Queue[mesh_pb2.ConnectResponse] = field(init=False)
+    _outbox: Outgoing[mesh_pb2.ConnectResponse] = field(init=False)
+    # Built on demand and kept until something it shows changes: dispatch and submit look at
+    # every agent's view, so with many agents rebuilding each one every time would dominate.
+    _view: AgentView | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._outbox = asyncio.Queue(maxsize=self.send_queue_limit)
+        self._outbox = Outgoing(
+            lambda group: mesh_pb2.ConnectResponse(batch=group), maxsize=self.send_queue_limit
+        )
 
     @property
     def state(self) -> AgentState:
         if not self.stream_open:
             return AgentState.DISCONNECTED
         return AgentState.DRAINING if self.draining else AgentState.CONNECTED
+
+    # Changes to what the view shows go through these (`running` is read-only elsewhere).
+
+    def hold(self, task_id: str) -> None:
+        """The agent runs (or is still ending) this task: it takes a slot."""
+        self.running.add(task_id)
+        self._view = None
+
+    def release(self, task_id: str) -> None:
+        self.running.discard(task_id)
+        self._view = None
+
+    def report(
+        self,
+        metrics: common_pb2.AgentMetrics,
+        tools: list[common_pb2.ToolCapability] | None = None,
+    ) -> None:
+        """A heartbeat's news: metrics, and the tools when they changed."""
+        self.metrics = metrics
+        if tools is not None:
+            self.tools = tools
+        self._view = None
+
+    def set_draining(self, draining: bool) -> None:
+        self.draining = draining
+        self._view = None
 
     def send(self, message: mesh_pb2.ConnectResponse) -> bool:
         """Queue a message for the agent; a full queue closes the stream (the agent reconnects)."""
@@ -61,19 +93,25 @@ class AgentSession:
         return True
 
     async def next_outgoing(self) -> mesh_pb2.ConnectResponse:
+        """The next message to write: everything queued, joined into one."""
         return await self._outbox.get()
 
     def close(self, reason: str) -> None:
         if not self.stream_open:
             return
         self.stream_open = False
+        self._view = None
         self.close_reason = reason
         # Drop what the agent never read; the stream's handler ends on `closed`.
-        while not self._outbox.empty():
-            self._outbox.get_nowait()
+        self._outbox.clear()
         self.closed.set()
 
     def view(self) -> AgentView:
+        if self._view is None:
+            self._view = self._build_view()
+        return self._view
+
+    def _build_view(self) -> AgentView:
         return AgentView(
             id=self.agent_id,
             name=self.name,
@@ -99,7 +137,8 @@ class Fleet:
         previous = self._sessions.get(session.agent_id)
         if previous is not None:
             previous.close("replaced by a new stream")
-            session.running |= previous.running
+            for task_id in previous.running:
+                session.hold(task_id)
         self._sessions[session.agent_id] = session
         return previous
 

@@ -13,6 +13,7 @@ import grpc.aio
 from .. import __version__
 from .._aio import first_completed
 from .._grpc import EOF
+from .._outgoing import unbatch
 from ..certs import agent_id_of, load_certificate
 from ..errors import CertificateError, NotFoundError
 from ..v1 import mesh_pb2, mesh_pb2_grpc
@@ -135,16 +136,16 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 session.close("agent closed the stream")
                 return
             session.last_seen = time.monotonic()
-            self._handle(session, message)
+            for item in unbatch(message):
+                self._handle(session, item)
 
     def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
         kind = message.WhichOneof("body")
         if kind == "heartbeat":
             beat = message.heartbeat
-            session.metrics = beat.metrics
             session.last_heartbeat_at = time.time()
+            session.report(beat.metrics, list(beat.tools) if beat.tools_changed else None)
             if beat.tools_changed:
-                session.tools = list(beat.tools)
                 self._engine.wake()
         elif kind == "task_accepted":
             self._engine.on_accepted(session.agent_id, message.task_accepted.attempt)

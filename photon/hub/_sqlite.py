@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from ._store import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_IN_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's limit on parameters
 WriteOp = Callable[[sqlite3.Connection], Any]
 
 # Each entry is one schema version; never edit a released one, append a new one.
@@ -298,36 +299,50 @@ class SqliteStore:
 
     # -- tasks --------------------------------------------------------------------------------
 
-    async def insert_task(self, task: TaskRecord) -> tuple[TaskRecord, bool]:
-        key = task.spec.idempotency_key or None
+    async def insert_tasks(self, tasks: Sequence[TaskRecord]) -> list[tuple[TaskRecord, bool]]:
+        def op(conn: sqlite3.Connection) -> list[tuple[TaskRecord, bool]]:
+            results = []
+            for task in tasks:
+                key = task.spec.idempotency_key or None
+                if key is not None:
+                    row = conn.execute(
+                        "SELECT * FROM tasks WHERE idempotency_key = ?", (key,)
+                    ).fetchone()
+                    if row is not None:
+                        results.append((_task(row), False))
+                        continue
+                conn.execute(
+                    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*_task_row(task), key),
+                )
+                results.append((task, True))
+            return results
 
-        def op(conn: sqlite3.Connection) -> TaskRecord | None:
-            if key is not None:
-                row = conn.execute(
-                    "SELECT * FROM tasks WHERE idempotency_key = ?", (key,)
-                ).fetchone()
-                if row is not None:
-                    return _task(row)
-            conn.execute(
-                "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*_task_row(task), key),
-            )
-            return None
-
-        existing: TaskRecord | None = await self._write(op)
-        return (existing, False) if existing is not None else (task, True)
+        stored: list[tuple[TaskRecord, bool]] = await self._write(op)
+        return stored
 
     async def update_task(
         self, task: TaskRecord, *, events: Sequence[TaskEventRecord] = ()
     ) -> None:
+        # The spec never changes after the insert, so it is not written again.
+        row = (
+            task.state.value,
+            task.attempt,
+            task.epoch,
+            task.agent_id,
+            None if task.outputs is None else _rows.dumps(dict(task.outputs)),
+            _rows.failure_to_json(task.failure),
+            task.started_at,
+            task.finished_at,
+            task.id,
+        )
+
         def op(conn: sqlite3.Connection) -> None:
             _insert_events(conn, events)
-            row = _task_row(task)
             cur = conn.execute(
-                "UPDATE tasks SET spec = ?, state = ?, attempt = ?, epoch = ?, agent_id = ?,"
-                " outputs = ?, failure = ?, created_at = ?, started_at = ?, finished_at = ?"
-                " WHERE id = ?",
-                (*row[1:], row[0]),
+                "UPDATE tasks SET state = ?, attempt = ?, epoch = ?, agent_id = ?, outputs = ?,"
+                " failure = ?, started_at = ?, finished_at = ? WHERE id = ?",
+                row,
             )
             if cur.rowcount == 0:
                 raise NotFoundError(f"task {task.id} not found")
@@ -339,6 +354,16 @@ class SqliteStore:
             "SELECT * FROM tasks WHERE id = ?", (task_id,), f"task {task_id} not found"
         )
         return _task(row)
+
+    async def get_tasks(self, task_ids: Collection[str]) -> list[TaskRecord]:
+        ids = list(task_ids)
+        tasks = []
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start : start + _IN_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._read(f"SELECT * FROM tasks WHERE id IN ({marks})", chunk)  # noqa: S608
+            tasks += [_task(row) for row in rows]
+        return tasks
 
     async def list_tasks(
         self, *, state: TaskState | None = None, limit: int = 100

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -163,17 +163,22 @@ class Store(Protocol):
     async def count_api_keys(self) -> int: ...
 
     # tasks
-    async def insert_task(self, task: TaskRecord) -> tuple[TaskRecord, bool]:
-        """Insert, or return the task with the same idempotency key and False."""
+    async def insert_tasks(self, tasks: Sequence[TaskRecord]) -> list[tuple[TaskRecord, bool]]:
+        """Insert in one commit; for each, the task stored and True, or the earlier task with the
+        same idempotency key and False."""
         ...
 
     async def update_task(
         self, task: TaskRecord, *, events: Sequence[TaskEventRecord] = ()
     ) -> None:
-        """Write the task and append its events in one commit."""
+        """Write the task's state (its spec never changes) and append its events in one commit."""
         ...
 
     async def get_task(self, task_id: str) -> TaskRecord: ...
+
+    async def get_tasks(self, task_ids: Collection[str]) -> list[TaskRecord]:
+        """The tasks of these ids that exist, in no particular order."""
+        ...
 
     async def list_tasks(
         self, *, state: TaskState | None = None, limit: int = 100

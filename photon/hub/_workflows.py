@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,6 +43,8 @@ class Run:
     steps: dict[str, StepRecord]
     tasks: dict[str, TaskRecord] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    resumed: bool = False  # taken over from an earlier hub: its step tasks may exist already
+    writes: set[asyncio.Future[None]] = field(default_factory=set)  # not yet committed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +81,7 @@ class WorkflowEngine:
                 record=record,
                 spec=parse_workflow(record.document),
                 steps={s.step_id: s for s in steps},
+                resumed=True,
             )
             for step in steps:
                 for task_id in step.task_ids:
@@ -120,8 +123,10 @@ class WorkflowEngine:
         )
         steps = [StepRecord(workflow_id=record.id, step_id=s.id) for s in spec.steps]
         await self._store.insert_workflow(record, steps)
-        self._runs[record.id] = Run(record=record, spec=spec, steps={s.step_id: s for s in steps})
+        run = Run(record=record, spec=spec, steps={s.step_id: s for s in steps})
+        self._runs[record.id] = run
         await self._advance(record.id)
+        await self._committed(run)
         return await self.get(record.id)
 
     async def get(self, workflow_id: str) -> Snapshot:
@@ -175,12 +180,13 @@ class WorkflowEngine:
                                 run.tasks[task_id] = await self._tasks.cancel(task_id)
                             except ConflictError:
                                 pass  # it ended meanwhile
-                    await self._set_step(run, step_id, state=StepState.CANCELLED, message=why)
+                    self._set_step(run, step_id, state=StepState.CANCELLED, message=why)
                 elif step.state is StepState.WAITING:
-                    await self._set_step(
+                    self._set_step(
                         run, step_id, state=StepState.SKIPPED, message=why or "workflow cancelled"
                     )
-            await self._finish(run, state, why or "cancelled by a user")
+            self._finish(run, state, why or "cancelled by a user")
+        await self._committed(run)
         return await self.get(workflow_id)
 
     def subscribe(self, workflow_id: str) -> asyncio.Queue[None]:
@@ -237,20 +243,20 @@ class WorkflowEngine:
                 for step_id in run.spec.order:
                     step = run.steps[step_id]
                     if step.state is StepState.RUNNING:
-                        await self._maybe_finish_step(run, step)
+                        self._maybe_finish_step(run, step)
                     elif step.state is StepState.WAITING:
                         await self._maybe_start_step(run, run.spec.step(step_id))
             if all(s.state.terminal for s in run.steps.values()):
                 failed = [s for s in run.steps.values() if s.state is StepState.FAILED]
                 if failed:
                     first = failed[0]
-                    await self._finish(
+                    self._finish(
                         run, WorkflowState.FAILED, f"step {first.step_id} failed: {first.message}"
                     )
                 else:
-                    await self._finish(run, WorkflowState.SUCCEEDED, "")
+                    self._finish(run, WorkflowState.SUCCEEDED, "")
 
-    async def _maybe_finish_step(self, run: Run, step: StepRecord) -> None:
+    def _maybe_finish_step(self, run: Run, step: StepRecord) -> None:
         tasks = [run.tasks[t] for t in step.task_ids]
         if not all(t.state.terminal for t in tasks):
             return
@@ -260,7 +266,7 @@ class WorkflowEngine:
             outputs = outputs[0]
         if failed:
             why = failed[0].failure.message if failed[0].failure else failed[0].state.value
-            await self._set_step(
+            self._set_step(
                 run,
                 step.step_id,
                 state=StepState.FAILED,
@@ -268,7 +274,7 @@ class WorkflowEngine:
                 message=f"task {failed[0].id} {failed[0].state.value.lower()}: {why}",
             )
         else:
-            await self._set_step(run, step.step_id, state=StepState.SUCCEEDED, outputs=outputs)
+            self._set_step(run, step.step_id, state=StepState.SUCCEEDED, outputs=outputs)
 
     def _runnable(self, run: Run, spec: StepSpec) -> bool | None:
         """True to start, False to skip, None to keep waiting."""
@@ -287,7 +293,7 @@ class WorkflowEngine:
         if runnable is None:
             return
         if not runnable:
-            await self._set_step(
+            self._set_step(
                 run,
                 spec.id,
                 state=StepState.SKIPPED,
@@ -301,24 +307,30 @@ class WorkflowEngine:
         try:
             specs = self._instances(run, spec)
         except InvalidArgumentError as exc:
-            await self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
+            self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
+            return
+        keyed = [
+            replace(
+                task_spec,
+                idempotency_key=f"wf:{run.record.id}:{spec.id}:{index}",
+                labels={**task_spec.labels, "workflow": run.record.id, "step": spec.id},
+            )
+            for index, task_spec in enumerate(specs)
+        ]
+        try:
+            # Keys are made up here, so a run this hub started cannot have their tasks yet.
+            submitted = await self._tasks.submit_many(
+                keyed, refuse=False, fresh_keys=not run.resumed
+            )
+        except PhotonError as exc:
+            self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
             return
         task_ids = []
-        try:
-            for index, task_spec in enumerate(specs):
-                keyed = replace(
-                    task_spec,
-                    idempotency_key=f"wf:{run.record.id}:{spec.id}:{index}",
-                    labels={**task_spec.labels, "workflow": run.record.id, "step": spec.id},
-                )
-                task, _ = await self._tasks.submit(keyed, refuse=False)
-                run.tasks[task.id] = task
-                self._owner[task.id] = run.record.id
-                task_ids.append(task.id)
-        except PhotonError as exc:
-            await self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
-            return
-        await self._set_step(
+        for task, _ in submitted:
+            run.tasks[task.id] = task
+            self._owner[task.id] = run.record.id
+            task_ids.append(task.id)
+        self._set_step(
             run, spec.id, state=StepState.RUNNING, task_ids=tuple(task_ids), started_at=time.time()
         )
 
@@ -342,22 +354,41 @@ class WorkflowEngine:
             raise InvalidArgumentError(f"fan-out of {len(contexts)} exceeds {MAX_FAN_OUT}")
         return [replace(spec.task, inputs=substitute(dict(spec.task.inputs), c)) for c in contexts]
 
-    async def _set_step(self, run: Run, step_id: str, **changes: Any) -> None:
+    def _set_step(self, run: Run, step_id: str, **changes: Any) -> None:
         step = replace(run.steps[step_id], **changes)
         if step.state.terminal and step.finished_at is None:
             step = replace(step, finished_at=time.time())
         run.steps[step_id] = step
-        await self._store.update_step(step)
-        self._changed(run.record.id)
+        self._write(run, self._store.update_step(step))
 
-    async def _finish(self, run: Run, state: WorkflowState, message: str) -> None:
+    def _finish(self, run: Run, state: WorkflowState, message: str) -> None:
         run.record = replace(run.record, state=state, finished_at=time.time(), message=message)
-        await self._store.update_workflow(run.record)
+        self._write(run, self._store.update_workflow(run.record))
         del self._runs[run.record.id]
         for task_id in run.tasks:
             self._owner.pop(task_id, None)
         log.info("workflow %s %s", run.record.id, state.value.lower())
-        self._changed(run.record.id)
+
+    def _write(self, run: Run, write: Coroutine[Any, Any, None]) -> None:
+        """Persist a change of the run without waiting: the next step's tasks can go in the
+        same commit. Writes reach the store in order; watchers hear of each once committed,
+        and a hub that dies first redoes the step from its tasks' states (their keys make
+        that safe)."""
+
+        async def committed() -> None:
+            await write
+            self._changed(run.record.id)
+
+        future = asyncio.ensure_future(committed())
+        run.writes.add(future)
+        future.add_done_callback(run.writes.discard)
+        self._inflight.add(future)
+        future.add_done_callback(self._settled)
+
+    async def _committed(self, run: Run) -> None:
+        """Wait until what the run changed so far is committed."""
+        if run.writes:
+            await asyncio.gather(*run.writes)
 
     async def _check_timeouts(self) -> None:
         now = time.time()

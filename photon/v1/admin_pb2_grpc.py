@@ -80,6 +80,16 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.SubmitTaskRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.SubmitTaskResponse.FromString,
                 _registered_method=True)
+        self.SubmitTasks = channel.unary_unary(
+                '/photon.v1.AdminService/SubmitTasks',
+                request_serializer=photon_dot_v1_dot_admin__pb2.SubmitTasksRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.SubmitTasksResponse.FromString,
+                _registered_method=True)
+        self.RunTask = channel.unary_stream(
+                '/photon.v1.AdminService/RunTask',
+                request_serializer=photon_dot_v1_dot_admin__pb2.RunTaskRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.WatchTaskResponse.FromString,
+                _registered_method=True)
         self.GetTask = channel.unary_unary(
                 '/photon.v1.AdminService/GetTask',
                 request_serializer=photon_dot_v1_dot_admin__pb2.GetTaskRequest.SerializeToString,
@@ -94,6 +104,11 @@ class AdminServiceStub:
                 '/photon.v1.AdminService/WatchTask',
                 request_serializer=photon_dot_v1_dot_admin__pb2.WatchTaskRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.WatchTaskResponse.FromString,
+                _registered_method=True)
+        self.WaitTasks = channel.unary_stream(
+                '/photon.v1.AdminService/WaitTasks',
+                request_serializer=photon_dot_v1_dot_admin__pb2.WaitTasksRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.WaitTasksResponse.FromString,
                 _registered_method=True)
         self.CancelTask = channel.unary_unary(
                 '/photon.v1.AdminService/CancelTask',
@@ -185,6 +200,18 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitTasks(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTask(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -198,6 +225,12 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchTask(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WaitTasks(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -287,6 +320,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=photon_dot_v1_dot_admin__pb2.SubmitTaskRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.SubmitTaskResponse.SerializeToString,
             ),
+            'SubmitTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitTasks,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.SubmitTasksRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.SubmitTasksResponse.SerializeToString,
+            ),
+            'RunTask': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunTask,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.RunTaskRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.WatchTaskResponse.SerializeToString,
+            ),
             'GetTask': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTask,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.GetTaskRequest.FromString,
@@ -301,6 +344,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WatchTask,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.WatchTaskRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.WatchTaskResponse.SerializeToString,
+            ),
+            'WaitTasks': grpc.unary_stream_rpc_method_handler(
+                    servicer.WaitTasks,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.WaitTasksRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.WaitTasksResponse.SerializeToString,
             ),
             'CancelTask': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelTask,
@@ -588,6 +636,60 @@ class AdminService:
             _registered_method=True)
 
     @staticmethod
+    def SubmitTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/SubmitTasks',
+            photon_dot_v1_dot_admin__pb2.SubmitTasksRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.SubmitTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/photon.v1.AdminService/RunTask',
+            photon_dot_v1_dot_admin__pb2.RunTaskRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.WatchTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetTask(request,
             target,
             options=(),
@@ -658,6 +760,33 @@ class AdminService:
             '/photon.v1.AdminService/WatchTask',
             photon_dot_v1_dot_admin__pb2.WatchTaskRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.WatchTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/photon.v1.AdminService/WaitTasks',
+            photon_dot_v1_dot_admin__pb2.WaitTasksRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.WaitTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from photon.v1 import common_pb2 as photon_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14photon/v1/mesh.proto\x12\tphoton.v1\x1a\x16photon/v1/common.proto\"\xaa\x02\n\x0e\x43onnectRequest\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.photon.v1.HelloH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.photon.v1.HeartbeatH\x00\x12\x30\n\rtask_accepted\x18\x03 \x01(\x0b\x32\x17.photon.v1.TaskAcceptedH\x00\x12\x30\n\rtask_progress\x18\x04 \x01(\x0b\x32\x17.photon.v1.TaskProgressH\x00\x12,\n\x0btask_result\x18\x05 \x01(\x0b\x32\x15.photon.v1.TaskResultH\x00\x12\x30\n\rrenew_request\x18\x06 \x01(\x0b\x32\x17.photon.v1.RenewRequestH\x00\x42\x06\n\x04\x62ody\"\x8d\x02\n\x0f\x43onnectResponse\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.photon.v1.WelcomeH\x00\x12#\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x11.photon.v1.AssignH\x00\x12#\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x11.photon.v1.CancelH\x00\x12!\n\x05\x64rain\x18\x04 \x01(\x0b\x32\x10.photon.v1.DrainH\x00\x12\x32\n\x0erenew_response\x18\x05 \x01(\x0b\x32\x18.photon.v1.RenewResponseH\x00\x12*\n\nresult_ack\x18\x06 \x01(\x0b\x32\x14.photon.v1.ResultAckH\x00\x42\x06\n\x04\x62ody\"=\n\nAttemptRef\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\"\xad\x02\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12(\n\x05tools\x18\x02 \x03(\x0b\x32\x19.photon.v1.ToolCapability\x12,\n\x06labels\x18\x03 \x03(\x0b\x32\x1c.photon.v1.Hello.LabelsEntry\x12\r\n\x05slots\x18\x04 \x01(\x05\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\x10\n\x08platform\x18\x06 \x01(\t\x12&\n\x07running\x18\x07 \x03(\x0b\x32\x15.photon.v1.AttemptRef\x12+\n\x0cheld_results\x18\x08 \x03(\x0b\x32\x15.photon.v1.AttemptRef\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\tHeartbeat\x12(\n\x07metrics\x18\x01 \x01(\x0b\x32\x17.photon.v1.AgentMetrics\x12(\n\x05tools\x18\x02 \x03(\x0b\x32\x19.photon.v1.ToolCapability\x12\x15\n\rtools_changed\x18\x03 \x01(\x08\"6\n\x0cTaskAccepted\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\"\\\n\x0cTaskProgress\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.photon.v1.TaskEvent\"\xa4\x01\n\nTaskResult\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x14\n\x0coutputs_json\x18\x03 \x01(\t\x12#\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x12.photon.v1.Failure\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x06 \x01(\x01\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\"i\n\x07Welcome\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bserver_time\x18\x03 \x01(\x01\x12\x13\n\x0bhub_version\x18\x04 \x01(\t\"\xb4\x01\n\x06\x41ssign\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.photon.v1.TaskSpec\x12&\n\x07\x61ttempt\x18\x02 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12/\n\x07secrets\x18\x03 \x03(\x0b\x32\x1e.photon.v1.Assign.SecretsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x06\x43\x61ncel\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x19\n\x05\x44rain\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\"7\n\rRenewResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\x0c\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"3\n\tResultAck\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef2S\n\x0bMeshService\x12\x44\n\x07\x43onnect\x12\x19.photon.v1.ConnectRequest\x1a\x1a.photon.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14photon/v1/mesh.proto\x12\tphoton.v1\x1a\x16photon/v1/common.proto\"\xd4\x02\n\x0e\x43onnectRequest\x12!\n\x05hello\x18\x01 \x01(\x0b\x32\x10.photon.v1.HelloH\x00\x12)\n\theartbeat\x18\x02 \x01(\x0b\x32\x14.photon.v1.HeartbeatH\x00\x12\x30\n\rtask_accepted\x18\x03 \x01(\x0b\x32\x17.photon.v1.TaskAcceptedH\x00\x12\x30\n\rtask_progress\x18\x04 \x01(\x0b\x32\x17.photon.v1.TaskProgressH\x00\x12,\n\x0btask_result\x18\x05 \x01(\x0b\x32\x15.photon.v1.TaskResultH\x00\x12\x30\n\rrenew_request\x18\x06 \x01(\x0b\x32\x17.photon.v1.RenewRequestH\x00\x12(\n\x05\x62\x61tch\x18\x0f \x03(\x0b\x32\x19.photon.v1.ConnectRequestB\x06\n\x04\x62ody\"\xb8\x02\n\x0f\x43onnectResponse\x12%\n\x07welcome\x18\x01 \x01(\x0b\x32\x12.photon.v1.WelcomeH\x00\x12#\n\x06\x61ssign\x18\x02 \x01(\x0b\x32\x11.photon.v1.AssignH\x00\x12#\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x11.photon.v1.CancelH\x00\x12!\n\x05\x64rain\x18\x04 \x01(\x0b\x32\x10.photon.v1.DrainH\x00\x12\x32\n\x0erenew_response\x18\x05 \x01(\x0b\x32\x18.photon.v1.RenewResponseH\x00\x12*\n\nresult_ack\x18\x06 \x01(\x0b\x32\x14.photon.v1.ResultAckH\x00\x12)\n\x05\x62\x61tch\x18\x0f \x03(\x0b\x32\x1a.photon.v1.ConnectResponseB\x06\n\x04\x62ody\"=\n\nAttemptRef\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\r\n\x05\x65poch\x18\x03 \x01(\x03\"\xad\x02\n\x05Hello\x12\x15\n\ragent_version\x18\x01 \x01(\t\x12(\n\x05tools\x18\x02 \x03(\x0b\x32\x19.photon.v1.ToolCapability\x12,\n\x06labels\x18\x03 \x03(\x0b\x32\x1c.photon.v1.Hello.LabelsEntry\x12\r\n\x05slots\x18\x04 \x01(\x05\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\x10\n\x08platform\x18\x06 \x01(\t\x12&\n\x07running\x18\x07 \x03(\x0b\x32\x15.photon.v1.AttemptRef\x12+\n\x0cheld_results\x18\x08 \x03(\x0b\x32\x15.photon.v1.AttemptRef\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"v\n\tHeartbeat\x12(\n\x07metrics\x18\x01 \x01(\x0b\x32\x17.photon.v1.AgentMetrics\x12(\n\x05tools\x18\x02 \x03(\x0b\x32\x19.photon.v1.ToolCapability\x12\x15\n\rtools_changed\x18\x03 \x01(\x08\"6\n\x0cTaskAccepted\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\"\\\n\x0cTaskProgress\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12$\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.photon.v1.TaskEvent\"\xa4\x01\n\nTaskResult\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\x14\n\x0coutputs_json\x18\x03 \x01(\t\x12#\n\x07\x66\x61ilure\x18\x04 \x01(\x0b\x32\x12.photon.v1.Failure\x12\x12\n\nstarted_at\x18\x05 \x01(\x01\x12\x13\n\x0b\x66inished_at\x18\x06 \x01(\x01\"\x1f\n\x0cRenewRequest\x12\x0f\n\x07\x63sr_pem\x18\x01 \x01(\x0c\"i\n\x07Welcome\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x02 \x01(\x01\x12\x13\n\x0bserver_time\x18\x03 \x01(\x01\x12\x13\n\x0bhub_version\x18\x04 \x01(\t\"\xb4\x01\n\x06\x41ssign\x12!\n\x04spec\x18\x01 \x01(\x0b\x32\x13.photon.v1.TaskSpec\x12&\n\x07\x61ttempt\x18\x02 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12/\n\x07secrets\x18\x03 \x03(\x0b\x32\x1e.photon.v1.Assign.SecretsEntry\x1a.\n\x0cSecretsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x06\x43\x61ncel\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x19\n\x05\x44rain\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\"7\n\rRenewResponse\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x01 \x01(\x0c\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"3\n\tResultAck\x12&\n\x07\x61ttempt\x18\x01 \x01(\x0b\x32\x15.photon.v1.AttemptRef2S\n\x0bMeshService\x12\x44\n\x07\x43onnect\x12\x19.photon.v1.ConnectRequest\x1a\x1a.photon.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,39 +37,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ASSIGN_SECRETSENTRY']._loaded_options = None
   _globals['_ASSIGN_SECRETSENTRY']._serialized_options = b'8\001'
   _globals['_CONNECTREQUEST']._serialized_start=60
-  _globals['_CONNECTREQUEST']._serialized_end=358
-  _globals['_CONNECTRESPONSE']._serialized_start=361
-  _globals['_CONNECTRESPONSE']._serialized_end=630
-  _globals['_ATTEMPTREF']._serialized_start=632
-  _globals['_ATTEMPTREF']._serialized_end=693
-  _globals['_HELLO']._serialized_start=696
-  _globals['_HELLO']._serialized_end=997
-  _globals['_HELLO_LABELSENTRY']._serialized_start=952
-  _globals['_HELLO_LABELSENTRY']._serialized_end=997
-  _globals['_HEARTBEAT']._serialized_start=999
-  _globals['_HEARTBEAT']._serialized_end=1117
-  _globals['_TASKACCEPTED']._serialized_start=1119
-  _globals['_TASKACCEPTED']._serialized_end=1173
-  _globals['_TASKPROGRESS']._serialized_start=1175
-  _globals['_TASKPROGRESS']._serialized_end=1267
-  _globals['_TASKRESULT']._serialized_start=1270
-  _globals['_TASKRESULT']._serialized_end=1434
-  _globals['_RENEWREQUEST']._serialized_start=1436
-  _globals['_RENEWREQUEST']._serialized_end=1467
-  _globals['_WELCOME']._serialized_start=1469
-  _globals['_WELCOME']._serialized_end=1574
-  _globals['_ASSIGN']._serialized_start=1577
-  _globals['_ASSIGN']._serialized_end=1757
-  _globals['_ASSIGN_SECRETSENTRY']._serialized_start=1711
-  _globals['_ASSIGN_SECRETSENTRY']._serialized_end=1757
-  _globals['_CANCEL']._serialized_start=1759
-  _globals['_CANCEL']._serialized_end=1823
-  _globals['_DRAIN']._serialized_start=1825
-  _globals['_DRAIN']._serialized_end=1850
-  _globals['_RENEWRESPONSE']._serialized_start=1852
-  _globals['_RENEWRESPONSE']._serialized_end=1907
-  _globals['_RESULTACK']._serialized_start=1909
-  _globals['_RESULTACK']._serialized_end=1960
-  _globals['_MESHSERVICE']._serialized_start=1962
-  _globals['_MESHSERVICE']._serialized_end=2045
+  _globals['_CONNECTREQUEST']._serialized_end=400
+  _globals['_CONNECTRESPONSE']._serialized_start=403
+  _globals['_CONNECTRESPONSE']._serialized_end=715
+  _globals['_ATTEMPTREF']._serialized_start=717
+  _globals['_ATTEMPTREF']._serialized_end=778
+  _globals['_HELLO']._serialized_start=781
+  _globals['_HELLO']._serialized_end=1082
+  _globals['_HELLO_LABELSENTRY']._serialized_start=1037
+  _globals['_HELLO_LABELSENTRY']._serialized_end=1082
+  _globals['_HEARTBEAT']._serialized_start=1084
+  _globals['_HEARTBEAT']._serialized_end=1202
+  _globals['_TASKACCEPTED']._serialized_start=1204
+  _globals['_TASKACCEPTED']._serialized_end=1258
+  _globals['_TASKPROGRESS']._serialized_start=1260
+  _globals['_TASKPROGRESS']._serialized_end=1352
+  _globals['_TASKRESULT']._serialized_start=1355
+  _globals['_TASKRESULT']._serialized_end=1519
+  _globals['_RENEWREQUEST']._serialized_start=1521
+  _globals['_RENEWREQUEST']._serialized_end=1552
+  _globals['_WELCOME']._serialized_start=1554
+  _globals['_WELCOME']._serialized_end=1659
+  _globals['_ASSIGN']._serialized_start=1662
+  _globals['_ASSIGN']._serialized_end=1842
+  _globals['_ASSIGN_SECRETSENTRY']._serialized_start=1796
+  _globals['_ASSIGN_SECRETSENTRY']._serialized_end=1842
+  _globals['_CANCEL']._serialized_start=1844
+  _globals['_CANCEL']._serialized_end=1908
+  _globals['_DRAIN']._serialized_start=1910
+  _globals['_DRAIN']._serialized_end=1935
+  _globals['_RENEWRESPONSE']._serialized_start=1937
+  _globals['_RENEWRESPONSE']._serialized_end=1992
+  _globals['_RESULTACK']._serialized_start=1994
+  _globals['_RESULTACK']._serialized_end=2045
+  _globals['_MESHSERVICE']._serialized_start=2047
+  _globals['_MESHSERVICE']._serialized_end=2130
 # @@protoc_insertion_point(module_scope)

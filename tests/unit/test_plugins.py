@@ -133,11 +133,14 @@ async def test_echo_detects_available() -> None:
     assert (await EchoPlugin().detect()).available
 
 
-async def test_echo_returns_inputs_and_logs(tmp_path: Path) -> None:
+async def test_echo_returns_inputs_and_logs_when_asked(tmp_path: Path) -> None:
     inputs = {"a": 1, "b": ["x"]}
     ctx, events = make_ctx(tmp_path, inputs, action="echo")
     assert await EchoPlugin().run(ctx) == inputs
-    assert events == [("log", "echo: 2 input(s)", {})]
+    assert events == []
+    ctx, events = make_ctx(tmp_path, {"log": "hello"}, action="echo")
+    assert await EchoPlugin().run(ctx) == {"log": "hello"}
+    assert events == [("log", "hello", {})]
 
 
 async def test_echo_fail_defaults_to_tool_error(tmp_path: Path) -> None:

@@ -239,9 +239,14 @@ async def test_api_keys(store: SqliteStore) -> None:
 # -- tasks -------------------------------------------------------------------------------------
 
 
+async def insert(store: SqliteStore, record: TaskRecord) -> tuple[TaskRecord, bool]:
+    [result] = await store.insert_tasks([record])
+    return result
+
+
 async def test_task_insert_get_update(store: SqliteStore) -> None:
     record = task()
-    stored, created = await store.insert_task(record)
+    stored, created = await insert(store, record)
     assert created and stored == record
     assert await store.get_task(record.id) == record
 
@@ -271,17 +276,30 @@ async def test_idempotency_key_returns_the_first_task(store: SqliteStore) -> Non
     first = task(key="deploy-42")
     second = task(key="deploy-42")
     assert first.id != second.id
-    assert await store.insert_task(first) == (first, True)
-    assert await store.insert_task(second) == (first, False)
+    assert await insert(store, first) == (first, True)
+    assert await insert(store, second) == (first, False)
     with pytest.raises(NotFoundError):
         await store.get_task(second.id)
     # Tasks without a key never collide with each other.
-    assert (await store.insert_task(task()))[1]
-    assert (await store.insert_task(task()))[1]
+    assert (await insert(store, task()))[1]
+    assert (await insert(store, task()))[1]
+
+
+async def test_one_batch_inserts_all_and_honours_keys_within_it(store: SqliteStore) -> None:
+    await insert(store, task("old", key="k1"))
+    batch = [task("a"), task("b", key="k1"), task("c", key="k2"), task("d", key="k2")]
+    results = await store.insert_tasks(batch)
+    assert [(stored.id, created) for stored, created in results] == [
+        ("a", True),
+        ("old", False),
+        ("c", True),
+        ("c", False),
+    ]
+    assert {t.id for t in await store.list_tasks()} == {"old", "a", "c"}
 
 
 async def test_concurrent_submits_with_one_key_create_one_task(store: SqliteStore) -> None:
-    results = await asyncio.gather(*(store.insert_task(task(key="once")) for _ in range(20)))
+    results = await asyncio.gather(*(insert(store, task(key="once")) for _ in range(20)))
     assert [created for _, created in results].count(True) == 1
     assert len({stored.id for stored, _ in results}) == 1
     assert len(await store.list_tasks()) == 1
@@ -290,9 +308,7 @@ async def test_concurrent_submits_with_one_key_create_one_task(store: SqliteStor
 async def test_list_tasks_by_state_newest_first(store: SqliteStore) -> None:
     ids = [f"t{i:02d}" for i in range(6)]
     for i, task_id in enumerate(ids):
-        await store.insert_task(
-            task(task_id, state=TaskState.RUNNING if i % 2 else TaskState.QUEUED)
-        )
+        await insert(store, task(task_id, state=TaskState.RUNNING if i % 2 else TaskState.QUEUED))
     assert [t.id for t in await store.list_tasks()] == list(reversed(ids))
     assert [t.id for t in await store.list_tasks(limit=2)] == ["t05", "t04"]
     assert [t.id for t in await store.list_tasks(state=TaskState.RUNNING)] == ["t05", "t03", "t01"]
@@ -302,7 +318,7 @@ async def test_list_tasks_by_state_newest_first(store: SqliteStore) -> None:
 
 async def test_list_unfinished_tasks(store: SqliteStore) -> None:
     for state in TaskState:
-        await store.insert_task(task(f"t-{state.value}", state=state))
+        await insert(store, task(f"t-{state.value}", state=state))
     unfinished = {t.state for t in await store.list_unfinished_tasks()}
     assert unfinished == {
         TaskState.WAITING,
@@ -332,7 +348,7 @@ async def test_task_events_append_and_list_after_seq(store: SqliteStore) -> None
 
 async def test_many_concurrent_inserts_all_commit(store: SqliteStore) -> None:
     records = [task(f"t{i:03d}") for i in range(200)]
-    results = await asyncio.gather(*(store.insert_task(r) for r in records))
+    results = await asyncio.gather(*(insert(store, r) for r in records))
     assert results == [(r, True) for r in records]
     assert len(await store.list_tasks(limit=1000)) == 200
     for record in records[::20]:
@@ -342,11 +358,11 @@ async def test_many_concurrent_inserts_all_commit(store: SqliteStore) -> None:
 async def test_one_failing_write_does_not_fail_its_batch(store: SqliteStore) -> None:
     await store.add_join_token(join_token(uses=1))
     results = await asyncio.gather(
-        store.insert_task(task("before")),
+        insert(store, task("before")),
         store.update_task(task("unknown")),
         store.consume_join_token("tok1", agent_record("a1")),
         store.consume_join_token("tok1", agent_record("a2")),
-        store.insert_task(task("after")),
+        insert(store, task("after")),
         store.append_task_events([event("before", 1)]),
         return_exceptions=True,
     )
@@ -363,7 +379,7 @@ async def test_one_failing_write_does_not_fail_its_batch(store: SqliteStore) -> 
 
 
 async def test_a_cancelled_caller_does_not_lose_the_others_writes(store: SqliteStore) -> None:
-    writes = [asyncio.ensure_future(store.insert_task(task(f"t{i}"))) for i in range(10)]
+    writes = [asyncio.ensure_future(insert(store, task(f"t{i}"))) for i in range(10)]
     await asyncio.sleep(0)  # let every write join the pending batch
     writes[0].cancel()
     results = await asyncio.gather(*writes, return_exceptions=True)
@@ -384,7 +400,7 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
         ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="x", created_at=NOW)
     )
     record = task("t1", key="k")
-    await store.insert_task(record)
+    await insert(store, record)
     await store.append_task_events([event("t1", 1)])
     await store.close()
 
@@ -395,7 +411,7 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
         assert await reopened.get_agent("a1") == agent_record("a1")
         assert (await reopened.get_api_key("k1")).user == "root"
         assert await reopened.get_task("t1") == record
-        assert await reopened.insert_task(task("t2", key="k")) == (record, False)
+        assert await insert(reopened, task("t2", key="k")) == (record, False)
         assert await reopened.list_task_events("t1") == [event("t1", 1)]
     finally:
         await reopened.close()
@@ -404,7 +420,7 @@ async def test_data_survives_close_and_reopen(db_path: Path) -> None:
 async def test_reads_see_each_commit_while_other_reads_run(store: SqliteStore) -> None:
     # Many watchers read at once on the hub; none may keep an old snapshot alive for the others.
     record = task()
-    await store.insert_task(record)
+    await insert(store, record)
     stop = asyncio.Event()
 
     async def keep_reading() -> None:

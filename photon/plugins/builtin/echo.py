@@ -18,8 +18,9 @@ from .._api import PLUGIN_API_VERSION, Action, Detection, TaskContext
 class EchoPlugin:
     """Action `echo` returns the inputs as outputs.
 
-    Inputs it reads: `sleep` (seconds to wait first), `fail` (fail with this message) and
-    `fail_class` (the failure class for `fail`, default `tool_error`).
+    Inputs it reads: `log` (emit this as a log event), `sleep` (seconds to wait first), `fail`
+    (fail with this message) and `fail_class` (the failure class for `fail`, default
+    `tool_error`). Without them it is a no-op, as benchmarks want.
     """
 
     name = "echo"
@@ -32,6 +33,7 @@ class EchoPlugin:
             input_schema={
                 "type": "object",
                 "properties": {
+                    "log": {"type": "string"},
                     "sleep": {"type": "number", "minimum": 0},
                     "fail": {"type": "string"},
                     "fail_class": {"enum": [c.value for c in FailureClass]},
@@ -62,7 +64,8 @@ class EchoPlugin:
             )
         fail_class = _failure_class(inputs.get("fail_class", FailureClass.TOOL_ERROR.value))
 
-        ctx.emit("log", f"echo: {len(inputs)} input(s)")
+        if isinstance(message := inputs.get("log"), str):
+            ctx.emit("log", message)
         if sleep > 0:
             await _sleep(ctx, float(sleep))
         if fail is not None:
