@@ -1,4 +1,4 @@
-# One command each: setup, protos, lint, test, demo, bench.
+# One command each: setup, protos, lint, test, demo, bench, bench-scale.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 PROTOS := $(wildcard protos/photon/v1/*.proto)
 PROTOC := $(PY) -m grpc_tools.protoc -Iprotos
 
-.PHONY: setup protos check-protos lint typecheck test demo bench clean
+.PHONY: setup protos check-protos lint typecheck test demo bench bench-scale clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,13 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# One hub, 2 real agents and 1,000 simulated ones (real join, certificates and streams) heartbeating:
+# hub CPU and RSS, and W1, with and without them. Needs no bench extra. Options through SCALE_ARGS,
+# e.g. make bench-scale SCALE_ARGS="--agents 2000 --procs 8" or SCALE_ARGS=--quick.
+SCALE_ARGS ?=
+bench-scale: $(STAMP)
+	$(PY) -m bench.scale $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

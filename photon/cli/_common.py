@@ -95,6 +95,26 @@ async def serve_until_signalled(
             loop.remove_signal_handler(sig)
 
 
+def raise_open_file_limit() -> tuple[int, int] | None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit: a hub holds a socket per agent, and 1,024
+    (a common default) runs out near a thousand agents. Returns (old, new) when it was raised,
+    None when there was nothing to raise or the system refused."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows has no rlimits
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # macOS reports an unlimited hard limit but refuses a soft one above OPEN_MAX (10,240).
+    target = hard if hard != resource.RLIM_INFINITY else 10_240
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return None
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return None
+    return soft, target
+
+
 def load_toml(path: Path | None) -> dict[str, Any]:
     """A config file's table (empty without a file). Raises ConfigError."""
     if path is None:

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import UsageError
 from ..hub import Hub, HubConfig, ToolLimit, init_hub
-from ._common import EXIT_OK, environ, layered, load_toml, run, serve_until_signalled, setup_logging
+from ._common import (
+    EXIT_OK,
+    environ,
+    layered,
+    load_toml,
+    raise_open_file_limit,
+    run,
+    serve_until_signalled,
+    setup_logging,
+)
+
+# Not __name__: that is "__main__" under `python -m`.
+log = logging.getLogger("photon.cli.hub")
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:
@@ -118,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(
             level=args.log_level, fmt=args.log_format or env.get("PHOTON_LOG_FORMAT", "text")
         )
+        if (raised := raise_open_file_limit()) is not None:
+            log.info("raised the open-file limit from %d to %d (a socket per agent)", *raised)
         hub = Hub(config)
         await serve_until_signalled(hub.run(), hub.stop)
         return EXIT_OK
