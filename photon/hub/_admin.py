@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -425,8 +426,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def WatchWorkflow(
         self, request: admin_pb2.WatchWorkflowRequest, context: Context
     ) -> AsyncIterator[admin_pb2.WatchWorkflowResponse]:
-        """The workflow now, then again on every change (at most every 200 ms) until it ends."""
-        changes = self._workflows.subscribe(request.id)
+        """The workflow now, then again on every change (at most every 200 ms, except its end,
+        which goes at once) until it ends."""
+        watch = self._workflows.subscribe(request.id)
         try:
             while True:
                 try:
@@ -437,10 +439,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
                 yield admin_pb2.WatchWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
                 if snapshot.record.state.terminal:
                     return
-                await changes.get()
-                await asyncio.sleep(WATCH_THROTTLE)
+                await watch.changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WATCH_THROTTLE):
+                        await watch.ended.wait()
+                watch.changed.clear()
         finally:
-            self._workflows.unsubscribe(request.id, changes)
+            self._workflows.unsubscribe(request.id, watch)
 
 
 def _without_schemas(tool: common_pb2.ToolCapability) -> common_pb2.ToolCapability:

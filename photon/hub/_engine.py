@@ -68,6 +68,7 @@ class TaskEngine:
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Future[None]] = set()
         self._observers: list[Callable[[WatchItem], None]] = []
+        self._followers: list[Callable[[TaskRecord], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -207,13 +208,19 @@ class TaskEngine:
         task = self._tasks.get(task_id) or await self._store.get_task(task_id)
         return task, self.waiting_reason(task)
 
+    async def get_many(self, task_ids: Collection[str]) -> dict[str, TaskRecord]:
+        """The tasks by id, as `get` gives them. Raises NotFoundError for an unknown id."""
+        found = {i: self._tasks[i] for i in task_ids if i in self._tasks}
+        for task in await self._store.get_tasks([i for i in task_ids if i not in found]):
+            found[task.id] = task
+        if unknown := set(task_ids) - found.keys():
+            raise NotFoundError(f"task {min(unknown)} not found")
+        return found
+
     async def ended_of(self, task_ids: Collection[str]) -> list[TaskRecord]:
         """Those of the tasks whose end is committed. Raises NotFoundError for an unknown id."""
-        elsewhere = [task_id for task_id in task_ids if task_id not in self._tasks]
-        records = await self._store.get_tasks(elsewhere)
-        if unknown := set(elsewhere) - {task.id for task in records}:
-            raise NotFoundError(f"task {min(unknown)} not found")
-        return [task for task in records if task.state.terminal]
+        tasks = await self.get_many(task_ids)
+        return [task for task in tasks.values() if task.state.terminal]
 
     def waiting_reason(self, task: TaskRecord) -> str:
         if task.state not in _QUEUED:
@@ -266,6 +273,11 @@ class TaskEngine:
             if not watchers:
                 del self._watchers[task_id]
 
+    def follow(self, follower: Callable[[TaskRecord], None]) -> None:
+        """Call `follower` with every task update as it is applied, before its commit: for
+        hub parts that act on it (in order with its commit), never to tell a client."""
+        self._followers.append(follower)
+
     def observe(self, observer: Callable[[WatchItem], None]) -> None:
         """Call `observer` with every committed task update and event (of every task)."""
         self._observers.append(observer)
@@ -306,6 +318,8 @@ class TaskEngine:
             self._seq.pop(task.id, None)
         else:
             self._tasks[task.id] = task
+        for follower in self._followers:
+            follower(task)
         # Started now, so this task's writes are queued in the order its transitions happened.
         return self._track(asyncio.ensure_future(self._persist(task, event)))
 

@@ -244,7 +244,7 @@ class Scheduler:
         views = {a.id: a for a in agents}
         free = sum(max(a.free_slots, 0) for a in agents if a.accepting)
         assignments: list[Assignment] = []
-        for key in list(self._order):
+        for key in self._order:  # not changed in the loop: placed tasks leave it after
             task_id = key[2]
             entry = self._queued[task_id]
             if free <= 0:
@@ -266,10 +266,11 @@ class Scheduler:
             limit = self._limits.get(entry.spec.tool)
             if limit is not None and limit.rate is not None:
                 self._buckets[entry.spec.tool].tokens -= 1
-            self.dequeue(task_id)
             self._acquire(task_id, entry.spec)
             view = views[decision.agent_id]
             views[decision.agent_id] = replace(view, running=view.running + 1)
             free -= 1
             assignments.append(Assignment(task_id=task_id, agent_id=decision.agent_id))
+        for assignment in assignments:
+            self.dequeue(assignment.task_id)
         return assignments
