@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -34,6 +34,8 @@ T = TypeVar("T")
 REFRESH_MARGIN = 60.0
 CALL_TIMEOUT = 30.0
 BATCH = 1_000  # tasks per SubmitTasks / WaitTasks call
+RECONNECT_FOR = 60.0  # seconds a watch keeps trying to reach the hub
+RECONNECT_PAUSE = 1.0
 
 
 class PhotonClient:
@@ -236,10 +238,13 @@ class PhotonClient:
         on_update: Callable[[Task | TaskEvent], None] | None = None,
         after_seq: int = 0,
     ) -> Task:
-        """Follow a task until it ends (reconnecting the watch if the stream breaks)."""
+        """Follow a task until it ends. A broken stream is resumed where it stopped; raises
+        TransportError once the hub has been unreachable for `RECONNECT_FOR` seconds."""
         last: Task | None = None
         after = after_seq
-        while True:
+
+        async def attempt() -> Task | None:
+            nonlocal last, after
             async for item in self.watch(task_id, after_seq=after):
                 if isinstance(item, TaskEvent):
                     after = max(after, item.seq)
@@ -247,8 +252,9 @@ class PhotonClient:
                     last = item
                 if on_update is not None:
                     on_update(item)
-            if last is not None and last.state.terminal:
-                return last
+            return last if last is not None and last.state.terminal else None
+
+        return await _retrying(attempt)
 
     async def wait_many(self, task_ids: Iterable[str]) -> list[Task]:
         """Wait until every task has ended; returns them in the order of `task_ids`."""
@@ -310,19 +316,17 @@ class PhotonClient:
     async def wait_workflow(
         self, workflow_id: str, *, on_update: Callable[[Workflow], None] | None = None
     ) -> Workflow:
-        """Follow a workflow until it ends (reconnecting the watch if the stream breaks)."""
-        while True:
+        """Follow a workflow until it ends, reconnecting as `wait` does."""
+
+        async def attempt() -> Workflow | None:
             last: Workflow | None = None
-            try:
-                async for workflow in self.watch_workflow(workflow_id):
-                    last = workflow
-                    if on_update is not None:
-                        on_update(workflow)
-            except TransportError:
-                await asyncio.sleep(1.0)
-                continue
-            if last is not None and last.state.terminal:
-                return last
+            async for workflow in self.watch_workflow(workflow_id):
+                last = workflow
+                if on_update is not None:
+                    on_update(workflow)
+            return last if last is not None and last.state.terminal else None
+
+        return await _retrying(attempt)
 
 
 def task_spec(
@@ -353,6 +357,25 @@ def task_spec(
     if priority is not None:
         spec.priority = priority
     return spec
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T | None]]) -> T:
+    """Repeat a streaming call's `attempt` until it gives a result. TransportError is retried
+    after a pause, and raised once the hub has been unreachable for `RECONNECT_FOR` seconds."""
+    failing_since: float | None = None
+    while True:
+        try:
+            result = await attempt()
+        except TransportError:
+            now = time.monotonic()
+            failing_since = failing_since or now
+            if now - failing_since >= RECONNECT_FOR:
+                raise
+            await asyncio.sleep(RECONNECT_PAUSE)
+            continue
+        failing_since = None
+        if result is not None:
+            return result
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

@@ -1,6 +1,9 @@
-"""Many tasks per call (submit_many, wait_many) and submit-and-follow on one call (run)."""
+"""Many tasks per call (submit_many, wait_many), submit-and-follow on one call (run), and
+following a task across a hub restart."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
@@ -8,7 +11,7 @@ from photon.client import Task, TaskEvent, task_spec
 from photon.errors import ConflictError, InvalidArgumentError, NotFoundError
 from photon.model import TaskState
 
-from .harness import Mesh
+from .harness import Mesh, free_port
 
 
 async def test_submit_many_then_wait_many_in_order(mesh: Mesh) -> None:
@@ -74,3 +77,23 @@ async def test_run_follows_the_task_on_one_call(mesh: Mesh) -> None:
         # Without on_update only the end travels; the result is the same.
         quiet = await client.run("echo", inputs={"m": "quiet"})
         assert quiet.state is TaskState.SUCCEEDED and quiet.outputs == {"m": "quiet"}
+
+
+async def test_wait_follows_a_task_across_a_hub_restart(mesh: Mesh) -> None:
+    assert mesh.hub is not None
+    mesh.hub.stop()
+    mesh.mesh_port, mesh.api_port = free_port(), free_port()  # the same address after restart
+    await mesh.start_hub()
+    await mesh.agent("w1")
+    async with mesh.client() as client:
+        task = await client.submit("echo", inputs={"sleep": 3, "m": "survived"})
+        waiting = asyncio.ensure_future(client.wait(task.id))
+        await asyncio.sleep(0.5)
+        assert not waiting.done()
+        mesh.hub.kill()
+        await asyncio.sleep(1.5)  # the watch fails and retries meanwhile
+        assert not waiting.done()
+        await mesh.start_hub()
+        final = await asyncio.wait_for(waiting, timeout=30)
+    assert final.state is TaskState.SUCCEEDED
+    assert final.outputs == {"sleep": 3, "m": "survived"}
