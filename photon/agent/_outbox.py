@@ -26,7 +26,13 @@ class Outbox:
 
     def put(self, result: mesh_pb2.TaskResult) -> None:
         """Store a result so that it outlives this process."""
-        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self._write(result)
+        except FileNotFoundError:  # the first result (or the dir was removed)
+            self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._write(result)
+
+    def _write(self, result: mesh_pb2.TaskResult) -> None:
         write_atomic(self._path(result.attempt), result.SerializeToString(), mode=0o600, sync=False)
 
     def ack(self, ref: mesh_pb2.AttemptRef) -> None:
