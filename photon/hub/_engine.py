@@ -77,12 +77,20 @@ class TaskEngine:
         self._awaited = {a.id for a in await self._store.list_agents() if not a.removed}
         self._seq = await self._store.last_event_seqs()
         self._published = dict(self._seq)
+        queued = []
         for task in await self._store.list_unfinished_tasks():
+            if task.state not in _BOUND:
+                # The previous hub may have dispatched it without recording that (dispatch
+                # overlaps the commit): move past any epoch it may have used, durably, so no
+                # new attempt is mistaken for that one.
+                task = replace(task, epoch=task.epoch + 1)
+                queued.append(task)
             self._tasks[task.id] = task
             if task.state in _BOUND:
                 self._scheduler.hold(task.id, task.spec)
             else:
                 self._scheduler.enqueue(task.id, task.spec)
+        await asyncio.gather(*(self._store.update_task(task) for task in queued))
         log.info("engine loaded %d unfinished task(s)", len(self._tasks))
 
     async def run(self) -> None:
@@ -350,8 +358,7 @@ class TaskEngine:
 
     def _dispatch_once(self, now: float) -> None:
         # Assign goes out at once; the ASSIGNED commit follows (no client waits on it). A hub that
-        # dies before that commit may re-dispatch the task with the same attempt and epoch; the
-        # hub accepts one result per (agent, attempt, epoch), so at most one is ever recorded.
+        # dies before that commit finds the task queued again, under a new epoch (see `load`).
         for assignment in self._scheduler.schedule(self._fleet.views(), now):
             session = self._fleet.get(assignment.agent_id)
             assert session is not None, "the scheduler only sees sessions of the fleet"
