@@ -39,6 +39,7 @@ from photon._aio import first_completed
 from photon._grpc import CHANNEL_OPTIONS, EOF
 from photon._outgoing import unbatch
 from photon.agent import AgentPaths, Identity, join
+from photon.agent._daemon import tool_capability
 from photon.cli._common import raise_open_file_limit
 from photon.errors import PhotonError, TransportError
 from photon.plugins import load_plugins
@@ -74,29 +75,16 @@ class Counters:
 
 def simulated_tools() -> list[common_pb2.ToolCapability]:
     """What a real agent with no tool allowed reports: every installed plugin, none enabled."""
-    tools = []
-    for name, plugin in sorted(load_plugins().plugins.items()):
-        tools.append(
-            common_pb2.ToolCapability(
-                name=name,
-                version=plugin.version,
-                actions=[
-                    common_pb2.ToolAction(
-                        name=a.name,
-                        description=a.description,
-                        input_schema_json=json.dumps(dict(a.input_schema))
-                        if a.input_schema
-                        else "",
-                    )
-                    for a in plugin.actions
-                ],
-                default_action=plugin.default_action,
-                available=True,
-                enabled=False,
-                detail="simulated agent: no tool runs here",
-            )
+    return [
+        tool_capability(
+            plugin,
+            version=plugin.version,
+            available=True,
+            enabled=False,
+            detail="simulated agent: no tool runs here",
         )
-    return tools
+        for _, plugin in sorted(load_plugins().plugins.items())
+    ]
 
 
 class SimAgent:

@@ -93,6 +93,7 @@ class AgentDaemon:
             await self._drain()
             connection.cancel()
         self._group = None
+        self._outbox.close()
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period, then cancel the rest."""
@@ -135,20 +136,9 @@ class AgentDaemon:
             enabled = self._config.tool_enabled(name, by_default=plugin.enabled_by_default)
             self._plugins[name] = plugin
             self._tools.append(
-                common_pb2.ToolCapability(
-                    name=name,
+                tool_capability(
+                    plugin,
                     version=detection.version or plugin.version,
-                    actions=[
-                        common_pb2.ToolAction(
-                            name=a.name,
-                            description=a.description,
-                            input_schema_json=json.dumps(dict(a.input_schema))
-                            if a.input_schema
-                            else "",
-                        )
-                        for a in plugin.actions
-                    ],
-                    default_action=plugin.default_action,
                     available=detection.available,
                     enabled=enabled,
                     detail=detection.detail if enabled else _disabled_detail(self._config, name),
@@ -402,6 +392,28 @@ def _result(
             )
         )
     return result
+
+
+def tool_capability(
+    plugin: Plugin, *, version: str, available: bool, enabled: bool, detail: str
+) -> common_pb2.ToolCapability:
+    """What an agent tells the hub about one of its plugins."""
+    return common_pb2.ToolCapability(
+        name=plugin.name,
+        version=version,
+        actions=[
+            common_pb2.ToolAction(
+                name=a.name,
+                description=a.description,
+                input_schema_json=json.dumps(dict(a.input_schema)) if a.input_schema else "",
+            )
+            for a in plugin.actions
+        ],
+        default_action=plugin.default_action,
+        available=available,
+        enabled=enabled,
+        detail=detail,
+    )
 
 
 def _disabled_detail(config: AgentConfig, name: str) -> str:

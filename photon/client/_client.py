@@ -219,15 +219,20 @@ class PhotonClient:
             yield item
 
     async def _stream(self, name: str, request: Any) -> AsyncIterator[Task | TaskEvent]:
+        """A WatchTaskResponse stream's items."""
+        async for message in self._server_stream(name, request):
+            if message.WhichOneof("body") == "event":
+                yield event_from_proto(message.event)
+            else:
+                yield task_from_proto(message.task)
+
+    async def _server_stream(self, name: str, request: Any) -> AsyncIterator[Any]:
         if self._admin is None:
             raise PhotonError("client is not open: use `async with PhotonClient(...)`")
         call = getattr(self._admin, name)(request, metadata=await self._metadata())
         try:
             async for message in call:
-                if message.WhichOneof("body") == "event":
-                    yield event_from_proto(message.event)
-                else:
-                    yield task_from_proto(message.task)
+                yield message
         except grpc.aio.AioRpcError as exc:
             raise _translate(exc) from None
 
@@ -261,17 +266,10 @@ class PhotonClient:
         ended: dict[str, Task] = {}
         ids = list(dict.fromkeys(task_ids))
         for chunk in _chunks(ids, BATCH):
-            if self._admin is None:
-                raise PhotonError("client is not open: use `async with PhotonClient(...)`")
-            call = self._admin.WaitTasks(
-                admin_pb2.WaitTasksRequest(ids=chunk), metadata=await self._metadata()
-            )
-            try:
-                async for message in call:
-                    for task in map(task_from_proto, message.tasks):
-                        ended[task.id] = task
-            except grpc.aio.AioRpcError as exc:
-                raise _translate(exc) from None
+            request = admin_pb2.WaitTasksRequest(ids=chunk)
+            async for message in self._server_stream("WaitTasks", request):
+                for task in map(task_from_proto, message.tasks):
+                    ended[task.id] = task
         return [ended[task_id] for task_id in task_ids]
 
     # -- workflows ----------------------------------------------------------------------------
@@ -302,16 +300,9 @@ class PhotonClient:
 
     async def watch_workflow(self, workflow_id: str) -> AsyncIterator[Workflow]:
         """The workflow now and after every change; ends once it has ended."""
-        if self._admin is None:
-            raise PhotonError("client is not open: use `async with PhotonClient(...)`")
-        call = self._admin.WatchWorkflow(
-            admin_pb2.WatchWorkflowRequest(id=workflow_id), metadata=await self._metadata()
-        )
-        try:
-            async for message in call:
-                yield workflow_from_proto(message.workflow)
-        except grpc.aio.AioRpcError as exc:
-            raise _translate(exc) from None
+        request = admin_pb2.WatchWorkflowRequest(id=workflow_id)
+        async for message in self._server_stream("WatchWorkflow", request):
+            yield workflow_from_proto(message.workflow)
 
     async def wait_workflow(
         self, workflow_id: str, *, on_update: Callable[[Workflow], None] | None = None

@@ -312,8 +312,8 @@ class SqliteStore:
                         results.append((_task(row), False))
                         continue
                 conn.execute(
-                    "INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*_task_row(task), key),
+                    _INSERT_TASK,
+                    (task.id, _rows.spec_to_json(task.spec), task.created_at, key, *_state(task)),
                 )
                 results.append((task, True))
             return results
@@ -325,25 +325,11 @@ class SqliteStore:
         self, task: TaskRecord, *, events: Sequence[TaskEventRecord] = ()
     ) -> None:
         # The spec never changes after the insert, so it is not written again.
-        row = (
-            task.state.value,
-            task.attempt,
-            task.epoch,
-            task.agent_id,
-            None if task.outputs is None else _rows.dumps(dict(task.outputs)),
-            _rows.failure_to_json(task.failure),
-            task.started_at,
-            task.finished_at,
-            task.id,
-        )
+        values = (*_state(task), task.id)
 
         def op(conn: sqlite3.Connection) -> None:
             _insert_events(conn, events)
-            cur = conn.execute(
-                "UPDATE tasks SET state = ?, attempt = ?, epoch = ?, agent_id = ?, outputs = ?,"
-                " failure = ?, started_at = ?, finished_at = ? WHERE id = ?",
-                row,
-            )
+            cur = conn.execute(_UPDATE_TASK, values)
             if cur.rowcount == 0:
                 raise NotFoundError(f"task {task.id} not found")
 
@@ -581,17 +567,26 @@ def _agent(row: sqlite3.Row) -> AgentRecord:
     )
 
 
-def _task_row(task: TaskRecord) -> tuple[Any, ...]:
+_INSERT_TASK = (
+    "INSERT INTO tasks (id, spec, created_at, idempotency_key, state, attempt, epoch, agent_id,"
+    " outputs, failure, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_UPDATE_TASK = (
+    "UPDATE tasks SET state = ?, attempt = ?, epoch = ?, agent_id = ?, outputs = ?, failure = ?,"
+    " started_at = ?, finished_at = ? WHERE id = ?"
+)
+
+
+def _state(task: TaskRecord) -> tuple[Any, ...]:
+    """What changes as a task runs, in the order of the state columns of the two statements
+    above."""
     return (
-        task.id,
-        _rows.spec_to_json(task.spec),
         task.state.value,
         task.attempt,
         task.epoch,
         task.agent_id,
         None if task.outputs is None else _rows.dumps(dict(task.outputs)),
         _rows.failure_to_json(task.failure),
-        task.created_at,
         task.started_at,
         task.finished_at,
     )
