@@ -273,14 +273,12 @@ class WorkflowEngine:
         workflow_id = self._owner.get(task.id)
         if workflow_id is not None:
             return self._runs.get(workflow_id)
-        workflow_id, _, rest = task.spec.idempotency_key.removeprefix("wf:").partition(":")
-        step_id = rest.rpartition(":")[0]
+        parts = task.spec.idempotency_key.split(":")  # see _step_key
+        if len(parts) != 4 or parts[0] != "wf":
+            return None
+        _, workflow_id, step_id, _ = parts
         run = self._runs.get(workflow_id)
-        if (
-            run is None
-            or step_id not in run.steps
-            or task.spec.idempotency_key != _step_key(run, step_id, rest.rpartition(":")[2])
-        ):
+        if run is None or step_id not in run.steps:
             return None
         self._owner[task.id] = workflow_id
         run.step_of[task.id] = step_id
@@ -389,7 +387,7 @@ class WorkflowEngine:
         keyed = [
             replace(
                 task_spec,
-                idempotency_key=_step_key(run, spec.id, str(index)),
+                idempotency_key=_step_key(run, spec.id, index),
                 labels={**task_spec.labels, "workflow": run.record.id, "step": spec.id},
             )
             for index, task_spec in enumerate(specs)
@@ -479,7 +477,7 @@ class WorkflowEngine:
                 )
 
 
-def _step_key(run: Run, step_id: str, index: str) -> str:
+def _step_key(run: Run, step_id: str, index: int) -> str:
     """The idempotency key of a step instance's task (ULIDs and step ids have no colons)."""
     return f"wf:{run.record.id}:{step_id}:{index}"
 
