@@ -359,6 +359,8 @@ class TaskEngine:
     def _dispatch_once(self, now: float) -> None:
         # Assign goes out at once; the ASSIGNED commit follows (no client waits on it). A hub that
         # dies before that commit finds the task queued again, under a new epoch (see `load`).
+        if not self._scheduler:
+            return  # nothing queued: no need to look at every agent
         for assignment in self._scheduler.schedule(self._fleet.views(), now):
             session = self._fleet.get(assignment.agent_id)
             assert session is not None, "the scheduler only sees sessions of the fleet"

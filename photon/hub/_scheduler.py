@@ -241,9 +241,15 @@ class Scheduler:
 
     def schedule(self, agents: Sequence[AgentView], now: float) -> list[Assignment]:
         """Place as many queued tasks as fit, in priority order, and note why the rest wait."""
+        if not self._order:
+            return []
         views = {a.id: a for a in agents}
         free = sum(max(a.free_slots, 0) for a in agents if a.accepting)
         assignments: list[Assignment] = []
+        # Tasks that ask for the same placement get the same answer within a pass (placing
+        # only takes slots away), so with many queued tasks and many agents each kind of task
+        # is placed against the fleet once, not each task.
+        unplaceable: dict[tuple[str, str, str, frozenset[str]], str] = {}
         for key in self._order:  # not changed in the loop: placed tasks leave it after
             task_id = key[2]
             entry = self._queued[task_id]
@@ -256,11 +262,15 @@ class Scheduler:
             if blocked:
                 self._reasons[task_id] = blocked
                 continue
+            kind = (entry.spec.tool, entry.spec.selector, entry.spec.agent, entry.avoid)
+            if (reason := unplaceable.get(kind)) is not None:
+                self._reasons[task_id] = reason
+                continue
             candidates = list(views.values())
             shift = self._rotation % max(len(candidates), 1)
             decision = place(entry.spec, candidates[shift:] + candidates[:shift], avoid=entry.avoid)
             if isinstance(decision, Waiting):
-                self._reasons[task_id] = decision.reason
+                self._reasons[task_id] = unplaceable[kind] = decision.reason
                 continue
             self._rotation += 1
             limit = self._limits.get(entry.spec.tool)

@@ -355,3 +355,21 @@ def test_large_queue_two_per_call_each_task_once_in_order() -> None:
     assert calls == 5_000
     assert order == ids
     assert scheduler.schedule(fleet, NOW + calls) == []
+
+
+def test_tasks_that_cannot_be_placed_all_get_the_reason_and_others_still_go() -> None:
+    scheduler = Scheduler()
+    for i in range(3):
+        scheduler.enqueue(f"gpu{i}", TaskSpec(tool="gpu"))
+    scheduler.enqueue("pinned", TaskSpec(tool="echo", agent="b"))
+    scheduler.enqueue("echo", ECHO)
+    placed = scheduler.schedule([agent("a", slots=2)], NOW)
+    assert task_ids(placed) == ["echo"]
+    assert {scheduler.reason(f"gpu{i}") for i in range(3)} == {
+        "no connected agent has the tool 'gpu'"
+    }
+    assert scheduler.reason("pinned") == "agent b is not connected"
+
+
+def test_an_empty_queue_places_nothing() -> None:
+    assert Scheduler().schedule([agent("a")], NOW) == []
