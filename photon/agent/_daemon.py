@@ -224,7 +224,14 @@ class AgentDaemon:
 
     async def _write_loop(self, call: Any, outgoing: Outgoing[mesh_pb2.ConnectRequest]) -> None:
         while True:
-            await call.write(await outgoing.get())
+            message = await outgoing.get()
+            try:
+                await call.write(message)
+            except asyncio.InvalidStateError:
+                # The call has ended (the hub closed the stream) between two writes: this
+                # session is over and the agent reconnects; results wait in the outbox.
+                log.warning("hub closed the stream")
+                return
 
     async def _read_loop(self, call: Any) -> None:
         while True:
