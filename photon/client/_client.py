@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
@@ -179,23 +180,15 @@ class PhotonClient:
         request = admin_pb2.RunTaskRequest(
             spec=task_spec(tool, action, **fields), quiet=on_update is None
         )
-        last: Task | None = None
-        after = 0
+        progress = _Progress(on_update)
         try:
-            async for item in self._stream("RunTask", request):
-                if isinstance(item, TaskEvent):
-                    after = max(after, item.seq)
-                else:
-                    last = item
-                if on_update is not None:
-                    on_update(item)
+            if (ended := await progress.follow(self._stream("RunTask", request))) is not None:
+                return ended
         except TransportError:
-            if last is None:  # not known to be submitted: the caller decides (idempotency key)
+            if progress.last is None:  # not known to be submitted: the caller decides
                 raise
-        if last is not None and last.state.terminal:
-            return last
-        assert last is not None, "a RunTask stream starts with the task"
-        return await self.wait(last.id, on_update=on_update, after_seq=after)
+        assert progress.last is not None, "a RunTask stream starts with the task"
+        return await self.wait(progress.last.id, on_update=on_update, after_seq=progress.after)
 
     async def get_task(self, task_id: str) -> Task:
         response = await self._call("GetTask", admin_pb2.GetTaskRequest(id=task_id))
@@ -245,21 +238,10 @@ class PhotonClient:
     ) -> Task:
         """Follow a task until it ends. A broken stream is resumed where it stopped; raises
         TransportError once the hub has been unreachable for `RECONNECT_FOR` seconds."""
-        last: Task | None = None
-        after = after_seq
-
-        async def attempt() -> Task | None:
-            nonlocal last, after
-            async for item in self.watch(task_id, after_seq=after):
-                if isinstance(item, TaskEvent):
-                    after = max(after, item.seq)
-                else:
-                    last = item
-                if on_update is not None:
-                    on_update(item)
-            return last if last is not None and last.state.terminal else None
-
-        return await _retrying(attempt)
+        progress = _Progress(on_update, after=after_seq)
+        return await _retrying(
+            lambda: progress.follow(self.watch(task_id, after_seq=progress.after))
+        )
 
     async def wait_many(self, task_ids: Iterable[str]) -> list[Task]:
         """Wait until every task has ended; returns them in the order of `task_ids`."""
@@ -348,6 +330,26 @@ def task_spec(
     if priority is not None:
         spec.priority = priority
     return spec
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What following a task has seen so far: its latest record and event."""
+
+    on_update: Callable[[Task | TaskEvent], None] | None
+    after: int = 0  # the last event's seq
+    last: Task | None = None
+
+    async def follow(self, items: AsyncIterator[Task | TaskEvent]) -> Task | None:
+        """Take a stream's updates; the task once it has ended, else None."""
+        async for item in items:
+            if isinstance(item, TaskEvent):
+                self.after = max(self.after, item.seq)
+            else:
+                self.last = item
+            if self.on_update is not None:
+                self.on_update(item)
+        return self.last if self.last is not None and self.last.state.terminal else None
 
 
 async def _retrying(attempt: Callable[[], Awaitable[T | None]]) -> T:
