@@ -160,8 +160,9 @@ class WorkflowEngine:
         run = Run(record=record, spec=spec, steps={s.step_id: s for s in steps})
         self._runs[record.id] = run
         await self._advance(record.id)
+        started = await self.get(record.id)  # as submitted, not however far it got meanwhile
         await self._committed(run)
-        return await self.get(record.id)
+        return started
 
     async def get(self, workflow_id: str) -> Snapshot:
         """Raises NotFoundError."""
