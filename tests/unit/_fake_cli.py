@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 
 from photon.errors import TaskFailed
+from photon.model import FailureClass
 from photon.plugins import SimpleTaskContext
 
 FAKES = Path(__file__).resolve().parents[1] / "fakes"
@@ -74,6 +77,55 @@ class FakeCli:
         with pytest.raises(TaskFailed) as info:
             await self.plugin().run(ctx)
         return info.value, events
+
+    # Checks every process-running adapter must pass, in its own test module.
+
+    async def check_cancel_kills_the_tool(self, tmp_path: Path) -> None:
+        """Cancelled while the `slow` scenario stalls after its one event: the task ends
+        CANCELLED and the tool's process is gone within 5 s."""
+        ctx, events = self.make_ctx(tmp_path, {"prompt": "hi"}, scenario="slow")
+        task = asyncio.create_task(self.plugin().run(ctx))
+        pidfile = tmp_path / self.pidfile
+        end = time.monotonic() + 10
+        # Started, and its one event before the stall has been read.
+        while not (pidfile.exists() and pidfile.read_text() and events):
+            assert time.monotonic() < end, "the fake never started"
+            await asyncio.sleep(0.02)
+        pid = int(pidfile.read_text())
+        assert alive(pid)
+        assert [kind for kind, _, _ in events] == ["status"]
+
+        ctx.cancelled.set()
+        with pytest.raises(TaskFailed) as info:
+            await asyncio.wait_for(task, 5)
+        assert info.value.failure_class is FailureClass.CANCELLED
+        end = time.monotonic() + 5
+        while alive(pid):
+            assert time.monotonic() < end, f"fake {pid} still alive"
+            await asyncio.sleep(0.05)
+
+    async def check_deadline_kills_the_tool(self, tmp_path: Path) -> None:
+        ctx, _ = self.make_ctx(
+            tmp_path, {"prompt": "hi"}, scenario="slow", deadline=time.monotonic() + 1.0
+        )
+        with pytest.raises(TaskFailed) as info:
+            await asyncio.wait_for(self.plugin().run(ctx), 10)
+        assert info.value.failure_class is FailureClass.TIMEOUT
+        assert not alive(int((tmp_path / self.pidfile).read_text()))
+
+    async def check_cwd_outside_the_workspace_is_refused(self, tmp_path: Path, where: str) -> None:
+        """`where`: parent, absolute or symlink."""
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (tmp_path / "ws").mkdir()
+        (tmp_path / "ws" / "link").symlink_to(outside)
+        cwd = {"parent": "..", "absolute": str(outside), "symlink": "link"}[where]
+        ctx, _ = self.make_ctx(tmp_path, {"prompt": "hi", "cwd": cwd})
+        with pytest.raises(TaskFailed) as info:
+            await self.plugin().run(ctx)
+        assert info.value.failure_class is FailureClass.INVALID_INPUT
+        assert "'cwd'" in str(info.value) and "outside the workspace" in str(info.value)
+        assert not (tmp_path / "argv.json").exists()  # the tool never started
 
 
 def recorded_argv(tmp_path: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import time
@@ -16,7 +15,7 @@ from photon.model import FailureClass
 from photon.plugins.builtin.codex import CodexPlugin
 from photon.plugins.testing import check_conformance
 
-from ._fake_cli import FAKES, FakeCli, alive, recorded_argv
+from ._fake_cli import FAKES, FakeCli, recorded_argv
 
 FAKE = FAKES / "codex"
 FINAL = "Added the greeting to hello.py; the tests pass."
@@ -207,34 +206,11 @@ async def test_error_event_without_a_turn_result_classifies_the_run(tmp_path: Pa
 
 
 async def test_cancelling_kills_the_tool(tmp_path: Path) -> None:
-    ctx, events = make_ctx(tmp_path, {"prompt": "hi"}, scenario="slow")
-    task = asyncio.create_task(CodexPlugin().run(ctx))
-    pidfile = tmp_path / "fake.pid"
-    end = time.monotonic() + 10
-    # Started, and thread.started (its one event before the stall) has been read.
-    while not (pidfile.exists() and pidfile.read_text() and events):
-        assert time.monotonic() < end, "the fake never started"
-        await asyncio.sleep(0.02)
-    pid = int(pidfile.read_text())
-    assert alive(pid)
-    assert [kind for kind, _, _ in events] == ["status"]
-
-    ctx.cancelled.set()
-    with pytest.raises(TaskFailed) as info:
-        await asyncio.wait_for(task, 5)
-    assert info.value.failure_class is FailureClass.CANCELLED
-    end = time.monotonic() + 5
-    while alive(pid):
-        assert time.monotonic() < end, f"fake {pid} still alive"
-        await asyncio.sleep(0.05)
+    await FAKE_CLI.check_cancel_kills_the_tool(tmp_path)
 
 
 async def test_deadline_kills_the_tool(tmp_path: Path) -> None:
-    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, scenario="slow", deadline=time.monotonic() + 1.0)
-    with pytest.raises(TaskFailed) as info:
-        await asyncio.wait_for(CodexPlugin().run(ctx), 10)
-    assert info.value.failure_class is FailureClass.TIMEOUT
-    assert not alive(int((tmp_path / "fake.pid").read_text()))
+    await FAKE_CLI.check_deadline_kills_the_tool(tmp_path)
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -242,17 +218,7 @@ async def test_deadline_kills_the_tool(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("where", ["parent", "absolute", "symlink"])
 async def test_cwd_outside_the_workspace_is_refused(tmp_path: Path, where: str) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (tmp_path / "ws").mkdir()
-    (tmp_path / "ws" / "link").symlink_to(outside)
-    cwd = {"parent": "..", "absolute": str(outside), "symlink": "link"}[where]
-    ctx, _ = make_ctx(tmp_path, {"prompt": "hi", "cwd": cwd})
-    with pytest.raises(TaskFailed) as info:
-        await CodexPlugin().run(ctx)
-    assert info.value.failure_class is FailureClass.INVALID_INPUT
-    assert "'cwd'" in str(info.value) and "outside the workspace" in str(info.value)
-    assert not (tmp_path / "argv.json").exists()  # the tool never started
+    await FAKE_CLI.check_cwd_outside_the_workspace_is_refused(tmp_path, where)
 
 
 @pytest.mark.parametrize(
