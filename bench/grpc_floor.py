@@ -28,7 +28,7 @@ import grpc
 import grpc.aio
 import uvloop
 
-from photon._grpc import CHANNEL_OPTIONS, SERVER_OPTIONS
+from photon.wire import CHANNEL_OPTIONS, SERVER_OPTIONS
 
 from .procs import PYTHON, Daemon, rss_mb, wait_until
 from .workloads import WORKERS, Footprint, System

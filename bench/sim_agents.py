@@ -36,14 +36,13 @@ import uvloop
 
 from photon import __version__
 from photon._aio import first_completed
-from photon._grpc import CHANNEL_OPTIONS, EOF
-from photon._outgoing import unbatch
 from photon.agent import AgentPaths, Identity, join
 from photon.agent._daemon import tool_capability
 from photon.cli._common import raise_open_file_limit
 from photon.errors import PhotonError, TransportError
 from photon.plugins import load_plugins
 from photon.v1 import common_pb2, mesh_pb2, mesh_pb2_grpc
+from photon.wire import CHANNEL_OPTIONS, EOF, unbatch
 
 log = logging.getLogger("bench.sim_agents")
 

@@ -41,6 +41,10 @@ class InvalidArgumentError(PhotonError):
     """A request field is malformed."""
 
 
+class StoreError(PhotonError):
+    """The hub's store could not commit, even after retrying: the hub stops serving."""
+
+
 class PluginError(PhotonError):
     """A plugin failed to load or broke its contract."""
 

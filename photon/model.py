@@ -1,8 +1,19 @@
-"""Value types shared by the hub, the agent and plugins (no I/O, no generated code)."""
+"""Value types shared by the hub, the agent, the client and plugins (no I/O, no generated code).
+
+`TaskSpec` is the one list of a task's fields: the store, the wire converters and the client
+all follow it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
+
+DEFAULT_PRIORITY = 5
+MAX_PRIORITY = 9
+DEFAULT_QUEUE_TIMEOUT = 300.0
 
 
 class TaskState(StrEnum):
@@ -85,3 +96,41 @@ class StepState(StrEnum):
     @property
     def terminal(self) -> bool:
         return self not in (StepState.WAITING, StepState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How often a task is tried and how long it waits between attempts."""
+
+    max_attempts: int = 3
+    initial_backoff: float = 1.0
+    multiplier: float = 2.0
+    max_backoff: float = 100.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskSpec:
+    """What to run and where, as submitted (docs/tasks.md describes each field)."""
+
+    tool: str
+    action: str = ""
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    selector: str = ""
+    agent: str = ""
+    priority: int = DEFAULT_PRIORITY
+    timeout: float | None = None
+    queue_timeout: float = DEFAULT_QUEUE_TIMEOUT
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    idempotency_key: str = ""
+    locks: Sequence[str] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failure:
+    """Why an attempt failed; `retry_at` is the Unix time a quota resets, when the tool says."""
+
+    failure_class: FailureClass
+    message: str
+    retry_at: float | None = None

@@ -21,13 +21,12 @@ import grpc.aio
 from .. import __version__
 from .._aio import first_completed, wait_event
 from .._fs import check_private_dir
-from .._grpc import CHANNEL_OPTIONS, EOF
-from .._outgoing import Outgoing, unbatch
 from .._x509 import load_certificate, not_after  # not ..certs: cryptography costs ~11 MB RSS
 from ..errors import ConfigError, TaskFailed, TransportError
 from ..model import FailureClass
 from ..plugins import Detection, Plugin, SimpleTaskContext, load_plugins, run_plugin
 from ..v1 import common_pb2, mesh_pb2, mesh_pb2_grpc
+from ..wire import CHANNEL_OPTIONS, EOF, Outgoing, unbatch
 from ._backoff import Backoff
 from ._config import AgentConfig, Identity
 from ._metrics import collect_metrics

@@ -11,11 +11,10 @@ import grpc
 import grpc.aio
 
 from .._fs import ensure_private_dir, write_atomic
-from .._grpc import CHANNEL_OPTIONS
 from .._join_token import JoinToken
-from .._status import error_for
 from ..errors import CertificateError, ConfigError
 from ..v1 import enroll_pb2, enroll_pb2_grpc
+from ..wire import CHANNEL_OPTIONS, error_for
 from ._config import AgentPaths, Identity
 
 JOIN_TIMEOUT = 15.0

@@ -209,10 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     env = environ()
 
     async def command() -> int:
-        config_path = args.config or Path(
-            env.get("PHOTON_CONFIG") or Path.home() / ".config/photon/config.toml"
-        )
-        context = load_context(config_path, args.context or env.get("PHOTON_CONTEXT"))
+        context = load_context(args.config, args.context, env=env)
         async with PhotonClient.from_context(context) as client:
             return await _dispatch(args, client)
 

@@ -110,22 +110,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     async def command() -> int:
         if args.command == "init":
             data_dir = args.data_dir or _default_data_dir(env)
-            result = await init_hub(
-                data_dir=data_dir,
-                sans=args.san,
-                api_address=args.api_address,
-                context_path=None if args.no_context else _context_path(env),
-            )
+            result = await init_hub(data_dir=data_dir, sans=args.san)
             if result.created_ca:
                 print(f"created CA {result.ca_fingerprint} in {data_dir}")
             else:
                 print(f"kept the existing CA {result.ca_fingerprint} in {data_dir}")
             if result.admin_key is None:
                 print("an admin credential already exists; none created")
-            elif result.context_path is not None:
-                print(f"wrote photonctl context 'default' to {result.context_path}")
-            else:
+            elif args.no_context:
                 print(f"admin API key (shown once): {result.admin_key}")
+            else:
+                # Imported here: the client (and tomli_w) would stay in a serving hub's memory.
+                from ..client import ClientContext, save_context
+
+                path = _context_path(env)
+                save_context(
+                    path,
+                    ClientContext(
+                        name="default",
+                        api=args.api_address,
+                        ca_pem=result.ca_pem.decode(),
+                        api_key=result.admin_key,
+                    ),
+                )
+                print(f"wrote photonctl context 'default' to {path}")
             return EXIT_OK
         config = _hub_config(args, env)
         setup_logging(

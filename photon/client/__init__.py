@@ -1,15 +1,19 @@
-"""The asyncio client of the admin API, and client contexts."""
+"""The asyncio client of the admin API, and client contexts.
+
+Tasks are described with `task_spec()` (a `photon.model.TaskSpec`) and come back as `Task`;
+failures are `photon.model.Failure`. No generated protobuf type crosses this API.
+"""
 
 from ._client import PhotonClient as PhotonClient
 from ._client import task_spec as task_spec
 from ._context import ClientContext as ClientContext
+from ._context import default_config_path as default_config_path
 from ._context import load_context as load_context
 from ._context import save_context as save_context
 from ._types import Agent as Agent
 from ._types import JoinTokenInfo as JoinTokenInfo
 from ._types import Task as Task
 from ._types import TaskEvent as TaskEvent
-from ._types import TaskFailure as TaskFailure
 from ._types import Tool as Tool
 from ._types import Workflow as Workflow
 from ._types import WorkflowStep as WorkflowStep
@@ -21,10 +25,10 @@ __all__ = [
     "PhotonClient",
     "Task",
     "TaskEvent",
-    "TaskFailure",
     "Tool",
     "Workflow",
     "WorkflowStep",
+    "default_config_path",
     "load_context",
     "save_context",
     "task_spec",

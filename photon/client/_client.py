@@ -12,12 +12,11 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from .._grpc import CHANNEL_OPTIONS
-from .._status import error_for
-from ..errors import AuthError, PhotonError, TransportError
-from ..model import TaskState
-from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2
-from ._context import ClientContext
+from ..errors import AuthError, InvalidArgumentError, PhotonError, TransportError
+from ..model import DEFAULT_PRIORITY, DEFAULT_QUEUE_TIMEOUT, RetryPolicy, TaskSpec, TaskState
+from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc
+from ..wire import CHANNEL_OPTIONS, error_for, spec_to_proto, state_to_proto
+from ._context import ClientContext, load_context
 from ._types import (
     Agent,
     JoinTokenInfo,
@@ -65,7 +64,10 @@ class PhotonClient:
         self._auth: Any = None
 
     @classmethod
-    def from_context(cls, context: ClientContext) -> PhotonClient:
+    def from_context(cls, context: ClientContext | None = None) -> PhotonClient:
+        """A client for a context; without one, for `load_context()` (the current context of
+        the default client config). Raises ConfigError when there is none."""
+        context = context or load_context()
         return cls(address=context.api, ca_pem=context.ca_pem.encode(), api_key=context.api_key)
 
     async def __aenter__(self) -> PhotonClient:
@@ -152,15 +154,15 @@ class PhotonClient:
 
     async def submit(self, tool: str, action: str = "", **fields: Any) -> Task:
         """Submit a task; `fields` are those of `task_spec`."""
-        request = admin_pb2.SubmitTaskRequest(spec=task_spec(tool, action, **fields))
+        request = admin_pb2.SubmitTaskRequest(spec=spec_to_proto(task_spec(tool, action, **fields)))
         response = await self._call("SubmitTask", request)
         return task_from_proto(response.task)
 
-    async def submit_many(self, specs: Iterable[common_pb2.TaskSpec]) -> list[Task]:
+    async def submit_many(self, specs: Iterable[TaskSpec]) -> list[Task]:
         """Submit tasks made with `task_spec`, committed together in batches of up to
         `BATCH` (each batch is accepted whole or refused whole)."""
         tasks: list[Task] = []
-        for chunk in _chunks(list(specs), BATCH):
+        for chunk in _chunks([spec_to_proto(s) for s in specs], BATCH):
             response = await self._call("SubmitTasks", admin_pb2.SubmitTasksRequest(specs=chunk))
             tasks += [task_from_proto(r.task) for r in response.results]
         return tasks
@@ -178,7 +180,7 @@ class PhotonClient:
         `on_update` gets each update as `wait` gives it; without it, only the end travels.
         """
         request = admin_pb2.RunTaskRequest(
-            spec=task_spec(tool, action, **fields), quiet=on_update is None
+            spec=spec_to_proto(task_spec(tool, action, **fields)), quiet=on_update is None
         )
         progress = _Progress(on_update)
         try:
@@ -200,7 +202,7 @@ class PhotonClient:
 
     async def list_tasks(self, *, state: TaskState | None = None, limit: int = 100) -> list[Task]:
         request = admin_pb2.ListTasksRequest(
-            limit=limit, state=f"TASK_STATE_{state.name}" if state else "TASK_STATE_UNSPECIFIED"
+            limit=limit, state=state_to_proto(state) if state else "TASK_STATE_UNSPECIFIED"
         )
         response = await self._call("ListTasks", request)
         return [task_from_proto(t) for t in response.tasks]
@@ -245,21 +247,26 @@ class PhotonClient:
 
     async def wait_many(self, task_ids: Iterable[str]) -> list[Task]:
         """Wait until every task has ended; returns them in the order of `task_ids`."""
+        wanted = list(task_ids)  # read once: `task_ids` may be a generator
         ended: dict[str, Task] = {}
-        ids = list(dict.fromkeys(task_ids))
-        for chunk in _chunks(ids, BATCH):
+        for chunk in _chunks(list(dict.fromkeys(wanted)), BATCH):
             request = admin_pb2.WaitTasksRequest(ids=chunk)
             async for message in self._server_stream("WaitTasks", request):
                 for task in map(task_from_proto, message.tasks):
                     ended[task.id] = task
-        return [ended[task_id] for task_id in task_ids]
+        return [ended[task_id] for task_id in wanted]
 
     # -- workflows ----------------------------------------------------------------------------
 
     async def submit_workflow(
         self, document: Mapping[str, Any], *, inputs: Mapping[str, Any] | None = None
     ) -> Workflow:
-        """Start a workflow from a parsed workflow file (see SPEC §8)."""
+        """Start a workflow from a parsed workflow file (docs/workflows.md). Raises
+        InvalidArgumentError naming the step and field at fault."""
+        if not isinstance(document, Mapping):
+            raise InvalidArgumentError(
+                f"a workflow must be a mapping with name and steps, not a {type(document).__name__}"
+            )
         request = admin_pb2.SubmitWorkflowRequest(
             document_json=json.dumps(dict(document)), inputs_json=json.dumps(dict(inputs or {}))
         )
@@ -312,24 +319,28 @@ def task_spec(
     priority: int | None = None,
     timeout: float | None = None,
     queue_timeout: float | None = None,
+    retry: RetryPolicy | None = None,
     idempotency_key: str = "",
+    locks: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
-) -> common_pb2.TaskSpec:
-    """A task to submit (SPEC §6); unset fields take the hub's defaults."""
-    spec = common_pb2.TaskSpec(
+) -> TaskSpec:
+    """A task to submit (docs/tasks.md); unset fields take the hub's defaults."""
+    return TaskSpec(
         tool=tool,
         action=action,
-        inputs_json=json.dumps(dict(inputs or {})),
+        inputs=dict(inputs or {}),
         selector=selector,
         agent=agent,
-        timeout_seconds=timeout or 0.0,
-        queue_timeout_seconds=queue_timeout or 0.0,
+        priority=DEFAULT_PRIORITY if priority is None else priority,
+        timeout=timeout,
+        queue_timeout=queue_timeout or DEFAULT_QUEUE_TIMEOUT,
+        retry=retry or RetryPolicy(),
         idempotency_key=idempotency_key,
+        locks=tuple(locks),
+        env=dict(env or {}),
         labels=dict(labels or {}),
     )
-    if priority is not None:
-        spec.priority = priority
-    return spec
 
 
 @dataclass(slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,24 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
-def load_context(path: Path, name: str | None = None) -> ClientContext:
-    """Raises ConfigError when the file, the context or one of its fields is missing."""
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """`PHOTON_CONFIG`, else ~/.config/photon/config.toml."""
+    env = os.environ if env is None else env
+    return Path(env.get("PHOTON_CONFIG") or Path.home() / ".config/photon/config.toml")
+
+
+def load_context(
+    path: Path | None = None, name: str | None = None, *, env: Mapping[str, str] | None = None
+) -> ClientContext:
+    """A context from a client config: `path`, else `PHOTON_CONFIG`, else
+    ~/.config/photon/config.toml; the context `name`, else `PHOTON_CONTEXT`, else the file's
+    current one. `env` stands for the process environment (the default).
+
+    Raises ConfigError when the file, the context or one of its fields is missing.
+    """
+    env = os.environ if env is None else env
+    path = path or default_config_path(env)
+    name = name or env.get("PHOTON_CONTEXT") or None
     data = _read(path)
     if not data:
         raise ConfigError(

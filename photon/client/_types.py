@@ -8,34 +8,38 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..model import AgentState, FailureClass, StepState, TaskState, WorkflowState
+from ..model import AgentState, Failure, StepState, TaskSpec, TaskState, WorkflowState
 from ..v1 import admin_pb2, common_pb2
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TaskFailure:
-    failure_class: FailureClass
-    message: str
-    retry_at: float | None = None
+from ..wire import failure_from_proto, spec_from_proto, state_from_proto
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Task:
+    """A task as the hub has it: what was submitted (`spec`) and how it is going."""
+
     id: str
-    tool: str
-    action: str
+    spec: TaskSpec
     state: TaskState
-    inputs: Mapping[str, Any]
     attempt: int
     agent_id: str
     outputs: Mapping[str, Any] | None
-    failure: TaskFailure | None
+    failure: Failure | None
     created_at: float
     started_at: float | None
     finished_at: float | None
     waiting_reason: str = ""
-    selector: str = ""
-    priority: int = 5
+
+    @property
+    def tool(self) -> str:
+        return self.spec.tool
+
+    @property
+    def action(self) -> str:
+        return self.spec.action
+
+    @property
+    def inputs(self) -> Mapping[str, Any]:
+        return self.spec.inputs
 
     @property
     def duration(self) -> float | None:
@@ -44,7 +48,10 @@ class Task:
         return self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data, the spec's fields next to the task's own (for JSON and YAML)."""
+        data = asdict(self)
+        spec = data.pop("spec")
+        return {"id": data.pop("id"), **spec, **data}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,32 +121,18 @@ def _json(text: str) -> Any:
 
 
 def task_from_proto(msg: admin_pb2.Task) -> Task:
-    failure = None
-    if msg.HasField("failure"):
-        name = common_pb2.FailureClass.Name(msg.failure.failure_class).removeprefix(
-            "FAILURE_CLASS_"
-        )
-        failure = TaskFailure(
-            failure_class=FailureClass.TOOL_ERROR if name == "UNSPECIFIED" else FailureClass[name],
-            message=msg.failure.message,
-            retry_at=_opt(msg.failure.retry_at),
-        )
     return Task(
         id=msg.spec.id,
-        tool=msg.spec.tool,
-        action=msg.spec.action,
-        state=TaskState[common_pb2.TaskState.Name(msg.state).removeprefix("TASK_STATE_")],
-        inputs=_json(msg.spec.inputs_json) or {},
+        spec=spec_from_proto(msg.spec),
+        state=state_from_proto(msg.state) or TaskState.QUEUED,
         attempt=msg.attempt,
         agent_id=msg.agent_id,
         outputs=_json(msg.outputs_json),
-        failure=failure,
+        failure=failure_from_proto(msg.failure) if msg.HasField("failure") else None,
         created_at=msg.created_at,
         started_at=_opt(msg.started_at),
         finished_at=_opt(msg.finished_at),
         waiting_reason=msg.waiting_reason,
-        selector=msg.spec.selector,
-        priority=msg.spec.priority,
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._scheduler import ToolLimit
+from .tasks import ToolLimit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

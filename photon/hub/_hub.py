@@ -1,4 +1,15 @@
-"""`Hub`: the daemon that owns the store, the engine and the mesh, api and http listeners."""
+"""`Hub`: the composition root. It builds the hub's parts, serves until stopped, and shuts down
+in stages.
+
+Start: open the store, load the engines from it, bind the mesh, api and http ports, then
+report SERVING (grpc.health on both gRPC ports, /readyz) and set `ready`.
+
+Stop (`stop()`, or a failure nobody can handle): report NOT_SERVING, stop accepting API calls
+(those in flight get the grace period), drain the mesh (agents' streams close; they reconnect),
+stop the engines, wait for the commits already applied, close the store. After a failure,
+`run()` then raises it, so the process exits non-zero and its supervisor restarts it; the new
+hub reloads from the store, which holds everything anyone was told.
+"""
 
 from __future__ import annotations
 
@@ -10,58 +21,74 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import grpc
-import grpc.aio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from .._address import split_address
 from .._fs import check_private_dir, write_atomic
-from .._grpc import SERVER_OPTIONS, split_address
 from ..certs import fingerprint, load_certificate, load_private_key
-from ..errors import ConfigError
-from ..v1 import admin_pb2_grpc, auth_pb2_grpc, enroll_pb2_grpc, mesh_pb2_grpc
-from ._admin import AdminServicer, AuthServicer
-from ._auth import TokenAuthority
+from ..errors import ConfigError, StoreError
 from ._config import HubConfig
-from ._engine import TaskEngine
-from ._enroll import EnrollServicer
-from ._fleet import Fleet
-from ._http import HttpEndpoint
-from ._interceptor import AuthInterceptor
-from ._mesh import MeshServicer
-from ._metrics import HubMetrics
-from ._store import Store
-from ._stores import open_store
-from ._workflows import WorkflowEngine
+from .api import ApiServer
+from .fleet import Fleet
+from .mesh import MeshServer
+from .security import Enrolment, TokenAuthority
+from .store import Store, open_store
+from .tasks import TaskEngine
+from .web import HubMetrics, WebServer
+from .workflows import WorkflowEngine
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 log = logging.getLogger(__name__)
 _WILDCARDS = {"", "0.0.0.0", "::"}  # noqa: S104
+FAILED_GRACE = 2.0  # seconds calls in flight get when the hub stops after a failure
 
 
 class Hub:
-    """Serves agents and admins until `stop()`; `ready` is set once every listener is bound."""
+    """Serves agents and admins until `stop()`; `ready` is set once every listener is bound.
+
+    `async with Hub(config) as hub:` starts it and returns once it is ready (raising what kept
+    it from starting), and stops it on the way out.
+    """
 
     def __init__(self, config: HubConfig, *, registry: CollectorRegistry | None = None) -> None:
         self._config = config
         self._registry = registry  # None: HubMetrics makes one at the first scrape
         self.ready = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._failure: BaseException | None = None
+        self._running: asyncio.Task[None] | None = None
         self.mesh_address = ""
         self.api_address = ""
         self.http_address = ""
 
     def stop(self) -> None:
+        """Shut down gracefully; safe to call twice or before the hub runs."""
+        self._stopping.set()
+
+    def fail(self, error: BaseException) -> None:
+        """Stop serving because of a failure the hub cannot handle; `run()` raises it."""
+        if self._failure is None:
+            log.critical("hub stops serving: %s", error)
+            self._failure = error
         self._stopping.set()
 
     async def __aenter__(self) -> Hub:
+        self._running = asyncio.create_task(self.run())
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({self._running, ready}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if self._running.done():
+            self._running.result()  # raises what kept it from starting
+            raise ConfigError("the hub stopped before it was ready")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         self.stop()
+        if self._running is not None:
+            await self._running
 
     def _advertised(self, listen: str, port: int) -> str:
         host, _ = split_address(listen)
@@ -70,7 +97,9 @@ class Hub:
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     async def run(self) -> None:
-        """Serve until stopped. Raises ConfigError when the data dir or its keys are wrong."""
+        """Serve until stopped. Raises ConfigError when the data dir, its keys or a listen
+        address are wrong, and the failure that stopped the hub if one did (StoreError when the
+        store could not commit)."""
         config, paths = self._config, self._config.paths
         check_private_dir(config.data_dir)
         try:
@@ -86,9 +115,10 @@ class Hub:
         if not isinstance(jwt_key, Ed25519PrivateKey):
             raise ConfigError(f"{paths.jwt_key} is not an Ed25519 key")
         ca_cert = load_certificate(ca_pem)
+        authority = TokenAuthority(jwt_key, ttl=config.token_ttl)
 
         async with contextlib.AsyncExitStack() as stack:
-            store: Store = await open_store(config.store_url, data_dir=config.data_dir)
+            store: Store = await open_store(config.store_url, default_path=paths.database)
             stack.push_async_callback(store.close)
             fleet = Fleet()
             engine = TaskEngine(
@@ -97,94 +127,64 @@ class Hub:
                 lost_after=config.lost_after,
                 failover_grace=config.failover_grace,
                 limits=config.tool_limits,
+                on_fatal=self.fail,
             )
             await engine.load()
-            stack.push_async_callback(engine.flush)
-            workflows = WorkflowEngine(store=store, tasks=engine)
+            workflows = WorkflowEngine(store=store, tasks=engine, on_fatal=self.fail)
             await workflows.load()
+            # Flushed after the engines stop, before the store closes (unwound in reverse).
+            stack.push_async_callback(engine.flush)
             stack.push_async_callback(workflows.flush)
-            metrics = HubMetrics(fleet=fleet, registry=self._registry)
-            health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
 
-            mesh_server = grpc.aio.server(options=SERVER_OPTIONS)
-            mesh_pb2_grpc.add_MeshServiceServicer_to_server(
-                MeshServicer(
-                    store=store,
-                    fleet=fleet,
-                    engine=engine,
-                    heartbeat_interval=config.heartbeat_interval,
-                    send_queue_limit=config.send_queue_limit,
-                ),
-                mesh_server,
+            mesh = MeshServer(
+                listen=config.mesh_listen,
+                key_pem=hub_key_pem,
+                chain_pem=hub_chain,
+                ca_pem=ca_pem,
+                store=store,
+                fleet=fleet,
+                engine=engine,
+                heartbeat_interval=config.heartbeat_interval,
+                send_queue_limit=config.send_queue_limit,
             )
-            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, mesh_server)
-            mesh_port = mesh_server.add_secure_port(
-                config.mesh_listen,
-                grpc.ssl_server_credentials(
-                    [(hub_key_pem, hub_chain)], root_certificates=ca_pem, require_client_auth=True
-                ),
+            api = ApiServer(
+                listen=config.api_listen,
+                key_pem=hub_key_pem,
+                chain_pem=hub_chain,
+                authority=authority,
+                store=store,
+                fleet=fleet,
+                engine=engine,
+                workflows=workflows,
+                enrolment=Enrolment(store=store, ca_key=ca_key, ca_cert=ca_cert),
+                ca_pin=fingerprint(ca_cert),
+                api_addresses=lambda: [self.api_address],
+                mesh_addresses=lambda: [self.mesh_address],
             )
-
-            api_server = grpc.aio.server(
-                options=SERVER_OPTIONS,
-                interceptors=[AuthInterceptor(TokenAuthority(jwt_key, ttl=config.token_ttl))],
+            web = WebServer(
+                listen=config.http_listen,
+                metrics=HubMetrics(fleet=fleet, registry=self._registry),
+                ready=self.ready.is_set,
             )
-            admin_pb2_grpc.add_AdminServiceServicer_to_server(
-                AdminServicer(
-                    store=store,
-                    fleet=fleet,
-                    engine=engine,
-                    workflows=workflows,
-                    api_addresses=lambda: [self.api_address],
-                    ca_pin=fingerprint(ca_cert),
-                ),
-                api_server,
-            )
-            auth_pb2_grpc.add_AuthServiceServicer_to_server(
-                AuthServicer(store=store, authority=TokenAuthority(jwt_key, ttl=config.token_ttl)),
-                api_server,
-            )
-            enroll_pb2_grpc.add_EnrollServiceServicer_to_server(
-                EnrollServicer(
-                    store=store,
-                    ca_key=ca_key,
-                    ca_cert=ca_cert,
-                    mesh_addresses=lambda: [self.mesh_address],
-                ),
-                api_server,
-            )
-            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, api_server)
-            api_port = api_server.add_secure_port(
-                config.api_listen, grpc.ssl_server_credentials([(hub_key_pem, hub_chain)])
-            )
-
-            http_host, http_port = split_address(config.http_listen)
-            http = await asyncio.start_server(
-                HttpEndpoint(metrics=metrics.scrape, ready=self.ready.is_set).handle,
-                http_host or None,
-                http_port,
-            )
-            stack.push_async_callback(_close_server, http)
-            bound_http = http.sockets[0].getsockname()[1]
-
-            await mesh_server.start()
-            stack.push_async_callback(self._stop_grpc, mesh_server, fleet)
-            await api_server.start()
-            stack.push_async_callback(api_server.stop, config.shutdown_grace)
+            http_port = await web.start()
+            stack.push_async_callback(web.stop)
+            mesh_port = await mesh.start()
+            stack.push_async_callback(mesh.stop, 0)
+            api_port = await api.start()
+            stack.push_async_callback(api.stop, 0)
 
             self.mesh_address = self._advertised(config.mesh_listen, mesh_port)
             self.api_address = self._advertised(config.api_listen, api_port)
-            self.http_address = self._advertised(config.http_listen, bound_http)
+            self.http_address = self._advertised(config.http_listen, http_port)
             _write_serving_file(
-                config.paths.serving,
-                mesh=self.mesh_address,
-                api=self.api_address,
-                http=self.http_address,
+                paths.serving, mesh=self.mesh_address, api=self.api_address, http=self.http_address
             )
+            stack.callback(paths.serving.unlink, missing_ok=True)
             async with asyncio.TaskGroup() as group:
                 engine_task = group.create_task(engine.run())
                 workflows_task = group.create_task(workflows.run())
-                await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+                watch = group.create_task(self._watch(store))
+                await asyncio.gather(mesh.set_serving(True), api.set_serving(True))
                 self.ready.set()
                 log.info(
                     "hub serving: mesh %s, api %s, http %s",
@@ -193,25 +193,23 @@ class Hub:
                     self.http_address,
                 )
                 await self._stopping.wait()
+                watch.cancel()
                 log.info("hub shutting down")
                 self.ready.clear()
-                await health_servicer.enter_graceful_shutdown()
+                await asyncio.gather(mesh.set_serving(False), api.set_serving(False))
+                grace = FAILED_GRACE if self._failure else config.shutdown_grace
+                await api.stop(grace)
+                await mesh.stop(grace)
                 workflows.stop()
                 engine.stop()
                 await workflows_task
                 await engine_task
-            config.paths.serving.unlink(missing_ok=True)
+        if self._failure is not None:
+            raise self._failure
 
-    async def _stop_grpc(self, server: grpc.aio.Server, fleet: Fleet) -> None:
-        # Agents' streams never end on their own: close them so they reconnect elsewhere or later.
-        for session in fleet:
-            session.close("hub shutting down")
-        await server.stop(self._config.shutdown_grace)
-
-
-async def _close_server(server: asyncio.Server) -> None:
-    server.close()
-    await server.wait_closed()
+    async def _watch(self, store: Store) -> None:
+        await store.failed.wait()
+        self.fail(store.failure or StoreError("the store failed"))
 
 
 def _write_serving_file(path: Path, **addresses: str) -> None:

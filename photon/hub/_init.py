@@ -26,10 +26,10 @@ from ..certs import (
     private_key_to_pem,
 )
 from ..model import Role
-from ._auth import ApiKey, hash_secret
 from ._config import HubPaths
-from ._store import ApiKeyRecord
-from ._stores import open_store
+from .core import ApiKeyRecord
+from .security import ApiKey, hash_secret
+from .store import open_store
 
 PRIVATE = 0o600
 PUBLIC = 0o644
@@ -39,18 +39,11 @@ PUBLIC = 0o644
 class InitResult:
     created_ca: bool
     ca_fingerprint: str
+    ca_pem: bytes
     admin_key: str | None  # None when an admin credential already existed
-    context_path: Path | None
 
 
-async def init_hub(
-    *,
-    data_dir: Path,
-    sans: list[str],
-    api_address: str,
-    context_path: Path | None,
-    store_url: str = "",
-) -> InitResult:
+async def init_hub(*, data_dir: Path, sans: list[str], store_url: str = "") -> InitResult:
     """Create what is missing in the data dir; never replaces an existing CA or key.
 
     Raises ConfigError when the data dir exists with loose permissions.
@@ -81,7 +74,7 @@ async def init_hub(
         write_atomic(paths.secrets_key, secrets.token_bytes(32), mode=PRIVATE)
     ca_pem = paths.ca_cert.read_bytes()
 
-    store = await open_store(store_url, data_dir=data_dir)
+    store = await open_store(store_url, default_path=paths.database)
     try:
         if await store.count_api_keys():
             admin_key = None
@@ -100,20 +93,9 @@ async def init_hub(
     finally:
         await store.close()
 
-    if admin_key is not None and context_path is not None:
-        # Imported here: `photon-hub serve` loads this module too (through photon.hub), and the
-        # client package (with tomli_w) would stay in the hub's memory for nothing.
-        from ..client import ClientContext, save_context
-
-        save_context(
-            context_path,
-            ClientContext(
-                name="default", api=api_address, ca_pem=ca_pem.decode(), api_key=admin_key
-            ),
-        )
     return InitResult(
         created_ca=created_ca,
         ca_fingerprint=fingerprint(load_certificate(ca_pem)),
+        ca_pem=ca_pem,
         admin_key=admin_key,
-        context_path=context_path if admin_key is not None else None,
     )

@@ -23,7 +23,7 @@ from photon.certs import (
     private_key_to_pem,
 )
 from photon.errors import TaskFailed
-from photon.hub._validation import input_errors
+from photon.hub.tasks import input_errors
 from photon.model import FailureClass
 from photon.plugins import SimpleTaskContext, load_plugins, run_plugin
 from photon.plugins.builtin import zai

@@ -11,22 +11,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from photon.errors import AuthError, PermissionDeniedError
-from photon.hub._auth import (
+from photon.hub.security._policy import POLICY, required_role
+from photon.hub.security._tokens import (
     AUDIENCE,
     ISSUER,
-    POLICY,
     ApiKey,
     Principal,
     TokenAuthority,
     hash_secret,
-    required_role,
     secret_matches,
 )
 from photon.model import Role
 from photon.v1 import admin_pb2, auth_pb2, enroll_pb2
 
 KEY = Ed25519PrivateKey.generate()
-ALICE = Principal(user="alice", role=Role.OPERATOR)
+ALICE = Principal(subject="alice", role=Role.OPERATOR)
 
 
 @pytest.fixture
@@ -69,8 +68,8 @@ def _reason(authority: TokenAuthority, token: str) -> str:
 @pytest.mark.parametrize("role", list(Role))
 def test_issue_verify_round_trip(authority: TokenAuthority, role: Role) -> None:
     before = time.time()
-    token, expires = authority.issue(Principal(user="alice", role=role))
-    assert authority.verify(token) == Principal(user="alice", role=role)
+    token, expires = authority.issue(Principal(subject="alice", role=role, token_id="t1"))
+    assert authority.verify(token) == Principal(subject="alice", role=role, token_id="t1")
     assert before + 3599 <= expires <= time.time() + 3600
     header = jwt.get_unverified_header(token)
     assert header["alg"] == "EdDSA"
@@ -86,7 +85,9 @@ def test_ttl_is_capped_at_one_hour() -> None:
 
 def test_another_authority_with_the_same_key_accepts_the_token() -> None:
     token, _ = TokenAuthority(KEY).issue(ALICE)
-    assert TokenAuthority(KEY).verify(token) == ALICE
+    verified = TokenAuthority(KEY).verify(token)
+    assert (verified.subject, verified.role) == (ALICE.subject, ALICE.role)
+    assert len(verified.token_id) == 32  # a fresh id for each token issued
 
 
 def test_expired_token(authority: TokenAuthority) -> None:
@@ -100,7 +101,7 @@ def test_token_signed_by_another_key(authority: TokenAuthority) -> None:
 
 
 def test_tampered_claims_break_the_signature(authority: TokenAuthority) -> None:
-    token, _ = authority.issue(Principal(user="alice", role=Role.VIEWER))
+    token, _ = authority.issue(Principal(subject="alice", role=Role.VIEWER))
     header, _, signature = token.split(".")
     forged = _b64(json.dumps(_claims(sub="alice", role="admin")).encode())
     assert "signature" in _reason(authority, f"{header}.{forged}.{signature}")
@@ -135,7 +136,8 @@ def test_lifetime_over_one_hour_is_refused(authority: TokenAuthority) -> None:
 def test_lifetime_of_exactly_one_hour_is_accepted(authority: TokenAuthority) -> None:
     now = int(time.time())
     token = jwt.encode(_claims(iat=now, exp=now + 3600, role="viewer"), KEY, algorithm="EdDSA")
-    assert authority.verify(token) == Principal(user="mallory", role=Role.VIEWER)
+    verified = authority.verify(token)
+    assert (verified.subject, verified.role) == ("mallory", Role.VIEWER)
 
 
 @pytest.mark.parametrize("claim", ["aud", "iss", "exp", "iat", "sub"])

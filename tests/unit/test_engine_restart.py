@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from photon.hub._engine import TaskEngine
-from photon.hub._fleet import Fleet
-from photon.hub._sqlite import SqliteStore
-from photon.hub._store import TaskRecord, TaskSpec
-from photon.model import TaskState
+from photon.hub.core import TaskRecord
+from photon.hub.fleet import Fleet
+from photon.hub.store import SqliteStore
+from photon.hub.tasks import TaskEngine
+from photon.model import TaskSpec, TaskState
 
 
 def record(task_id: str, state: TaskState, epoch: int) -> TaskRecord:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from photon.errors import InvalidArgumentError
-from photon.hub._expressions import references, substitute
+from photon.hub.workflows._expressions import references, substitute
 
 CONTEXT: dict[str, Any] = {
     "inputs": {"name": "photon", "n": 3, "flag": False, "none": None, "tags": ["a", "b"]},

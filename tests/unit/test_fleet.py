@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from photon.hub._fleet import AgentSession, Fleet
-from photon.v1 import common_pb2
+from photon.hub.core import AgentMetrics, ToolInfo
+from photon.hub.fleet import AgentSession, Fleet
 
 
 def session(agent_id: str = "a1") -> AgentSession:
@@ -16,8 +16,8 @@ def session(agent_id: str = "a1") -> AgentSession:
         version="0",
         platform="linux/x86_64",
         tools=[
-            common_pb2.ToolCapability(name="echo", available=True, enabled=True),
-            common_pb2.ToolCapability(name="shell", available=True, enabled=False),
+            ToolInfo(name="echo", available=True, enabled=True),
+            ToolInfo(name="shell", available=True, enabled=False),
         ],
         send_queue_limit=10,
     )
@@ -35,11 +35,11 @@ def test_view_is_kept_until_something_it_shows_changes() -> None:
     agent.release("t1")
     assert agent.view().free_slots == 2
 
-    agent.report(common_pb2.AgentMetrics(cpu_percent=50.0))
+    agent.report(AgentMetrics(cpu_percent=50.0))
     assert agent.view().cpu_percent == 50.0
     agent.report(
-        common_pb2.AgentMetrics(),
-        [common_pb2.ToolCapability(name="shell", available=True, enabled=True)],
+        AgentMetrics(),
+        [ToolInfo(name="shell", available=True, enabled=True)],
     )
     assert agent.view().tools == {"shell"} and agent.view().disabled_tools == frozenset()
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from photon._outgoing import JOIN_MAX_BYTES, JOIN_MAX_MESSAGES, Outgoing, unbatch
 from photon.v1 import mesh_pb2
+from photon.wire._outgoing import JOIN_MAX_BYTES, JOIN_MAX_MESSAGES, Outgoing, unbatch
 
 
 def ack(task_id: str) -> mesh_pb2.ConnectResponse:

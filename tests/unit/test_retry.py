@@ -1,8 +1,7 @@
 import pytest
 
-from photon.hub._retry import AGENT_SPECIFIC, FINAL, retry_delay
-from photon.hub._store import Failure, RetryPolicy
-from photon.model import FailureClass
+from photon.hub.core import AGENT_SPECIFIC, FINAL, retry_delay
+from photon.model import Failure, FailureClass, RetryPolicy
 
 NOW = 1_700_000_000.0
 DEFAULT = RetryPolicy()

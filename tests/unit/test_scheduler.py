@@ -1,9 +1,11 @@
 from collections.abc import Mapping
+from dataclasses import replace
 
 import pytest
 
-from photon.hub._scheduler import AgentView, Placement, Waiting, place, refusal
-from photon.hub._store import TaskSpec
+from photon.hub.core import AgentView
+from photon.hub.tasks import Placement, Waiting, place, refusal
+from photon.model import TaskSpec
 
 
 def agent(
@@ -93,10 +95,22 @@ def test_selector_filters_agents() -> None:
     assert placed_on(place(TaskSpec(tool="echo", selector="os=linux"), fleet)) == "id-linux"
 
 
-@pytest.mark.parametrize("pin", ["id-b", "b"])
-def test_pin_by_id_or_name(pin: str) -> None:
+def test_pin_by_id() -> None:
     fleet = [agent("a"), agent("b", running=3, cpu=80.0)]
-    assert placed_on(place(TaskSpec(tool="echo", agent=pin), fleet)) == "id-b"
+    assert placed_on(place(TaskSpec(tool="echo", agent="id-b"), fleet)) == "id-b"
+
+
+def test_a_pin_is_an_id_never_a_name() -> None:
+    # Pins are resolved to ids at submit; an agent whose name is another's id gets nothing.
+    impostor = agent("id-b")
+    reason = waiting_reason(place(TaskSpec(tool="echo", agent="id-b"), [impostor]))
+    assert reason == "agent id-b is not connected"
+
+
+def test_a_task_pinned_to_a_draining_agent_says_so() -> None:
+    draining = replace(agent("b"), accepting=False, draining=True)
+    reason = waiting_reason(place(TaskSpec(tool="echo", agent="id-b"), [agent("a"), draining]))
+    assert reason == "agent b is draining"
 
 
 def test_no_agent_connected() -> None:
@@ -152,7 +166,7 @@ def test_pinned_agent_not_connected(fleet: list[AgentView]) -> None:
 
 def test_pinned_agent_busy_waits_even_when_others_are_free() -> None:
     fleet = [agent("a"), agent("b", slots=1, running=1)]
-    reason = waiting_reason(place(TaskSpec(tool="echo", agent="b"), fleet))
+    reason = waiting_reason(place(TaskSpec(tool="echo", agent="id-b"), fleet))
     assert reason == "all slots busy on the 1 eligible agent(s)"
 
 
@@ -181,7 +195,7 @@ def test_no_refusal_when_some_agent_has_the_tool() -> None:
 
 def test_refusal_only_looks_at_the_pinned_agent() -> None:
     fleet = [agent("a", tools=("echo",)), agent("b", tools=(), disabled=("echo",))]
-    assert refusal(TaskSpec(tool="echo", agent="b"), fleet) == (
+    assert refusal(TaskSpec(tool="echo", agent="id-b"), fleet) == (
         "tool 'echo' is not allowed on b; start an agent with --allow-tool echo"
     )
     assert refusal(TaskSpec(tool="echo", agent="id-a"), fleet) is None

@@ -3,8 +3,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from photon.hub._scheduler import AgentView, Assignment, Scheduler, ToolLimit
-from photon.hub._store import TaskSpec
+from photon.hub.core import AgentView
+from photon.hub.tasks import Assignment, Scheduler, ToolLimit
+from photon.model import TaskSpec
 
 
 def agent(
@@ -312,9 +313,9 @@ def test_reason_when_no_agent_has_the_tool() -> None:
 
 
 def test_reason_is_forgotten_once_placed_or_dequeued() -> None:
-    scheduler = queue("placed", "dropped", spec=TaskSpec(tool="echo", agent="b"))
+    scheduler = queue("placed", "dropped", spec=TaskSpec(tool="echo", agent="id-b"))
     scheduler.schedule([agent("a")], NOW)
-    assert scheduler.reason("placed") == "agent b is not connected"
+    assert scheduler.reason("placed") == "agent id-b is not connected"
     scheduler.schedule([agent("b")], NOW)
     assert scheduler.reason("placed") == ""
     scheduler.dequeue("dropped")

@@ -1,7 +1,7 @@
 import pytest
 
+from photon._selector import parse_selector
 from photon.errors import InvalidArgumentError
-from photon.hub._selector import parse_selector
 
 GPU_LINUX = {"os": "linux", "gpu": "a100", "zone": "eu-1"}
 MAC = {"os": "darwin", "zone": "us-2"}

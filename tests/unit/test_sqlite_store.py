@@ -8,18 +8,15 @@ import pytest
 
 from photon._ids import new_ulid
 from photon.errors import ConflictError, NotFoundError
-from photon.hub._sqlite import MIGRATIONS, SqliteStore
-from photon.hub._store import (
+from photon.hub.core import (
     AgentRecord,
     ApiKeyRecord,
-    Failure,
     JoinTokenRecord,
-    RetryPolicy,
     TaskEventRecord,
     TaskRecord,
-    TaskSpec,
 )
-from photon.model import FailureClass, Role, TaskState
+from photon.hub.store.sqlite import MIGRATIONS, SqliteStore
+from photon.model import Failure, FailureClass, RetryPolicy, Role, TaskSpec, TaskState
 
 NOW = 1_900_000_000.0
 
@@ -261,7 +258,7 @@ async def test_task_insert_get_update(store: SqliteStore) -> None:
         started_at=NOW + 1,
         finished_at=NOW + 2,
     )
-    await store.update_task(finished)
+    await store.update_task(finished, expected_epoch=stored.epoch)
     assert await store.get_task(record.id) == finished
 
 
@@ -269,7 +266,7 @@ async def test_unknown_task(store: SqliteStore) -> None:
     with pytest.raises(NotFoundError, match="task nope not found"):
         await store.get_task("nope")
     with pytest.raises(NotFoundError, match="task nope not found"):
-        await store.update_task(task("nope"))
+        await store.update_task(task("nope"), expected_epoch=0)
 
 
 async def test_idempotency_key_returns_the_first_task(store: SqliteStore) -> None:
@@ -359,7 +356,7 @@ async def test_one_failing_write_does_not_fail_its_batch(store: SqliteStore) -> 
     await store.add_join_token(join_token(uses=1))
     results = await asyncio.gather(
         insert(store, task("before")),
-        store.update_task(task("unknown")),
+        store.update_task(task("unknown"), expected_epoch=0),
         store.consume_join_token("tok1", agent_record("a1")),
         store.consume_join_token("tok1", agent_record("a2")),
         insert(store, task("after")),
@@ -430,7 +427,7 @@ async def test_reads_see_each_commit_while_other_reads_run(store: SqliteStore) -
     readers = [asyncio.create_task(keep_reading()) for _ in range(20)]
     try:
         for state in (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUCCEEDED) * 10:
-            await store.update_task(replace(record, state=state))
+            await store.update_task(replace(record, state=state), expected_epoch=record.epoch)
             assert (await store.get_task(record.id)).state is state
     finally:
         stop.set()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from photon.errors import InvalidArgumentError
-from photon.hub._store import RetryPolicy
-from photon.hub._workflow_spec import (
+from photon.hub.core import ActionInfo, ToolInfo
+from photon.hub.workflows._spec import (
     Condition,
     ancestors,
     check_tools,
@@ -17,7 +17,7 @@ from photon.hub._workflow_spec import (
     parse_workflow,
     resolve_inputs,
 )
-from photon.v1 import common_pb2
+from photon.model import RetryPolicy
 
 
 def step(step_id: str, **fields: Any) -> dict[str, Any]:
@@ -460,16 +460,14 @@ SHELL_SCHEMA = {
 }
 
 
-def capability(name: str, schema: dict[str, Any], *actions: str) -> common_pb2.ToolCapability:
+def capability(name: str, schema: dict[str, Any], *actions: str) -> ToolInfo:
     names = actions or (name,)
-    return common_pb2.ToolCapability(
+    return ToolInfo(
         name=name,
         default_action=names[0],
         available=True,
         enabled=True,
-        actions=[
-            common_pb2.ToolAction(name=a, input_schema_json=json.dumps(schema)) for a in names
-        ],
+        actions=tuple(ActionInfo(name=a, input_schema_json=json.dumps(schema)) for a in names),
     )
 
 

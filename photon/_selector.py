@@ -1,0 +1,79 @@
+"""Label selectors: `k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, comma-separated."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from .errors import InvalidArgumentError
+
+Labels = Mapping[str, str]
+
+_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
+_TERM = re.compile(
+    rf"""^\s*(?:
+        (?P<neg>!)\s*(?P<nkey>{_KEY})
+      | (?P<skey>{_KEY})\s*(?P<op>!=|==|=|\s+in\s+|\s+notin\s+)\s*(?P<value>\([^)]*\)|[^\s,()]*)
+      | (?P<ekey>{_KEY})
+    )\s*$""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    """A parsed selector; `matches(labels)` is true when every term holds."""
+
+    text: str
+    terms: tuple[Callable[[Labels], bool], ...]
+
+    def matches(self, labels: Labels) -> bool:
+        return all(term(labels) for term in self.terms)
+
+
+def _split_terms(text: str) -> list[str]:
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            terms.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    terms.append("".join(current))
+    return [t for t in terms if t.strip()]
+
+
+def parse_selector(text: str) -> Selector:
+    """Raises InvalidArgumentError naming the term that does not parse."""
+    terms: list[Callable[[Labels], bool]] = []
+    for raw in _split_terms(text):
+        match = _TERM.match(raw)
+        if match is None:
+            raise InvalidArgumentError(f"selector term {raw.strip()!r} is not valid")
+        terms.append(_term(match))
+    return Selector(text, tuple(terms))
+
+
+def _term(match: re.Match[str]) -> Callable[[Labels], bool]:
+    if key := match["nkey"]:
+        return lambda labels: key not in labels
+    if key := match["ekey"]:
+        return lambda labels: key in labels
+    key, op, value = match["skey"], match["op"].strip(), match["value"]
+    if op in {"in", "notin"}:
+        if not (value.startswith("(") and value.endswith(")")):
+            raise InvalidArgumentError(f"selector term needs a (list) after {op}: {key}")
+        options = frozenset(v.strip() for v in value[1:-1].split(",") if v.strip())
+        if op == "in":
+            return lambda labels: labels.get(key) in options
+        return lambda labels: labels.get(key) not in options
+    if op == "!=":
+        return lambda labels: labels.get(key) != value
+    return lambda labels: labels.get(key) == value

@@ -1,0 +1,386 @@
+"""`AdminService` and `AuthService`: thin translations between the wire and the hub's parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+
+import grpc
+
+from ..._ids import new_secret, new_ulid
+from ..._join_token import JoinToken
+from ...errors import InvalidArgumentError, NotFoundError, PhotonError
+from ...v1 import admin_pb2, admin_pb2_grpc
+from ...wire import json_object, spec_from_proto, state_from_proto, status_for
+from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord
+from ..fleet import Fleet, SetDraining
+from ..security import hash_secret
+from ..store import Store
+from ..tasks import TaskEngine
+from ..workflows import Snapshot, WorkflowEngine
+from . import _convert
+from ._errors import Context, translating
+
+DEFAULT_JOIN_TTL = 15 * 60.0
+MAX_JOIN_TTL = 7 * 24 * 3600.0
+WATCH_REFRESH = 1.0
+WATCH_THROTTLE = 0.2
+MAX_BATCH = 10_000  # tasks per SubmitTasks or WaitTasks call
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fleet: Fleet,
+        engine: TaskEngine,
+        workflows: WorkflowEngine,
+        api_addresses: Callable[[], Sequence[str]],
+        ca_pin: str,
+    ) -> None:
+        self._store = store
+        self._fleet = fleet
+        self._engine = engine
+        self._workflows = workflows
+        self._api_addresses = api_addresses
+        self._ca_pin = ca_pin
+
+    # -- join tokens --------------------------------------------------------------------------
+
+    @translating
+    async def CreateJoinToken(
+        self, request: admin_pb2.CreateJoinTokenRequest, context: Context
+    ) -> admin_pb2.CreateJoinTokenResponse:
+        ttl = request.ttl_seconds or DEFAULT_JOIN_TTL
+        if not 0 < ttl <= MAX_JOIN_TTL:
+            raise InvalidArgumentError("ttl must be between 1s and 7 days")
+        if request.uses < 0:
+            raise InvalidArgumentError("uses must be at least 1")
+        secret = new_secret()
+        now = time.time()
+        record = JoinTokenRecord(
+            id=new_ulid().lower()[-10:],
+            secret_hash=hash_secret(secret),
+            labels=dict(request.labels),
+            uses_left=request.uses or 1,
+            expires_at=now + ttl,
+            created_at=now,
+        )
+        await self._store.add_join_token(record)
+        token = JoinToken(
+            api_addresses=self._api_addresses(),
+            ca_pin=self._ca_pin,
+            token_id=record.id,
+            secret=secret,
+        )
+        return admin_pb2.CreateJoinTokenResponse(
+            token=token.encode(), join_token=_convert.join_token_to_proto(record)
+        )
+
+    @translating
+    async def ListJoinTokens(
+        self, request: admin_pb2.ListJoinTokensRequest, context: Context
+    ) -> admin_pb2.ListJoinTokensResponse:
+        tokens = await self._store.list_join_tokens()
+        return admin_pb2.ListJoinTokensResponse(
+            join_tokens=[_convert.join_token_to_proto(t) for t in tokens]
+        )
+
+    @translating
+    async def RevokeJoinToken(
+        self, request: admin_pb2.RevokeJoinTokenRequest, context: Context
+    ) -> admin_pb2.RevokeJoinTokenResponse:
+        await self._store.revoke_join_token(request.id)
+        return admin_pb2.RevokeJoinTokenResponse()
+
+    # -- agents -------------------------------------------------------------------------------
+
+    def _agent_to_proto(self, record: AgentRecord, *, schemas: bool = True) -> admin_pb2.Agent:
+        return _convert.agent_to_proto(record, self._fleet.get(record.id), schemas=schemas)
+
+    @translating
+    async def ListAgents(
+        self, request: admin_pb2.ListAgentsRequest, context: Context
+    ) -> admin_pb2.ListAgentsResponse:
+        agents = [a for a in await self._store.list_agents() if not a.removed]
+        return admin_pb2.ListAgentsResponse(
+            agents=[self._agent_to_proto(a, schemas=False) for a in agents]
+        )
+
+    async def _find_agent(self, id_or_name: str) -> AgentRecord:
+        agents = [a for a in await self._store.list_agents() if not a.removed]
+        matches = [a for a in agents if a.id == id_or_name] or [
+            a for a in agents if a.name == id_or_name
+        ]
+        if not matches:
+            raise NotFoundError(f"agent {id_or_name} not found")
+        if len(matches) > 1:
+            raise InvalidArgumentError(f"name {id_or_name} matches several agents; use the id")
+        return matches[0]
+
+    @translating
+    async def GetAgent(
+        self, request: admin_pb2.GetAgentRequest, context: Context
+    ) -> admin_pb2.GetAgentResponse:
+        agent = await self._find_agent(request.id)
+        return admin_pb2.GetAgentResponse(agent=self._agent_to_proto(agent))
+
+    async def _set_draining(self, id_or_name: str, draining: bool) -> admin_pb2.Agent:
+        agent = replace(await self._find_agent(id_or_name), draining=draining)
+        await self._store.update_agent(agent)
+        session = self._fleet.get(agent.id)
+        if session is not None:
+            session.set_draining(draining)
+            session.send(SetDraining(draining=draining))
+        self._engine.wake()
+        return self._agent_to_proto(agent)
+
+    @translating
+    async def DrainAgent(
+        self, request: admin_pb2.DrainAgentRequest, context: Context
+    ) -> admin_pb2.DrainAgentResponse:
+        """No new work goes to the agent; its running tasks finish."""
+        return admin_pb2.DrainAgentResponse(agent=await self._set_draining(request.id, True))
+
+    @translating
+    async def UndrainAgent(
+        self, request: admin_pb2.UndrainAgentRequest, context: Context
+    ) -> admin_pb2.UndrainAgentResponse:
+        return admin_pb2.UndrainAgentResponse(agent=await self._set_draining(request.id, False))
+
+    @translating
+    async def RemoveAgent(
+        self, request: admin_pb2.RemoveAgentRequest, context: Context
+    ) -> admin_pb2.RemoveAgentResponse:
+        """Revoke the agent: its stream closes now and its certificate is refused from now on;
+        its tasks get a new attempt elsewhere."""
+        agent = replace(await self._find_agent(request.id), removed=True)
+        await self._store.update_agent(agent)
+        session = self._fleet.get(agent.id)
+        if session is not None:
+            session.close("removed by an admin")
+            self._fleet.remove(session)
+        self._engine.on_agent_lost(agent.id)
+        return admin_pb2.RemoveAgentResponse()
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    @translating
+    async def SubmitTask(
+        self, request: admin_pb2.SubmitTaskRequest, context: Context
+    ) -> admin_pb2.SubmitTaskResponse:
+        spec = spec_from_proto(request.spec)
+        task, created = await self._engine.submit(spec)
+        return admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
+
+    @translating
+    async def SubmitTasks(
+        self, request: admin_pb2.SubmitTasksRequest, context: Context
+    ) -> admin_pb2.SubmitTasksResponse:
+        if not 0 < len(request.specs) <= MAX_BATCH:
+            count = len(request.specs)
+            raise InvalidArgumentError(f"give 1 to {MAX_BATCH} task specs, not {count}")
+        specs = []
+        for index, spec in enumerate(request.specs):
+            try:
+                specs.append(spec_from_proto(spec))
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"spec {index}: {exc}") from None
+        results = await self._engine.submit_many(specs)
+        return admin_pb2.SubmitTasksResponse(
+            results=[
+                admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
+                for task, created in results
+            ]
+        )
+
+    async def RunTask(
+        self, request: admin_pb2.RunTaskRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
+        try:
+            task, _ = await self._engine.submit(spec_from_proto(request.spec))
+        except PhotonError as exc:
+            await context.abort(status_for(exc), str(exc))
+            return
+        async for message in self._follow(
+            task.id, after_seq=0, verbose=not request.quiet, context=context
+        ):
+            yield message
+
+    @translating
+    async def GetTask(
+        self, request: admin_pb2.GetTaskRequest, context: Context
+    ) -> admin_pb2.GetTaskResponse:
+        task, reason = await self._engine.get(request.id)
+        return admin_pb2.GetTaskResponse(task=_convert.task_to_proto(task, waiting_reason=reason))
+
+    @translating
+    async def ListTasks(
+        self, request: admin_pb2.ListTasksRequest, context: Context
+    ) -> admin_pb2.ListTasksResponse:
+        state = state_from_proto(request.state)
+        tasks = await self._store.list_tasks(state=state, limit=request.limit or 100)
+        return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
+
+    @translating
+    async def CancelTask(
+        self, request: admin_pb2.CancelTaskRequest, context: Context
+    ) -> admin_pb2.CancelTaskResponse:
+        task = await self._engine.cancel(request.id)
+        return admin_pb2.CancelTaskResponse(task=_convert.task_to_proto(task))
+
+    async def WatchTask(
+        self, request: admin_pb2.WatchTaskRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
+        async for message in self._follow(
+            request.id, after_seq=request.after_seq, verbose=True, context=context
+        ):
+            yield message
+
+    async def _follow(
+        self, task_id: str, *, after_seq: int, verbose: bool, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
+        """The task now, its events since `after_seq`, then live updates until it ends;
+        not `verbose`: the task now and its final record only."""
+        queue = self._engine.subscribe(task_id)
+        try:
+            try:
+                task, reason = await self._engine.get(task_id)
+            except PhotonError as exc:
+                await context.abort(status_for(exc), str(exc))
+                return
+            yield _task_message(task, reason)
+            last_seq = after_seq
+            published = self._engine.published_seq(task_id)
+            # Events already published live only in the store; later ones come on the queue.
+            if verbose and (published is None or published > after_seq):
+                for event in await self._store.list_task_events(task_id, after_seq=last_seq):
+                    last_seq = event.seq
+                    yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(event))
+            while not task.state.terminal:
+                try:
+                    async with asyncio.timeout(WATCH_REFRESH):
+                        item = await queue.get()
+                except TimeoutError:
+                    if verbose and (new_reason := self._engine.waiting_reason(task)) != reason:
+                        reason = new_reason
+                        yield _task_message(task, reason)
+                    continue
+                if isinstance(item, TaskEventRecord):
+                    if verbose and item.seq > last_seq:
+                        last_seq = item.seq
+                        yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(item))
+                else:
+                    task = item
+                    if verbose or task.state.terminal:
+                        reason = self._engine.waiting_reason(task)
+                        yield _task_message(task, reason)
+        finally:
+            self._engine.unsubscribe(task_id, queue)
+
+    async def WaitTasks(
+        self, request: admin_pb2.WaitTasksRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WaitTasksResponse]:
+        waiting = set(request.ids)
+        if not 0 < len(waiting) <= MAX_BATCH:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"give 1 to {MAX_BATCH} task ids, not {len(waiting)}",
+            )
+        queue: asyncio.Queue[TaskRecord | TaskEventRecord] = asyncio.Queue()
+        for task_id in waiting:
+            self._engine.subscribe(task_id, queue)
+        try:
+            try:
+                ended = await self._engine.ended_of(waiting)
+            except PhotonError as exc:
+                await context.abort(status_for(exc), str(exc))
+                return
+            while True:
+                batch = [t for t in ended if t.id in waiting]
+                waiting.difference_update(t.id for t in batch)
+                if batch:
+                    yield admin_pb2.WaitTasksResponse(
+                        tasks=[_convert.task_to_proto(t) for t in batch]
+                    )
+                if not waiting:
+                    return
+                updates = [await queue.get()]
+                while not queue.empty():
+                    updates.append(queue.get_nowait())
+                ended = [t for t in updates if isinstance(t, TaskRecord) and t.state.terminal]
+        finally:
+            for task_id in request.ids:
+                self._engine.unsubscribe(task_id, queue)
+
+    # -- workflows ----------------------------------------------------------------------------
+
+    @translating
+    async def SubmitWorkflow(
+        self, request: admin_pb2.SubmitWorkflowRequest, context: Context
+    ) -> admin_pb2.SubmitWorkflowResponse:
+        document = json_object(request.document_json, "workflow")
+        inputs = json_object(request.inputs_json, "inputs")
+        snapshot = await self._workflows.submit(document, inputs)
+        return admin_pb2.SubmitWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+
+    @translating
+    async def GetWorkflow(
+        self, request: admin_pb2.GetWorkflowRequest, context: Context
+    ) -> admin_pb2.GetWorkflowResponse:
+        snapshot = await self._workflows.get(request.id)
+        return admin_pb2.GetWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+
+    @translating
+    async def ListWorkflows(
+        self, request: admin_pb2.ListWorkflowsRequest, context: Context
+    ) -> admin_pb2.ListWorkflowsResponse:
+        records = await self._workflows.list_workflows(limit=request.limit or 100)
+        return admin_pb2.ListWorkflowsResponse(
+            workflows=[
+                _convert.workflow_to_proto(
+                    Snapshot(record=r, steps=[], tasks={}, last_events={}, spec=None),
+                    with_steps=False,
+                )
+                for r in records
+            ]
+        )
+
+    @translating
+    async def CancelWorkflow(
+        self, request: admin_pb2.CancelWorkflowRequest, context: Context
+    ) -> admin_pb2.CancelWorkflowResponse:
+        snapshot = await self._workflows.cancel(request.id)
+        return admin_pb2.CancelWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+
+    async def WatchWorkflow(
+        self, request: admin_pb2.WatchWorkflowRequest, context: Context
+    ) -> AsyncIterator[admin_pb2.WatchWorkflowResponse]:
+        """The workflow now, then again on every change (at most every 200 ms, except its end,
+        which goes at once) until it ends."""
+        watch = self._workflows.subscribe(request.id)
+        try:
+            while True:
+                try:
+                    snapshot = await self._workflows.get(request.id)
+                except PhotonError as exc:
+                    await context.abort(status_for(exc), str(exc))
+                    return
+                yield admin_pb2.WatchWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
+                if snapshot.record.state.terminal:
+                    return
+                await watch.changed.wait()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(WATCH_THROTTLE):
+                        await watch.ended.wait()
+                watch.changed.clear()
+        finally:
+            self._workflows.unsubscribe(request.id, watch)
+
+
+def _task_message(task: TaskRecord, reason: str) -> admin_pb2.WatchTaskResponse:
+    return admin_pb2.WatchTaskResponse(task=_convert.task_to_proto(task, waiting_reason=reason))

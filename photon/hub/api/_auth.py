@@ -1,0 +1,31 @@
+"""`AuthService.Login`: an API key in, a short-lived token out."""
+
+from __future__ import annotations
+
+from ...errors import AuthError, NotFoundError
+from ...v1 import auth_pb2, auth_pb2_grpc
+from ..security import ApiKey, Principal, TokenAuthority, secret_matches
+from ..store import CredentialStore
+from ._errors import Context, translating
+
+
+class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
+    def __init__(self, *, store: CredentialStore, authority: TokenAuthority) -> None:
+        self._store = store
+        self._authority = authority
+
+    @translating
+    async def Login(
+        self, request: auth_pb2.LoginRequest, context: Context
+    ) -> auth_pb2.LoginResponse:
+        key = ApiKey.parse(request.api_key)
+        try:
+            record = await self._store.get_api_key(key.id)
+        except NotFoundError:
+            record = None
+        if record is None or not secret_matches(key.secret, record.secret_hash):
+            raise AuthError("API key is invalid")
+        token, expires_at = self._authority.issue(Principal(subject=record.user, role=record.role))
+        return auth_pb2.LoginResponse(
+            token=token, expires_at=expires_at, user=record.user, role=record.role.value
+        )

@@ -1,0 +1,39 @@
+"""`EnrollService.Join`: the wire side of enrolment (the rules are in `security`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ...v1 import enroll_pb2, enroll_pb2_grpc
+from ..security import Enrolment, JoinRequest
+from ._errors import Context, translating
+
+
+class EnrollServicer(enroll_pb2_grpc.EnrollServiceServicer):  # type: ignore[misc]
+    def __init__(
+        self, *, enrolment: Enrolment, mesh_addresses: Callable[[], Sequence[str]]
+    ) -> None:
+        self._enrolment = enrolment
+        self._mesh_addresses = mesh_addresses
+
+    @translating
+    async def Join(
+        self, request: enroll_pb2.JoinRequest, context: Context
+    ) -> enroll_pb2.JoinResponse:
+        joined = await self._enrolment.join(
+            JoinRequest(
+                token_id=request.token_id,
+                token_secret=request.token_secret,
+                csr_pem=request.csr_pem,
+                name=request.name,
+                labels=dict(request.labels),
+                hostname=request.hostname,
+            )
+        )
+        return enroll_pb2.JoinResponse(
+            agent_id=joined.agent.id,
+            certificate_pem=joined.certificate_pem,
+            ca_certificate_pem=joined.ca_certificate_pem,
+            mesh_addresses=list(self._mesh_addresses()),
+            labels=dict(joined.agent.labels),
+        )

@@ -1,0 +1,37 @@
+"""What the hub sends down an agent's stream, as values (the mesh edge puts them on the wire)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..core import AttemptRef, TaskRecord
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssignTask:
+    """Run this attempt of the task (its ref is the task's current one)."""
+
+    task: TaskRecord
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAttempt:
+    ref: AttemptRef
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetDraining:
+    draining: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AckResult:
+    """The result of this attempt is recorded (or refused as stale): the agent may drop it."""
+
+    ref: AttemptRef
+
+
+AgentMessage = AssignTask | CancelAttempt | SetDraining | AckResult

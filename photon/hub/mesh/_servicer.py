@@ -1,0 +1,179 @@
+"""`MeshService`: the agents' long-lived Connect streams."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from ... import __version__
+from ..._aio import first_completed
+from ...certs import agent_id_of, load_certificate
+from ...errors import CertificateError, NotFoundError
+from ...v1 import mesh_pb2, mesh_pb2_grpc
+from ...wire import EOF, joined, unbatch
+from ..fleet import AgentSession, Fleet
+from ..store import EnrolmentStore
+from ..tasks import TaskEngine
+from ._convert import (
+    message_to_proto,
+    metrics_from_proto,
+    outcome_from_proto,
+    progress_from_proto,
+    ref_from_proto,
+    tool_from_proto,
+)
+
+log = logging.getLogger(__name__)
+HELLO_TIMEOUT = 10.0
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def _batch(group: list[mesh_pb2.ConnectResponse]) -> mesh_pb2.ConnectResponse:
+    return mesh_pb2.ConnectResponse(batch=group)
+
+
+class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
+    """Authenticates each stream by its client certificate, then relays messages to the engine."""
+
+    def __init__(
+        self,
+        *,
+        store: EnrolmentStore,
+        fleet: Fleet,
+        engine: TaskEngine,
+        heartbeat_interval: float,
+        send_queue_limit: int,
+    ) -> None:
+        self._store = store
+        self._fleet = fleet
+        self._engine = engine
+        self._heartbeat_interval = heartbeat_interval
+        self._send_queue_limit = send_queue_limit
+
+    async def _peer_agent_id(self, context: Context) -> str:
+        pems = list(context.auth_context().get("x509_pem_cert") or [])
+        try:
+            agent_id = agent_id_of(load_certificate(pems[0])) if pems else None
+        except CertificateError:
+            agent_id = None
+        if agent_id is None:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "client certificate is not an agent certificate"
+            )
+            raise AssertionError("unreachable")
+        try:
+            record = await self._store.get_agent(agent_id)
+        except NotFoundError:
+            record = None
+        if record is None:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"agent {agent_id} is not a member of this mesh"
+            )
+        elif record.removed:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"agent {agent_id} was removed from this mesh; join again with a new token",
+            )
+        return agent_id
+
+    async def Connect(self, request_iterator: Any, context: Context) -> None:
+        agent_id = await self._peer_agent_id(context)
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                first = await context.read()
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello received")
+        if first is EOF or first.WhichOneof("body") != "hello":
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "first message must be Hello")
+        hello = first.hello
+        record = await self._store.get_agent(agent_id)
+        session = AgentSession(
+            agent_id=agent_id,
+            name=record.name,
+            labels={**hello.labels, **record.labels},
+            slots=max(hello.slots, 1),
+            hostname=hello.hostname or record.hostname,
+            version=hello.agent_version,
+            platform=hello.platform,
+            tools=[tool_from_proto(t) for t in hello.tools],
+            send_queue_limit=self._send_queue_limit,
+            draining=record.draining,
+        )
+        self._fleet.attach(session)
+        log.info("agent %s (%s) connected", record.name, agent_id)
+        await context.write(
+            mesh_pb2.ConnectResponse(
+                welcome=mesh_pb2.Welcome(
+                    agent_id=agent_id,
+                    heartbeat_interval_seconds=self._heartbeat_interval,
+                    server_time=time.time(),
+                    hub_version=__version__,
+                )
+            )
+        )
+        self._engine.on_agent_connected(
+            agent_id,
+            running=[ref_from_proto(r) for r in hello.running],
+            held=[ref_from_proto(r) for r in hello.held_results],
+        )
+        try:
+            # Whichever ends first (agent hung up, hub closed the session) ends the stream, even
+            # when a write is stuck because the agent stopped reading.
+            await first_completed(
+                self._write_loop(session, context),
+                self._read_loop(session, context),
+                session.closed.wait(),
+            )
+        finally:
+            session.close(session.close_reason or "stream ended")
+            log.info("agent %s stream closed: %s", record.name, session.close_reason)
+
+    async def _write_loop(self, session: AgentSession, context: Context) -> None:
+        while True:
+            messages = map(message_to_proto, await session.take_outbound())
+            for message in joined(messages, _batch):
+                await context.write(message)
+
+    async def _read_loop(self, session: AgentSession, context: Context) -> None:
+        while session.stream_open:
+            message = await context.read()
+            if message is EOF:
+                session.close("agent closed the stream")
+                return
+            session.last_seen = time.monotonic()
+            for item in unbatch(message):
+                self._handle(session, item)
+
+    def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
+        kind = message.WhichOneof("body")
+        if kind == "heartbeat":
+            beat = message.heartbeat
+            session.last_heartbeat_at = time.time()
+            tools = [tool_from_proto(t) for t in beat.tools] if beat.tools_changed else None
+            session.report(metrics_from_proto(beat.metrics), tools)
+            if tools is not None:
+                self._engine.wake()
+        elif kind == "task_accepted":
+            self._engine.on_accepted(
+                session.agent_id, ref_from_proto(message.task_accepted.attempt)
+            )
+        elif kind == "task_progress":
+            progress = message.task_progress
+            self._engine.on_progress(
+                session.agent_id,
+                ref_from_proto(progress.attempt),
+                [progress_from_proto(e) for e in progress.events],
+            )
+        elif kind == "task_result":
+            result = message.task_result
+            # Acked once recorded (or at once when stale): then the agent may drop its copy.
+            self._engine.on_result(
+                session.agent_id, ref_from_proto(result.attempt), outcome_from_proto(result)
+            )
+        else:
+            log.debug("ignoring %s from agent %s", kind, session.agent_id)

@@ -1,0 +1,38 @@
+"""Security: admin credentials and tokens, the RPC policy, the caller of each call, and
+enrolment of agents."""
+
+from ._caller import caller as caller
+from ._caller import calling_as as calling_as
+from ._enrolment import AGENT_CERT_TTL as AGENT_CERT_TTL
+from ._enrolment import Enrolment as Enrolment
+from ._enrolment import Joined as Joined
+from ._enrolment import JoinRequest as JoinRequest
+from ._policy import POLICY as POLICY
+from ._policy import PUBLIC as PUBLIC
+from ._policy import required_role as required_role
+from ._tokens import API_KEY_PREFIX as API_KEY_PREFIX
+from ._tokens import MAX_TOKEN_TTL as MAX_TOKEN_TTL
+from ._tokens import ApiKey as ApiKey
+from ._tokens import Principal as Principal
+from ._tokens import TokenAuthority as TokenAuthority
+from ._tokens import hash_secret as hash_secret
+from ._tokens import secret_matches as secret_matches
+
+__all__ = [
+    "AGENT_CERT_TTL",
+    "API_KEY_PREFIX",
+    "MAX_TOKEN_TTL",
+    "POLICY",
+    "PUBLIC",
+    "ApiKey",
+    "Enrolment",
+    "JoinRequest",
+    "Joined",
+    "Principal",
+    "TokenAuthority",
+    "caller",
+    "calling_as",
+    "hash_secret",
+    "required_role",
+    "secret_matches",
+]

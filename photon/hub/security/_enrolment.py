@@ -1,0 +1,112 @@
+"""Enrolment: a join token and a certificate request in, a signed agent certificate out."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ..._ids import new_ulid
+from ...certs import certificate_to_pem, sign_agent_csr
+from ...errors import AuthError, ConflictError, InvalidArgumentError, NotFoundError
+from ..core import AgentRecord
+from ..store import EnrolmentStore
+from ._tokens import secret_matches
+
+log = logging.getLogger(__name__)
+AGENT_CERT_TTL = timedelta(hours=24)
+_INVALID = "join token is invalid"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinRequest:
+    token_id: str
+    token_secret: str
+    csr_pem: bytes
+    name: str
+    labels: Mapping[str, str]
+    hostname: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Joined:
+    agent: AgentRecord
+    certificate_pem: bytes
+    ca_certificate_pem: bytes
+
+
+class Enrolment:
+    """Checks join tokens and signs agents' certificates with the hub's CA."""
+
+    def __init__(
+        self,
+        *,
+        store: EnrolmentStore,
+        ca_key: ec.EllipticCurvePrivateKey,
+        ca_cert: x509.Certificate,
+        cert_ttl: timedelta = AGENT_CERT_TTL,
+    ) -> None:
+        self._store = store
+        self._ca_key = ca_key
+        self._ca_cert = ca_cert
+        self._cert_ttl = cert_ttl
+
+    async def join(self, request: JoinRequest) -> Joined:
+        """Raises AuthError for a token that is unknown, wrong, revoked, expired or used up;
+        InvalidArgumentError for a bad certificate request; ConflictError for a name another
+        member has."""
+        try:
+            token = await self._store.get_join_token(request.token_id)
+        except NotFoundError:
+            token = None
+        # One message for unknown ids and wrong secrets: a prober learns nothing.
+        if token is None or not secret_matches(request.token_secret, token.secret_hash):
+            raise AuthError(_INVALID)
+        if token.revoked:
+            raise AuthError("join token has been revoked")
+        if token.expires_at < time.time():
+            raise AuthError("join token has expired")
+        if token.uses_left <= 0:
+            raise AuthError("join token has already been used")
+        name = request.name or request.hostname
+        if name and any(
+            a.name == name or a.id == name for a in await self._store.list_agents() if not a.removed
+        ):
+            raise ConflictError(
+                f"an agent named {name!r} is already a member; join with another --name"
+            )
+        agent_id = new_ulid().lower()
+        try:
+            cert = sign_agent_csr(
+                ca_key=self._ca_key,
+                ca_cert=self._ca_cert,
+                csr_pem=request.csr_pem,
+                agent_id=agent_id,
+                ttl=self._cert_ttl,
+            )
+        except Exception as exc:  # CertificateError, or a parse error of a foreign CSR
+            raise InvalidArgumentError(f"certificate request refused: {exc}") from None
+        agent = AgentRecord(
+            id=agent_id,
+            name=name or agent_id,
+            hostname=request.hostname,
+            labels={**request.labels, **token.labels},
+            certificate_serial=format(cert.serial_number, "x"),
+            certificate_expires_at=cert.not_valid_after_utc.timestamp(),
+            joined_at=time.time(),
+        )
+        try:
+            await self._store.consume_join_token(token.id, agent)
+        except ConflictError as exc:  # the token's last use went to a concurrent join
+            raise AuthError(str(exc)) from None
+        log.info("agent %s (%s) joined with token %s", agent.name, agent_id, token.id)
+        return Joined(
+            agent=agent,
+            certificate_pem=certificate_to_pem(cert),
+            ca_certificate_pem=certificate_to_pem(self._ca_cert),
+        )

@@ -1,0 +1,137 @@
+"""The hub's persistence contract, split by concern; `Store` is all of them.
+
+Every write returns only after it is committed. Reads raise `NotFoundError` for unknown ids;
+writes raise `ConflictError` for duplicates and for a task update whose epoch check fails, and
+`StoreError` once the store has given up (it could not commit even after retrying briefly:
+`failed` is then set, and every later write fails the same way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from ...errors import StoreError
+from ...model import TaskState
+from ..core import (
+    AgentRecord,
+    ApiKeyRecord,
+    JoinTokenRecord,
+    StepRecord,
+    TaskEventRecord,
+    TaskRecord,
+    WorkflowRecord,
+)
+
+
+class EnrolmentStore(Protocol):
+    """Join tokens and the agents that joined with them."""
+
+    async def add_join_token(self, token: JoinTokenRecord) -> None: ...
+
+    async def list_join_tokens(self) -> list[JoinTokenRecord]: ...
+
+    async def revoke_join_token(self, token_id: str) -> None: ...
+
+    async def get_join_token(self, token_id: str) -> JoinTokenRecord: ...
+
+    async def consume_join_token(self, token_id: str, agent: AgentRecord) -> None:
+        """Spend one use of the token and add the agent in one transaction. Raises
+        ConflictError when the token has no use left or the agent's name is taken."""
+        ...
+
+    async def get_agent(self, agent_id: str) -> AgentRecord: ...
+
+    async def list_agents(self) -> list[AgentRecord]: ...
+
+    async def update_agent(self, agent: AgentRecord) -> None: ...
+
+
+class CredentialStore(Protocol):
+    """Admin API keys (only hashes of their secrets)."""
+
+    async def add_api_key(self, key: ApiKeyRecord) -> None: ...
+
+    async def get_api_key(self, key_id: str) -> ApiKeyRecord: ...
+
+    async def count_api_keys(self) -> int: ...
+
+
+class TaskStore(Protocol):
+    """Tasks and their ordered events. Updates are compare-and-set on the attempt's epoch, so
+    a writer that lost a task to another (or to a restart) cannot overwrite it."""
+
+    async def insert_tasks(self, tasks: Sequence[TaskRecord]) -> list[tuple[TaskRecord, bool]]:
+        """Insert in one commit; for each, the task stored and True, or the earlier task with the
+        same idempotency key and False."""
+        ...
+
+    async def update_task(
+        self, task: TaskRecord, *, expected_epoch: int, events: Sequence[TaskEventRecord] = ()
+    ) -> None:
+        """Write the task's state (its spec never changes) and append its events in one commit,
+        if the stored epoch is still `expected_epoch`; else raise ConflictError."""
+        ...
+
+    async def claim_unfinished_tasks(self) -> list[TaskRecord]:
+        """Take over every unfinished task in one commit. Queued ones (QUEUED, RETRY_WAIT) move
+        to a new epoch, fencing off any attempt an earlier owner dispatched without recording
+        it; bound ones (ASSIGNED, RUNNING) keep theirs, since their agent may report them."""
+        ...
+
+    async def get_task(self, task_id: str) -> TaskRecord: ...
+
+    async def get_tasks(self, task_ids: Collection[str]) -> list[TaskRecord]:
+        """The tasks of these ids that exist, in no particular order."""
+        ...
+
+    async def list_tasks(
+        self, *, state: TaskState | None = None, limit: int = 100
+    ) -> list[TaskRecord]:
+        """Newest first."""
+        ...
+
+    async def list_unfinished_tasks(self) -> list[TaskRecord]: ...
+
+    async def last_event_seqs(self) -> dict[str, int]:
+        """The highest event seq of each unfinished task."""
+        ...
+
+    async def append_task_events(self, events: Sequence[TaskEventRecord]) -> None: ...
+
+    async def list_task_events(
+        self, task_id: str, *, after_seq: int = 0
+    ) -> list[TaskEventRecord]: ...
+
+
+class WorkflowStore(Protocol):
+    async def insert_workflow(
+        self, workflow: WorkflowRecord, steps: Sequence[StepRecord]
+    ) -> None: ...
+
+    async def update_workflow(self, workflow: WorkflowRecord) -> None: ...
+
+    async def update_step(self, step: StepRecord) -> None: ...
+
+    async def get_workflow(self, workflow_id: str) -> tuple[WorkflowRecord, list[StepRecord]]: ...
+
+    async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]: ...
+
+    async def list_unfinished_workflows(self) -> list[WorkflowRecord]: ...
+
+
+class Store(EnrolmentStore, CredentialStore, TaskStore, WorkflowStore, Protocol):
+    """Durable state of the hub."""
+
+    @property
+    def failed(self) -> asyncio.Event:
+        """Set once the store has given up committing; `failure` says why."""
+        ...
+
+    @property
+    def failure(self) -> StoreError | None: ...
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...

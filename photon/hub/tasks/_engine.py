@@ -1,0 +1,452 @@
+"""The task engine: carries out the task machine's commands and answers for tasks.
+
+The machine decides; the engine feeds it events (submissions, agents' messages, time) and does
+what the commands say: writes to the store, messages on agents' streams, slots in the fleet.
+Every transition is applied in memory at once and persisted with its state event; no client is
+told of a transition before its commit (watchers get each state after it). Agents are told at
+once: dispatch overlaps the commits, and attempt fencing keeps late or duplicate results out.
+Writes for one task reach the store in the order the transitions happened.
+
+A write that fails is never retried here: the store has already retried it briefly, so the
+engine reports it as fatal (`on_fatal`) and the hub stops serving; a restarted hub reloads
+from the store, which holds everything anyone was told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
+
+from ..._ids import new_ulid
+from ..._selector import parse_selector
+from ...errors import ConflictError, InvalidArgumentError, NotFoundError
+from ...model import TaskSpec
+from ..core import AgentRecord, AttemptRef, TaskEventRecord, TaskRecord, ToolInfo
+from ..fleet import Fleet
+from ..store import EnrolmentStore, TaskStore
+from ._machine import (
+    QUEUED,
+    Command,
+    Free,
+    Instant,
+    Occupy,
+    Outcome,
+    Persist,
+    Progress,
+    Record,
+    Send,
+    TaskMachine,
+    submitted,
+)
+from ._scheduler import ToolLimit, refusal
+from ._validation import check_spec
+
+log = logging.getLogger(__name__)
+
+WatchItem = TaskRecord | TaskEventRecord
+
+
+class TaskStoreWithAgents(TaskStore, EnrolmentStore, Protocol):
+    """What the engine needs of the store: tasks, and agents to resolve pins."""
+
+
+def _now() -> Instant:
+    return Instant(wall=time.time(), mono=time.monotonic())
+
+
+class TaskEngine:
+    """Owns every unfinished task in memory (through its `TaskMachine`) and drives it."""
+
+    def __init__(
+        self,
+        *,
+        store: TaskStoreWithAgents,
+        fleet: Fleet,
+        lost_after: float,
+        failover_grace: float,
+        limits: Mapping[str, ToolLimit] | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._fleet = fleet
+        self._lost_after = lost_after
+        self._failover_grace = failover_grace
+        self._limits = dict(limits or {})
+        self._machine = TaskMachine(limits=self._limits)
+        self._on_fatal = on_fatal or _raise_later
+        self._published: dict[str, int] = {}  # the last event seq committed and published
+        self._watchers: dict[str, set[asyncio.Queue[WatchItem]]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._observers: list[Callable[[WatchItem], None]] = []
+        self._followers: list[Callable[[TaskRecord], None]] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Take over the unfinished tasks and agents a previous hub left in the store."""
+        awaited = {a.id for a in await self._store.list_agents() if not a.removed}
+        tasks = await self._store.claim_unfinished_tasks()
+        seqs = await self._store.last_event_seqs()
+        self._machine = TaskMachine(
+            limits=self._limits,
+            awaited=awaited,
+            grace_until=time.monotonic() + self._failover_grace,
+        )
+        self._machine.load(tasks, seqs)
+        self._published = {t.id: seqs.get(t.id, 0) for t in tasks}
+        log.info("engine loaded %d unfinished task(s)", len(tasks))
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            loops = [
+                group.create_task(self._dispatch_loop()),
+                group.create_task(self._monitor_loop()),
+            ]
+            await self._stopping.wait()
+            for loop in loops:
+                loop.cancel()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def flush(self) -> None:
+        """Wait for every transition already applied to be committed (or to fail)."""
+        while self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def _track(self, future: asyncio.Future[None]) -> asyncio.Future[None]:
+        self._inflight.add(future)
+        future.add_done_callback(self._settled)
+        return future
+
+    def _settled(self, future: asyncio.Future[None]) -> None:
+        self._inflight.discard(future)
+        if not future.cancelled() and (error := future.exception()) is not None:
+            log.error("could not commit a task transition: %s", error)
+            self._on_fatal(error)
+
+    # -- carrying out commands ----------------------------------------------------------------
+
+    def _carry_out(self, commands: Sequence[Command]) -> list[asyncio.Future[None]]:
+        """Do what the machine decided, in order; the futures of the writes it started."""
+        writes: list[asyncio.Future[None]] = []
+        for command in commands:
+            if isinstance(command, Persist):
+                for follower in self._followers:
+                    follower(command.task)
+                # Started now, so this task's writes are queued in the order they happened.
+                writes.append(self._track(asyncio.ensure_future(self._persist(command))))
+            elif isinstance(command, Record):
+                writes.append(self._track(asyncio.ensure_future(self._append(command.events))))
+            elif isinstance(command, Send):
+                self._send(command)
+            else:
+                session = self._fleet.get(command.agent_id)
+                if session is not None:
+                    if isinstance(command, Occupy):
+                        session.hold(command.task_id)
+                    else:
+                        assert isinstance(command, Free)
+                        session.release(command.task_id)
+        self._wake.set()
+        return writes
+
+    def _send(self, command: Send) -> None:
+        session = self._fleet.get(command.agent_id)
+        if session is not None:  # else the agent is gone; it learns when it reconnects
+            session.send(command.message)
+
+    async def _persist(self, command: Persist) -> None:
+        task = command.task
+        await self._store.update_task(
+            task, expected_epoch=command.expected_epoch, events=[command.event]
+        )
+        self._publish(task.id, command.event)
+        self._publish(task.id, task)
+        for then in command.then:
+            self._send(then)
+
+    async def _append(self, records: Sequence[TaskEventRecord]) -> None:
+        await self._store.append_task_events(records)
+        for record in records:
+            self._publish(record.task_id, record)
+
+    # -- submissions, queries, cancellation ---------------------------------------------------
+
+    async def submit(self, spec: TaskSpec, *, refuse: bool = True) -> tuple[TaskRecord, bool]:
+        [result] = await self.submit_many([spec], refuse=refuse)
+        return result
+
+    async def submit_many(
+        self, specs: Sequence[TaskSpec], *, refuse: bool = True, fresh_keys: bool = False
+    ) -> list[tuple[TaskRecord, bool]]:
+        """Commit new tasks in one store write; for each, the task and True, or its idempotent
+        twin and False. Raises InvalidArgumentError, NotFoundError (a pinned agent that is not
+        a member), or ConflictError when no connected agent could ever run one (unless
+        `refuse` is False: then it waits, with the reason, like any task that cannot be placed
+        yet); either way nothing is submitted. Raises StoreError when the store has failed.
+
+        A task without an idempotency key is queued at once, so its dispatch overlaps the
+        commit; a keyed one only once the store has ruled out a twin, unless the caller knows
+        its keys were never used (`fresh_keys`: it made them up itself). Once the checks pass,
+        the submission completes even if the caller goes away meanwhile: every task in the
+        store runs to an end.
+        """
+        members: dict[str, AgentRecord] | None = None
+        checked = []
+        for index, spec in enumerate(specs):
+            try:
+                if spec.agent and members is None:
+                    members = {a.id: a for a in await self._store.list_agents()}
+                checked.append(self._check(spec, refuse=refuse, members=members or {}))
+            except (InvalidArgumentError, ConflictError, NotFoundError) as exc:
+                raise exc if len(specs) == 1 else type(exc)(f"spec {index}: {exc}") from None
+        now = _now()
+        tasks = [submitted(new_ulid(), spec, now) for spec in checked]
+        early = {task.id for task in tasks if fresh_keys or not task.spec.idempotency_key}
+        for task in tasks:
+            if task.id in early:
+                self._machine.admit(task)
+                self._published[task.id] = 0
+        self._wake.set()
+        commit = asyncio.ensure_future(self._insert(tasks, early))
+        self._inflight.add(commit)
+        commit.add_done_callback(self._inflight.discard)
+        # Shielded: a caller that gives up must not stop the admission half-way.
+        return await asyncio.shield(commit)
+
+    async def _insert(
+        self, tasks: list[TaskRecord], early: set[str]
+    ) -> list[tuple[TaskRecord, bool]]:
+        try:
+            results = await self._store.insert_tasks(tasks)
+        except BaseException:
+            for task_id in early:
+                self._published.pop(task_id, None)
+                self._carry_out(
+                    self._machine.abandon(task_id, "its submission could not be recorded")
+                )
+            raise
+        for task, (_, created) in zip(tasks, results, strict=True):
+            if task.id not in early and created:
+                self._machine.admit(task)
+                self._published[task.id] = 0
+            elif task.id in early and not created:  # the caller's keys were not fresh after all
+                self._published.pop(task.id, None)
+                self._carry_out(self._machine.abandon(task.id, "it has an idempotent twin"))
+        self._wake.set()
+        return results
+
+    def _check(
+        self, spec: TaskSpec, *, refuse: bool, members: Mapping[str, AgentRecord]
+    ) -> TaskSpec:
+        if spec.selector:
+            parse_selector(spec.selector)
+        if spec.agent:
+            spec = replace(spec, agent=_resolve_pin(spec.agent, members))
+        spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
+        if refuse and (reason := self.refusal(spec)):
+            raise ConflictError(reason)
+        return spec
+
+    def refusal(self, spec: TaskSpec) -> str | None:
+        """Why no connected agent could ever run the task: its tool is absent or disabled on
+        all of them. None when one could, or while agents may still be coming back after a
+        restart."""
+        if self._machine.in_failover(time.monotonic()):
+            return None
+        return refusal(spec, [s.view() for s in self._fleet if s.stream_open])
+
+    def tools(self) -> list[ToolInfo]:
+        """What the connected agents offer."""
+        return self._fleet.tools()
+
+    async def get(self, task_id: str) -> tuple[TaskRecord, str]:
+        """The task and, when queued, why it is waiting. Raises NotFoundError."""
+        task = self._machine.get(task_id) or await self._store.get_task(task_id)
+        return task, self.waiting_reason(task)
+
+    async def get_many(self, task_ids: Collection[str]) -> dict[str, TaskRecord]:
+        """The tasks by id, as `get` gives them. Raises NotFoundError for an unknown id."""
+        found = {i: t for i in task_ids if (t := self._machine.get(i)) is not None}
+        for task in await self._store.get_tasks([i for i in task_ids if i not in found]):
+            found[task.id] = task
+        if unknown := set(task_ids) - found.keys():
+            raise NotFoundError(f"task {min(unknown)} not found")
+        return found
+
+    async def ended_of(self, task_ids: Collection[str]) -> list[TaskRecord]:
+        """Those of the tasks whose end is committed. Raises NotFoundError for an unknown id."""
+        tasks = await self.get_many(task_ids)
+        return [task for task in tasks.values() if task.state.terminal]
+
+    def waiting_reason(self, task: TaskRecord) -> str:
+        if task.state not in QUEUED:
+            return ""
+        return self._machine.waiting_reason(task, self._fleet.views())
+
+    async def cancel(self, task_id: str) -> TaskRecord:
+        """Cancel a task: queued ones end at once; running ones are killed on their agent.
+        Returns once the cancellation is committed.
+
+        Raises NotFoundError, or ConflictError when the task has already ended.
+        """
+        if task_id not in self._machine:
+            ended = await self._store.get_task(task_id)
+            raise ConflictError(f"task {task_id} has already ended ({ended.state})")
+        commands = self._machine.cancel(task_id, _now())
+        await asyncio.gather(*self._carry_out(commands))
+        persist = next(c for c in commands if isinstance(c, Persist))
+        return persist.task
+
+    async def resolve_agent(self, pin: str) -> str:
+        """The id of the member agent `pin` names (its id, else its name). Raises
+        NotFoundError."""
+        return _resolve_pin(pin, {a.id: a for a in await self._store.list_agents()})
+
+    # -- watchers -----------------------------------------------------------------------------
+
+    def subscribe(
+        self, task_id: str, queue: asyncio.Queue[WatchItem] | None = None
+    ) -> asyncio.Queue[WatchItem]:
+        """Get every committed update of the task from now on (on `queue`, or a new one)."""
+        queue = queue if queue is not None else asyncio.Queue()
+        self._watchers.setdefault(task_id, set()).add(queue)
+        return queue
+
+    def published_seq(self, task_id: str) -> int | None:
+        """The last event seq watchers were given, for tasks in memory; None for the others
+        (their events are all in the store)."""
+        return self._published.get(task_id) if task_id in self._machine else None
+
+    def unsubscribe(self, task_id: str, queue: asyncio.Queue[WatchItem]) -> None:
+        watchers = self._watchers.get(task_id)
+        if watchers is not None:
+            watchers.discard(queue)
+            if not watchers:
+                del self._watchers[task_id]
+
+    def follow(self, follower: Callable[[TaskRecord], None]) -> None:
+        """Call `follower` with every task update as it is applied, before its commit: for
+        hub parts that act on it (in order with its commit), never to tell a client."""
+        self._followers.append(follower)
+
+    def observe(self, observer: Callable[[WatchItem], None]) -> None:
+        """Call `observer` with every committed task update and event (of every task)."""
+        self._observers.append(observer)
+
+    def _publish(self, task_id: str, item: WatchItem) -> None:
+        if isinstance(item, TaskEventRecord):
+            self._published[task_id] = item.seq
+        elif item.state.terminal:
+            self._published.pop(task_id, None)
+        for queue in self._watchers.get(task_id, ()):
+            queue.put_nowait(item)
+        for observer in self._observers:
+            observer(item)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            now = _now()
+            self._wake.clear()
+            if self._machine.has_queued():  # an empty queue need not look at every agent
+                commands = self._machine.dispatch(self._fleet.views(), now)
+                if commands:
+                    self._carry_out(commands)
+                    self._wake.clear()  # nothing it did can place more in this pass's place
+            # Measured from the same `now` as the pass above, so a backed-off task that became
+            # ready during the pass is not forgotten.
+            next_ready = self._machine.next_ready(now.mono)
+            timeout = None if next_ready is None else max(next_ready - time.monotonic(), 0.0)
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    # -- messages from agents -----------------------------------------------------------------
+
+    # Agent messages are handled without waiting for their commits, so one agent's stream keeps
+    # flowing while the store batches.
+
+    def on_accepted(self, agent_id: str, ref: AttemptRef) -> None:
+        self._carry_out(self._machine.accepted(agent_id, ref, _now()))
+
+    def on_progress(self, agent_id: str, ref: AttemptRef, events: Sequence[Progress]) -> None:
+        self._carry_out(self._machine.progress(agent_id, ref, events, _now()))
+
+    def on_result(self, agent_id: str, ref: AttemptRef, outcome: Outcome) -> None:
+        """Record the outcome if this is still the current attempt (the agent is acked once it
+        is committed); a stale result is acked at once and dropped."""
+        commands = self._machine.result(agent_id, ref, outcome, _now())
+        if not any(isinstance(c, Persist) for c in commands):
+            log.info(
+                "dropping stale result for task %s attempt %d epoch %d from agent %s",
+                ref.task_id,
+                ref.attempt,
+                ref.epoch,
+                agent_id,
+            )
+        self._carry_out(commands)
+
+    def on_agent_connected(
+        self, agent_id: str, *, running: Sequence[AttemptRef], held: Sequence[AttemptRef]
+    ) -> None:
+        """Reconcile what the agent says it runs with what the hub assigned to it."""
+        self._carry_out(
+            self._machine.agent_connected(agent_id, running=running, held=held, now=_now())
+        )
+
+    def on_agent_lost(self, agent_id: str) -> None:
+        self._carry_out(self._machine.agent_lost(agent_id, _now()))
+
+    # -- time-driven checks -------------------------------------------------------------------
+
+    async def _monitor_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self._lost_after / 8))
+            self.check_timers()
+
+    def check_timers(self) -> None:
+        """Declare silent agents lost, and time out tasks nobody could take."""
+        now = _now()
+        for session in self._fleet:
+            if now.mono - session.last_seen > self._lost_after:
+                log.warning(
+                    "agent %s lost (silent for %.1fs)", session.name, now.mono - session.last_seen
+                )
+                session.close("lost")
+                self._fleet.remove(session)
+                self.on_agent_lost(session.agent_id)
+        present = {s.agent_id for s in self._fleet}
+        commands = self._machine.tick(now, present=present, views=self._fleet.views())
+        if commands:
+            self._carry_out(commands)
+
+
+def _resolve_pin(pin: str, members: Mapping[str, AgentRecord]) -> str:
+    """Ids win over names (names are unique among members). Raises NotFoundError."""
+    agent = members.get(pin)
+    if agent is None:
+        agent = next((a for a in members.values() if a.name == pin and not a.removed), None)
+    if agent is None:
+        raise NotFoundError(f"no agent {pin!r} has joined this mesh (photonctl agents list)")
+    if agent.removed:
+        raise NotFoundError(f"agent {pin!r} was removed from this mesh")
+    return agent.id
+
+
+def _raise_later(error: BaseException) -> None:
+    """Without a hub to stop, a failed commit still must not pass silently."""
+    log.critical("task engine: a commit failed and no one stops the hub: %s", error)

@@ -1,0 +1,140 @@
+"""The shared values (`photon.model`) to and from their wire messages: one pair per type.
+
+Each side's edge (the hub's api and mesh, the agent's session, the client) converts with these
+and with converters of its own for what only it sends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from ..errors import InvalidArgumentError
+from ..model import (
+    DEFAULT_PRIORITY,
+    DEFAULT_QUEUE_TIMEOUT,
+    MAX_PRIORITY,
+    Failure,
+    FailureClass,
+    RetryPolicy,
+    TaskSpec,
+    TaskState,
+)
+from ..v1 import common_pb2
+
+
+def json_object(text: str, field: str) -> dict[str, Any]:
+    """A JSON object from its text (empty text: {}). Raises InvalidArgumentError naming the
+    field."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(f"{field} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"{field} must be a JSON object")
+    return value
+
+
+def spec_to_proto(spec: TaskSpec, *, task_id: str = "") -> common_pb2.TaskSpec:
+    return common_pb2.TaskSpec(
+        id=task_id,
+        tool=spec.tool,
+        action=spec.action,
+        inputs_json=json.dumps(dict(spec.inputs)),
+        selector=spec.selector,
+        agent=spec.agent,
+        priority=spec.priority,
+        timeout_seconds=spec.timeout or 0.0,
+        queue_timeout_seconds=spec.queue_timeout,
+        retry=common_pb2.RetryPolicy(
+            max_attempts=spec.retry.max_attempts,
+            initial_backoff_seconds=spec.retry.initial_backoff,
+            backoff_multiplier=spec.retry.multiplier,
+            max_backoff_seconds=spec.retry.max_backoff,
+        ),
+        idempotency_key=spec.idempotency_key,
+        locks=list(spec.locks),
+        env=dict(spec.env),
+        labels=dict(spec.labels),
+    )
+
+
+def spec_from_proto(msg: common_pb2.TaskSpec) -> TaskSpec:
+    """A spec from the wire; unset fields take their defaults. Raises InvalidArgumentError
+    naming the field."""
+    if not msg.tool:
+        raise InvalidArgumentError("tool is required")
+    priority = msg.priority if msg.HasField("priority") else DEFAULT_PRIORITY
+    if not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidArgumentError(f"priority must be between 0 and {MAX_PRIORITY}")
+    if msg.timeout_seconds < 0 or msg.queue_timeout_seconds < 0:
+        raise InvalidArgumentError("timeouts must not be negative")
+    retry = RetryPolicy()
+    if msg.HasField("retry"):
+        if msg.retry.max_attempts < 0:
+            raise InvalidArgumentError("retry.max_attempts must not be negative")
+        retry = RetryPolicy(
+            max_attempts=msg.retry.max_attempts or retry.max_attempts,
+            initial_backoff=msg.retry.initial_backoff_seconds or retry.initial_backoff,
+            multiplier=msg.retry.backoff_multiplier or retry.multiplier,
+            max_backoff=msg.retry.max_backoff_seconds or retry.max_backoff,
+        )
+    return TaskSpec(
+        tool=msg.tool,
+        action=msg.action,
+        inputs=json_object(msg.inputs_json, "inputs"),
+        selector=msg.selector,
+        agent=msg.agent,
+        priority=priority,
+        timeout=msg.timeout_seconds or None,
+        queue_timeout=msg.queue_timeout_seconds or DEFAULT_QUEUE_TIMEOUT,
+        retry=retry,
+        idempotency_key=msg.idempotency_key,
+        locks=tuple(msg.locks),
+        env=dict(msg.env),
+        labels=dict(msg.labels),
+    )
+
+
+def state_to_proto(state: TaskState) -> common_pb2.TaskState:
+    return cast(common_pb2.TaskState, common_pb2.TaskState.Value(f"TASK_STATE_{state.name}"))
+
+
+def state_from_proto(value: int) -> TaskState | None:
+    """None for TASK_STATE_UNSPECIFIED."""
+    if value == common_pb2.TASK_STATE_UNSPECIFIED:
+        return None
+    try:
+        return TaskState[common_pb2.TaskState.Name(value).removeprefix("TASK_STATE_")]
+    except ValueError:
+        raise InvalidArgumentError(f"unknown task state {value}") from None
+
+
+def failure_to_proto(failure: Failure) -> common_pb2.Failure:
+    return common_pb2.Failure(
+        failure_class=f"FAILURE_CLASS_{failure.failure_class.name}",
+        message=failure.message,
+        retry_at=failure.retry_at or 0.0,
+    )
+
+
+def failure_from_proto(msg: common_pb2.Failure) -> Failure:
+    """An unset or unknown class reads as tool_error."""
+    try:
+        name = common_pb2.FailureClass.Name(msg.failure_class).removeprefix("FAILURE_CLASS_")
+    except ValueError:
+        name = "UNSPECIFIED"
+    failure_class = FailureClass.TOOL_ERROR if name == "UNSPECIFIED" else FailureClass[name]
+    return Failure(failure_class=failure_class, message=msg.message, retry_at=msg.retry_at or None)
+
+
+def lenient_object(text: str) -> dict[str, Any]:
+    """A JSON object from what a peer sent (an event's data, a result's outputs): anything but
+    an object is wrapped, never refused."""
+    try:
+        value = json.loads(text) if text else {}
+    except (ValueError, RecursionError):
+        return {"raw": text}
+    return value if isinstance(value, dict) else {"value": value}
