@@ -1,24 +1,17 @@
+"""What only the SQLite store does: its schema, and giving up on a database that cannot take
+writes (the contract itself is in tests/contract/test_store_contract.py)."""
+
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from photon._ids import new_ulid
-from photon.errors import ConflictError, NotFoundError
-from photon.hub.core import (
-    AgentRecord,
-    ApiKeyRecord,
-    JoinTokenRecord,
-    TaskEventRecord,
-    TaskRecord,
-)
+from photon.errors import StoreError
+from photon.hub.core import TaskRecord
 from photon.hub.store.sqlite import MIGRATIONS, SqliteStore
-from photon.model import Failure, FailureClass, RetryPolicy, Role, TaskSpec, TaskState
-
-NOW = 1_900_000_000.0
+from photon.model import TaskSpec, TaskState
 
 
 @pytest.fixture
@@ -36,68 +29,9 @@ async def store(db_path: Path) -> AsyncIterator[SqliteStore]:
         await store.close()
 
 
-def join_token(token_id: str = "tok1", *, uses: int = 1) -> JoinTokenRecord:
-    return JoinTokenRecord(
-        id=token_id,
-        secret_hash="h" * 64,
-        labels={"pool": "build", "zone": "eu-1"},
-        uses_left=uses,
-        expires_at=NOW + 3600,
-        created_at=NOW,
-    )
-
-
-def agent_record(agent_id: str, name: str = "") -> AgentRecord:
-    return AgentRecord(
-        id=agent_id,
-        name=name or f"name-{agent_id}",
-        hostname=f"{agent_id}.local",
-        labels={"os": "linux"},
-        certificate_serial="1f2e",
-        certificate_expires_at=NOW + 86400,
-        joined_at=NOW,
-    )
-
-
-def task(task_id: str = "", *, key: str = "", state: TaskState = TaskState.QUEUED) -> TaskRecord:
-    return TaskRecord(
-        id=task_id or new_ulid().lower(),
-        spec=TaskSpec(
-            tool="echo",
-            action="say",
-            inputs={"text": "hi", "n": 3, "nested": {"list": [1, 2]}},
-            selector="os=linux",
-            priority=7,
-            timeout=12.5,
-            retry=RetryPolicy(max_attempts=5, initial_backoff=0.5),
-            idempotency_key=key,
-            locks=("repo",),
-            env={"A": "1"},
-            labels={"team": "x"},
-        ),
-        state=state,
-        created_at=NOW,
-    )
-
-
-def event(task_id: str, seq: int, message: str = "") -> TaskEventRecord:
-    return TaskEventRecord(
-        task_id=task_id,
-        seq=seq,
-        attempt=1,
-        kind="log",
-        message=message or f"line {seq}",
-        data={"stream": "stdout"},
-        time=NOW + seq,
-    )
-
-
 def schema_versions(path: Path) -> list[int]:
     with sqlite3.connect(path) as conn:
         return [row[0] for row in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
-
-
-# -- schema ------------------------------------------------------------------------------------
 
 
 async def test_open_runs_every_migration(store: SqliteStore, db_path: Path) -> None:
@@ -124,311 +58,52 @@ async def test_close_is_safe_twice_and_before_open(db_path: Path) -> None:
     await store.close()
 
 
-# -- join tokens and enrolment -----------------------------------------------------------------
+def big_task(task_id: str) -> TaskRecord:
+    return TaskRecord(
+        id=task_id,
+        spec=TaskSpec(tool="echo", inputs={"blob": "x" * 200_000}),
+        state=TaskState.QUEUED,
+        created_at=1.0,
+    )
 
 
-async def test_join_tokens_add_get_list_revoke(store: SqliteStore) -> None:
-    await store.add_join_token(join_token("tok2", uses=3))
-    await store.add_join_token(join_token("tok1"))
-    assert await store.get_join_token("tok2") == join_token("tok2", uses=3)
-    assert [t.id for t in await store.list_join_tokens()] == ["tok1", "tok2"]
+async def test_a_full_database_makes_the_store_give_up_loudly(store: SqliteStore) -> None:
+    await store.insert_tasks([big_task("kept")])
+    writer = store._writer  # a real fault: SQLite refuses to grow the file past this size
+    assert writer is not None
+    (pages,) = writer.execute("PRAGMA page_count").fetchone()
+    writer.execute(f"PRAGMA max_page_count = {pages}")
 
-    await store.revoke_join_token("tok2")
-    assert (await store.get_join_token("tok2")).revoked
-    assert not (await store.get_join_token("tok1")).revoked
-
-
-async def test_unknown_join_token(store: SqliteStore) -> None:
-    with pytest.raises(NotFoundError):
-        await store.get_join_token("nope")
-    with pytest.raises(NotFoundError, match="nope"):
-        await store.revoke_join_token("nope")
-
-
-async def test_consume_spends_a_use_and_adds_the_agent(store: SqliteStore) -> None:
-    await store.add_join_token(join_token(uses=2))
-    await store.consume_join_token("tok1", agent_record("a1"))
-    assert (await store.get_join_token("tok1")).uses_left == 1
-    assert await store.get_agent("a1") == agent_record("a1")
+    failing = asyncio.ensure_future(store.insert_tasks([big_task("too-big")]))
+    await asyncio.sleep(0)
+    behind = asyncio.ensure_future(store.insert_tasks([big_task("behind")]))
+    with pytest.raises(StoreError, match="database or disk is full"):
+        await failing
+    with pytest.raises(StoreError):  # held behind the failing commit, then failed with it
+        await behind
+    assert store.failed.is_set() and isinstance(store.failure, StoreError)
+    with pytest.raises(StoreError):  # and every write from now on
+        await store.append_task_events([])
+    # What was committed before is still there to read.
+    assert (await store.get_task("kept")).id == "kept"
+    assert {t.id for t in await store.list_tasks()} == {"kept"}
 
 
-async def test_second_consume_of_a_one_use_token_is_refused(store: SqliteStore) -> None:
-    await store.add_join_token(join_token(uses=1))
-    await store.consume_join_token("tok1", agent_record("a1"))
-    with pytest.raises(ConflictError):
-        await store.consume_join_token("tok1", agent_record("a2"))
-    assert [a.id for a in await store.list_agents()] == ["a1"]
-    with pytest.raises(NotFoundError):
-        await store.get_agent("a2")
-    assert (await store.get_join_token("tok1")).uses_left == 0
+async def test_a_commit_that_fails_for_a_moment_is_retried(store: SqliteStore) -> None:
+    writer = store._writer
+    assert writer is not None
+    (pages,) = writer.execute("PRAGMA page_count").fetchone()
+    writer.execute(f"PRAGMA max_page_count = {pages}")
 
+    async def make_room() -> None:
+        await asyncio.sleep(0.05)  # while the first attempt's retry waits
+        writer.execute("PRAGMA max_page_count = 1000000")
 
-async def test_concurrent_consumes_admit_exactly_the_token_uses(store: SqliteStore) -> None:
-    await store.add_join_token(join_token(uses=2))
     results = await asyncio.gather(
-        *(store.consume_join_token("tok1", agent_record(f"a{i}")) for i in range(5)),
-        return_exceptions=True,
+        store.insert_tasks([big_task("first")]),
+        store.insert_tasks([big_task("second")]),
+        make_room(),
     )
-    admitted = [f"a{i}" for i, r in enumerate(results) if r is None]
-    assert len(admitted) == 2
-    assert all(isinstance(r, ConflictError) for r in results if r is not None)
-    assert sorted(a.id for a in await store.list_agents()) == admitted
-
-
-async def test_revoked_token_cannot_be_consumed(store: SqliteStore) -> None:
-    await store.add_join_token(join_token(uses=5))
-    await store.revoke_join_token("tok1")
-    with pytest.raises(ConflictError):
-        await store.consume_join_token("tok1", agent_record("a1"))
-    assert await store.list_agents() == []
-    assert (await store.get_join_token("tok1")).uses_left == 5
-
-
-async def test_consume_of_unknown_token_adds_no_agent(store: SqliteStore) -> None:
-    with pytest.raises(ConflictError):
-        await store.consume_join_token("nope", agent_record("a1"))
-    assert await store.list_agents() == []
-
-
-# -- agents ------------------------------------------------------------------------------------
-
-
-async def test_agents_get_list_update(store: SqliteStore) -> None:
-    await store.add_join_token(join_token(uses=3))
-    for agent_id, name in [("a1", "zeta"), ("a2", "alpha"), ("a3", "mid")]:
-        await store.consume_join_token("tok1", agent_record(agent_id, name))
-    assert [a.name for a in await store.list_agents()] == ["alpha", "mid", "zeta"]
-
-    changed = replace(
-        agent_record("a1", "zeta"),
-        labels={"os": "darwin", "gpu": "m2"},
-        draining=True,
-        certificate_serial="beef",
-    )
-    await store.update_agent(changed)
-    assert await store.get_agent("a1") == changed
-    assert await store.get_agent("a2") == agent_record("a2", "alpha")
-
-
-async def test_unknown_agent(store: SqliteStore) -> None:
-    with pytest.raises(NotFoundError, match="agent ghost not found"):
-        await store.get_agent("ghost")
-    with pytest.raises(NotFoundError, match="agent ghost not found"):
-        await store.update_agent(agent_record("ghost"))
-    assert await store.list_agents() == []
-
-
-# -- api keys ----------------------------------------------------------------------------------
-
-
-async def test_api_keys(store: SqliteStore) -> None:
-    assert await store.count_api_keys() == 0
-    key = ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="f" * 64, created_at=NOW)
-    await store.add_api_key(key)
-    await store.add_api_key(replace(key, id="k2", user="ci", role=Role.OPERATOR))
-    assert await store.get_api_key("k1") == key
-    assert (await store.get_api_key("k2")).role is Role.OPERATOR
-    assert await store.count_api_keys() == 2
-    with pytest.raises(NotFoundError):
-        await store.get_api_key("k3")
-
-
-# -- tasks -------------------------------------------------------------------------------------
-
-
-async def insert(store: SqliteStore, record: TaskRecord) -> tuple[TaskRecord, bool]:
-    [result] = await store.insert_tasks([record])
-    return result
-
-
-async def test_task_insert_get_update(store: SqliteStore) -> None:
-    record = task()
-    stored, created = await insert(store, record)
-    assert created and stored == record
-    assert await store.get_task(record.id) == record
-
-    finished = replace(
-        record,
-        state=TaskState.FAILED,
-        attempt=2,
-        epoch=3,
-        agent_id="a1",
-        outputs={"exit_code": 1, "files": ["a.txt"]},
-        failure=Failure(failure_class=FailureClass.QUOTA, message="rate limited", retry_at=NOW),
-        started_at=NOW + 1,
-        finished_at=NOW + 2,
-    )
-    await store.update_task(finished, expected_epoch=stored.epoch)
-    assert await store.get_task(record.id) == finished
-
-
-async def test_unknown_task(store: SqliteStore) -> None:
-    with pytest.raises(NotFoundError, match="task nope not found"):
-        await store.get_task("nope")
-    with pytest.raises(NotFoundError, match="task nope not found"):
-        await store.update_task(task("nope"), expected_epoch=0)
-
-
-async def test_idempotency_key_returns_the_first_task(store: SqliteStore) -> None:
-    first = task(key="deploy-42")
-    second = task(key="deploy-42")
-    assert first.id != second.id
-    assert await insert(store, first) == (first, True)
-    assert await insert(store, second) == (first, False)
-    with pytest.raises(NotFoundError):
-        await store.get_task(second.id)
-    # Tasks without a key never collide with each other.
-    assert (await insert(store, task()))[1]
-    assert (await insert(store, task()))[1]
-
-
-async def test_one_batch_inserts_all_and_honours_keys_within_it(store: SqliteStore) -> None:
-    await insert(store, task("old", key="k1"))
-    batch = [task("a"), task("b", key="k1"), task("c", key="k2"), task("d", key="k2")]
-    results = await store.insert_tasks(batch)
-    assert [(stored.id, created) for stored, created in results] == [
-        ("a", True),
-        ("old", False),
-        ("c", True),
-        ("c", False),
-    ]
-    assert {t.id for t in await store.list_tasks()} == {"old", "a", "c"}
-
-
-async def test_concurrent_submits_with_one_key_create_one_task(store: SqliteStore) -> None:
-    results = await asyncio.gather(*(insert(store, task(key="once")) for _ in range(20)))
-    assert [created for _, created in results].count(True) == 1
-    assert len({stored.id for stored, _ in results}) == 1
-    assert len(await store.list_tasks()) == 1
-
-
-async def test_list_tasks_by_state_newest_first(store: SqliteStore) -> None:
-    ids = [f"t{i:02d}" for i in range(6)]
-    for i, task_id in enumerate(ids):
-        await insert(store, task(task_id, state=TaskState.RUNNING if i % 2 else TaskState.QUEUED))
-    assert [t.id for t in await store.list_tasks()] == list(reversed(ids))
-    assert [t.id for t in await store.list_tasks(limit=2)] == ["t05", "t04"]
-    assert [t.id for t in await store.list_tasks(state=TaskState.RUNNING)] == ["t05", "t03", "t01"]
-    assert [t.id for t in await store.list_tasks(state=TaskState.QUEUED, limit=1)] == ["t04"]
-    assert await store.list_tasks(state=TaskState.SUCCEEDED) == []
-
-
-async def test_list_unfinished_tasks(store: SqliteStore) -> None:
-    for state in TaskState:
-        await insert(store, task(f"t-{state.value}", state=state))
-    unfinished = {t.state for t in await store.list_unfinished_tasks()}
-    assert unfinished == {
-        TaskState.WAITING,
-        TaskState.QUEUED,
-        TaskState.ASSIGNED,
-        TaskState.RUNNING,
-        TaskState.RETRY_WAIT,
-    }
-
-
-async def test_task_events_append_and_list_after_seq(store: SqliteStore) -> None:
-    await store.append_task_events([event("t1", 1), event("t1", 2), event("t2", 1)])
-    # A redelivered event (same task and seq) is ignored, not duplicated or overwritten.
-    await store.append_task_events([event("t1", 2, "redelivered"), event("t1", 3)])
-    await store.append_task_events([])
-
-    events = await store.list_task_events("t1")
-    assert events == [event("t1", 1), event("t1", 2), event("t1", 3)]
-    assert [e.seq for e in await store.list_task_events("t1", after_seq=1)] == [2, 3]
-    assert await store.list_task_events("t1", after_seq=3) == []
-    assert await store.list_task_events("t2") == [event("t2", 1)]
-    assert await store.list_task_events("none") == []
-
-
-# -- group commit ------------------------------------------------------------------------------
-
-
-async def test_many_concurrent_inserts_all_commit(store: SqliteStore) -> None:
-    records = [task(f"t{i:03d}") for i in range(200)]
-    results = await asyncio.gather(*(insert(store, r) for r in records))
-    assert results == [(r, True) for r in records]
-    assert len(await store.list_tasks(limit=1000)) == 200
-    for record in records[::20]:
-        assert await store.get_task(record.id) == record
-
-
-async def test_one_failing_write_does_not_fail_its_batch(store: SqliteStore) -> None:
-    await store.add_join_token(join_token(uses=1))
-    results = await asyncio.gather(
-        insert(store, task("before")),
-        store.update_task(task("unknown"), expected_epoch=0),
-        store.consume_join_token("tok1", agent_record("a1")),
-        store.consume_join_token("tok1", agent_record("a2")),
-        insert(store, task("after")),
-        store.append_task_events([event("before", 1)]),
-        return_exceptions=True,
-    )
-    assert results[0] == (task("before"), True)
-    assert isinstance(results[1], NotFoundError)
-    assert results[2] is None
-    assert isinstance(results[3], ConflictError)
-    assert results[4] == (task("after"), True)
-    assert results[5] is None
-
-    assert {t.id for t in await store.list_tasks()} == {"before", "after"}
-    assert [a.id for a in await store.list_agents()] == ["a1"]
-    assert await store.list_task_events("before") == [event("before", 1)]
-
-
-async def test_a_cancelled_caller_does_not_lose_the_others_writes(store: SqliteStore) -> None:
-    writes = [asyncio.ensure_future(insert(store, task(f"t{i}"))) for i in range(10)]
-    await asyncio.sleep(0)  # let every write join the pending batch
-    writes[0].cancel()
-    results = await asyncio.gather(*writes, return_exceptions=True)
-    assert isinstance(results[0], asyncio.CancelledError)
-    assert all(r == (task(f"t{i}"), True) for i, r in enumerate(results) if i)
-    assert {t.id for t in await store.list_tasks()} >= {f"t{i}" for i in range(1, 10)}
-
-
-# -- durability --------------------------------------------------------------------------------
-
-
-async def test_data_survives_close_and_reopen(db_path: Path) -> None:
-    store = SqliteStore(db_path)
-    await store.open()
-    await store.add_join_token(join_token(uses=2))
-    await store.consume_join_token("tok1", agent_record("a1"))
-    await store.add_api_key(
-        ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="x", created_at=NOW)
-    )
-    record = task("t1", key="k")
-    await insert(store, record)
-    await store.append_task_events([event("t1", 1)])
-    await store.close()
-
-    reopened = SqliteStore(db_path)
-    await reopened.open()
-    try:
-        assert (await reopened.get_join_token("tok1")).uses_left == 1
-        assert await reopened.get_agent("a1") == agent_record("a1")
-        assert (await reopened.get_api_key("k1")).user == "root"
-        assert await reopened.get_task("t1") == record
-        assert await insert(reopened, task("t2", key="k")) == (record, False)
-        assert await reopened.list_task_events("t1") == [event("t1", 1)]
-    finally:
-        await reopened.close()
-
-
-async def test_reads_see_each_commit_while_other_reads_run(store: SqliteStore) -> None:
-    # Many watchers read at once on the hub; none may keep an old snapshot alive for the others.
-    record = task()
-    await insert(store, record)
-    stop = asyncio.Event()
-
-    async def keep_reading() -> None:
-        while not stop.is_set():
-            await store.get_task(record.id)
-
-    readers = [asyncio.create_task(keep_reading()) for _ in range(20)]
-    try:
-        for state in (TaskState.ASSIGNED, TaskState.RUNNING, TaskState.SUCCEEDED) * 10:
-            await store.update_task(replace(record, state=state), expected_epoch=record.epoch)
-            assert (await store.get_task(record.id)).state is state
-    finally:
-        stop.set()
-        await asyncio.gather(*readers)
+    assert [created for batch in results[:2] for _, created in batch] == [True, True]
+    assert not store.failed.is_set()
+    assert {t.id for t in await store.list_tasks()} == {"first", "second"}
