@@ -83,6 +83,7 @@ class TaskEngine:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._inflight: set[asyncio.Future[Any]] = set()
+        self._failed = False
         self._observers: list[Callable[[WatchItem], None]] = []
         self._followers: list[Callable[[TaskRecord], None]] = []
 
@@ -128,7 +129,9 @@ class TaskEngine:
     def _settled(self, future: asyncio.Future[None]) -> None:
         self._inflight.discard(future)
         if not future.cancelled() and (error := future.exception()) is not None:
-            log.error("could not commit a task transition: %s", error)
+            if not self._failed:  # the first says it; the hub is stopping for it
+                self._failed = True
+                log.error("could not commit a task transition: %s", error)
             self._on_fatal(error)
 
     # -- carrying out commands ----------------------------------------------------------------
