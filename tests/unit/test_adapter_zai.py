@@ -26,8 +26,10 @@ from photon.errors import TaskFailed
 from photon.hub.tasks import input_errors
 from photon.model import FailureClass
 from photon.plugins import SimpleTaskContext, load_plugins, run_plugin
-from photon.plugins.builtin import zai
 from photon.plugins.builtin.zai import ZaiPlugin
+from photon.plugins.builtin.zai._endpoint import endpoint_for
+from photon.plugins.builtin.zai._reply import Reply
+from photon.plugins.builtin.zai._sse import Chunk, parse_chunk
 from tests.fakes.zai_server import FakeZaiServer
 
 KEY = "k-test-123"
@@ -461,7 +463,7 @@ async def test_unknown_action(server: FakeZaiServer) -> None:
 
 def test_endpoint_from_settings_plan_and_environment() -> None:
     def resolve(settings: dict[str, Any], environ: dict[str, str] | None = None) -> str:
-        endpoint = zai._endpoint({}, settings, environ or {})
+        endpoint = endpoint_for({}, settings, environ or {})
         scheme = "https" if endpoint.tls else "http"
         return f"{scheme}://{endpoint.netloc}{endpoint.path}"
 
@@ -481,7 +483,7 @@ def test_endpoint_from_settings_plan_and_environment() -> None:
     for bad in ("api.z.ai", "https://api.z.ai/a b/", "https://api.z.ai/\r\nX: y"):
         with pytest.raises(TaskFailed, match="is not an http\\(s\\) URL"):
             resolve({"base_url": bad})
-    picked = zai._endpoint({"base_url": "https://api.z.ai/api/coding/paas/v4/"}, {}, {})
+    picked = endpoint_for({"base_url": "https://api.z.ai/api/coding/paas/v4/"}, {}, {})
     assert picked.path == "/api/coding/paas/v4/chat/completions"
 
 
@@ -610,3 +612,39 @@ async def test_https_with_an_untrusted_certificate(
     assert str(failure).startswith(f"zai: cannot connect to 127.0.0.1:{server.port}: TLS: ")
     assert "CERTIFICATE_VERIFY_FAILED" in str(failure)
     assert_no_key(run, failure)
+
+
+def test_stream_chunks_are_interpreted_without_a_connection() -> None:
+    assert parse_chunk(" [DONE] ") == Chunk(done=True)
+    assert parse_chunk("keep-alive") is None  # not JSON
+    assert parse_chunk("[1, 2]") is None  # JSON, but not a chunk
+    assert parse_chunk('{"error": {"code": "1113", "message": "arrears"}}') == Chunk(error=True)
+    assert parse_chunk('{"choices": [{"delta": {"content": 7}}]}') == Chunk()
+
+    reply = Reply(model="glm-4.6")
+    for data in (
+        {"model": "glm-4.6-x", "choices": [{"delta": {"reasoning_content": "Hm. "}}]},
+        {"choices": [{"delta": {"reasoning_content": "Yes.", "content": "Hi"}}]},
+        {"choices": [{"delta": {"content": "!"}, "finish_reason": "stop"}]},
+        {
+            "usage": {
+                "total_tokens": 9,
+                "prompt_tokens": True,
+                "prompt_tokens_details": {"cached_tokens": 2},
+            }
+        },
+    ):
+        chunk = parse_chunk(json.dumps(data))
+        assert chunk is not None
+        reply.add(chunk)
+    assert not reply.done
+    reply.add(Chunk(done=True))
+    assert reply.done
+    assert reply.outputs(lambda text: text.replace("Hi", "**")) == {
+        "result": "**!",
+        "reasoning": "Hm. Yes.",
+        "model": "glm-4.6-x",
+        "usage": {"total_tokens": 9, "cached_tokens": 2},
+        "finish_reason": "stop",
+        "cost_usd": None,
+    }

@@ -25,9 +25,9 @@ class HelloPlugin:
     Agent settings ([tools.hello] in agent.toml): `greeting`, the word to use instead of "Hello".
     """
 
-    name = "hello"
+    name = "hello"  # the tool name tasks use; must equal the entry-point name
     version = "0.1.0"
-    api_version = PLUGIN_API_VERSION
+    api_version = PLUGIN_API_VERSION  # the contract this was written against
     actions = (Action(name="greet", description="Greet someone", input_schema=_GREET_SCHEMA),)
     default_action = "greet"
     enabled_by_default = True
@@ -39,6 +39,8 @@ class HelloPlugin:
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
         """Raises TaskFailed: `invalid_input` when `name` is missing or not a string,
         `cancelled` when the task was cancelled before it started."""
+        # A task can be cancelled before its attempt starts: stop, as the contract asks. A
+        # plugin that waits on something would also watch ctx.cancelled and ctx.deadline.
         if ctx.cancelled.is_set():
             raise TaskFailed("hello: cancelled", failure_class=FailureClass.CANCELLED)
         name = ctx.inputs.get("name")

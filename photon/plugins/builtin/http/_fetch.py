@@ -1,81 +1,39 @@
 """How the `http` tool sends its request: urllib in a worker thread, over sockets the event loop
 can shut down, with every foreign error classified.
 
-`http` imports this at its first request, not at start: the agent loads every plugin when it
-starts, and urllib, http.client and email would add about 1.5 MB to an idle agent.
+The plugin imports this at its first request, not at start: the agent loads every plugin when
+it starts, and urllib, http.client and email would add about 1.5 MB to an idle agent.
 """
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import http.client
-import json
 import socket
 import ssl
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
 from email.message import Message
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, Any, Final
 
-from ...errors import TaskFailed
-from ...model import FailureClass
-from .http import MAX_BODY_BYTES, MAX_REDIRECTS, _invalid, _tool_error
-
-if TYPE_CHECKING:
-    from .http import _Request
+from ....errors import TaskFailed
+from ....model import FailureClass
+from ._request import MAX_BODY_BYTES, MAX_REDIRECTS, Request, invalid, tool_error
+from ._response import Response
 
 _READ_CHUNK: Final = 64 * 1024
 # Sent to the first host only: a redirect to another origin must not carry credentials along.
 _CREDENTIAL_HEADERS: Final = ("Authorization", "Cookie", "Proxy-authorization")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Response:
-    status: int
-    reason: str
-    url: str
-    headers: Mapping[str, str]
-    content_type: str
-    charset: str
-    body: bytes
-    truncated: bool
-
-    def text(self) -> str:
-        try:
-            return self.body.decode(self.charset, errors="replace")
-        except LookupError:  # a charset Python does not know
-            return self.body.decode("utf-8", errors="replace")
-
-    def outputs(self) -> dict[str, Any]:
-        text = self.text()
-        outputs: dict[str, Any] = {
-            "status": self.status,
-            "reason": self.reason,
-            "url": self.url,
-            "headers": dict(self.headers),
-            "body": text,
-            "truncated": self.truncated,
-        }
-        if not self.truncated and _is_json(self.content_type):
-            try:
-                outputs["json"] = json.loads(text)
-            except ValueError:
-                pass  # it said JSON but is not: the body is still there
-        return outputs
-
-
-def fetch_response(request: _Request, timeout: float, sockets: Sockets) -> Response:
+def fetch_response(request: Request, timeout: float, sockets: Sockets) -> Response:
     """Send the request and read the response (in a worker thread).
 
     Raises TaskFailed; every foreign error is classified here.
     """
-    what = f"{request.method} {request.url}"
+    what = request.what
     opener = urllib.request.OpenerDirector()
     # Only what an http(s) request needs: no file:, ftp: or data: handler a redirect could use.
     for handler in (
@@ -102,7 +60,7 @@ def fetch_response(request: _Request, timeout: float, sockets: Sockets) -> Respo
     except TaskFailed:
         raise
     except urllib.error.HTTPError as exc:  # raised while reading an error's body
-        raise _tool_error(what, str(exc)) from exc
+        raise tool_error(what, str(exc)) from exc
     except urllib.error.URLError as exc:
         raise _connection_failure(what, exc.reason, timeout) from exc
     except TimeoutError as exc:
@@ -110,11 +68,11 @@ def fetch_response(request: _Request, timeout: float, sockets: Sockets) -> Respo
             f"http: {what}: timed out after {timeout:g}s", failure_class=FailureClass.TIMEOUT
         ) from exc
     except http.client.InvalidURL as exc:
-        raise _invalid(f"input 'url' is not valid: {exc}") from exc
+        raise invalid(f"input 'url' is not valid: {exc}") from exc
     except (http.client.HTTPException, OSError) as exc:
         raise _connection_failure(what, exc, timeout) from exc
     except ValueError as exc:  # urllib's checks of the URL and headers
-        raise _invalid(f"http: {what}: {exc}") from exc
+        raise invalid(f"http: {what}: {exc}") from exc
 
 
 def _read_response(response: Any) -> Response:
@@ -266,42 +224,15 @@ def _connection_failure(what: str, reason: object, timeout: float) -> TaskFailed
         )
     if isinstance(reason, socket.gaierror):
         host = urllib.parse.urlsplit(what.split(" ", 1)[1]).hostname
-        return _tool_error(what, f"cannot resolve host {host}")
+        return tool_error(what, f"cannot resolve host {host}")
     if isinstance(reason, ssl.SSLCertVerificationError):
-        return _tool_error(what, f"TLS certificate not trusted: {reason.verify_message}")
+        return tool_error(what, f"TLS certificate not trusted: {reason.verify_message}")
     if isinstance(reason, ssl.SSLError):
-        return _tool_error(what, f"TLS error: {reason.reason or reason}")
+        return tool_error(what, f"TLS error: {reason.reason or reason}")
     if isinstance(reason, OSError) and reason.strerror:
-        return _tool_error(what, reason.strerror.lower())
+        return tool_error(what, reason.strerror.lower())
     if isinstance(reason, http.client.RemoteDisconnected):
-        return _tool_error(what, "server closed the connection without a response")
+        return tool_error(what, "server closed the connection without a response")
     if isinstance(reason, http.client.IncompleteRead):
-        return _tool_error(what, "server closed the connection mid-response")
-    return _tool_error(what, str(reason) or type(reason).__name__)
-
-
-def status_failure(what: str, response: Response) -> TaskFailed:
-    message = f"http: {what}: {response.status} {response.reason}".rstrip()
-    if response.status in {401, 403}:
-        return TaskFailed(message, failure_class=FailureClass.AUTH)
-    if response.status == 429:
-        retry_at = _retry_at(response.headers.get("retry-after", ""))
-        return TaskFailed(message, failure_class=FailureClass.QUOTA, retry_at=retry_at)
-    return TaskFailed(message, failure_class=FailureClass.TOOL_ERROR)
-
-
-def _retry_at(value: str) -> float | None:
-    """Retry-After (seconds or an HTTP date) as a wall-clock time, or None."""
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return time.time() + int(value)
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
-def _is_json(content_type: str) -> bool:
-    return content_type == "application/json" or content_type.endswith("+json")
+        return tool_error(what, "server closed the connection mid-response")
+    return tool_error(what, str(reason) or type(reason).__name__)
