@@ -37,7 +37,8 @@ import uvloop
 from photon import __version__
 from photon._aio import first_completed
 from photon.agent import AgentPaths, Identity, join
-from photon.agent._daemon import tool_capability
+from photon.agent.session import tool_to_proto
+from photon.agent.tools import tool_info
 from photon.cli._common import raise_open_file_limit
 from photon.errors import PhotonError, TransportError
 from photon.plugins import load_plugins
@@ -75,12 +76,14 @@ class Counters:
 def simulated_tools() -> list[common_pb2.ToolCapability]:
     """What a real agent with no tool allowed reports: every installed plugin, none enabled."""
     return [
-        tool_capability(
-            plugin,
-            version=plugin.version,
-            available=True,
-            enabled=False,
-            detail="simulated agent: no tool runs here",
+        tool_to_proto(
+            tool_info(
+                plugin,
+                version=plugin.version,
+                available=True,
+                enabled=False,
+                detail="simulated agent: no tool runs here",
+            )
         )
         for _, plugin in sorted(load_plugins().plugins.items())
     ]

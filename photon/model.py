@@ -17,7 +17,7 @@ DEFAULT_QUEUE_TIMEOUT = 300.0
 
 
 class TaskState(StrEnum):
-    """Where a task is in its lifecycle (SPEC §6)."""
+    """Where a task is in its lifecycle (docs/tasks.md)."""
 
     WAITING = "WAITING"
     QUEUED = "QUEUED"

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class AuthServiceStub:
-    """Exchanges a long-lived API key for a short-lived admin JWT (SPEC §14: at most 1 h).
+    """Exchanges a long-lived API key for a short-lived admin JWT (at most 1 h).
     """
 
     def __init__(self, channel):
@@ -43,7 +43,7 @@ class AuthServiceStub:
 
 
 class AuthServiceServicer:
-    """Exchanges a long-lived API key for a short-lived admin JWT (SPEC §14: at most 1 h).
+    """Exchanges a long-lived API key for a short-lived admin JWT (at most 1 h).
     """
 
     def Login(self, request, context):
@@ -69,7 +69,7 @@ def add_AuthServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AuthService:
-    """Exchanges a long-lived API key for a short-lived admin JWT (SPEC §14: at most 1 h).
+    """Exchanges a long-lived API key for a short-lived admin JWT (at most 1 h).
     """
 
     @staticmethod

@@ -8,7 +8,7 @@ from typing import Final
 import grpc
 import grpc.aio
 
-from .._address import split_address
+from .._address import listen_error, split_address
 from ..errors import ConfigError
 
 EOF: Final[object] = grpc.aio.EOF  # type: ignore[attr-defined]  # missing from grpc-stubs
@@ -49,7 +49,7 @@ def bind_port(server: grpc.aio.Server, address: str, credentials: grpc.ServerCre
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 probe.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))  # noqa: S104
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {address}: {exc.strerror or exc}") from None
+            raise listen_error(address, exc) from None
     try:
         return server.add_secure_port(address, credentials)
     except RuntimeError:

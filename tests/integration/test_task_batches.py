@@ -45,6 +45,14 @@ async def test_submit_many_is_all_or_nothing(mesh: Mesh) -> None:
         assert again[0].id == first[0].id, "an idempotency key returns the first task"
 
 
+async def test_wait_many_takes_any_iterable_of_ids(mesh: Mesh) -> None:
+    await mesh.agent("w1")
+    async with mesh.client() as client:
+        tasks = await client.submit_many(task_spec("echo", inputs={"n": i}) for i in range(5))
+        ended = await client.wait_many(t.id for t in tasks)  # a generator, read once
+    assert [t.outputs for t in ended] == [{"n": i} for i in range(5)]
+
+
 async def test_wait_many_names_an_unknown_task(mesh: Mesh) -> None:
     await mesh.agent("w1")
     async with mesh.client() as client:

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from photon.agent import AgentConfig
-from photon.agent._settings import AgentFlags, agent_config
+from photon.agent import AgentConfig, AgentFlags, agent_config
 from photon.cli.agent import _config_path
 from photon.cli.agent import main as agent_main
 from photon.errors import ConfigError

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from photon.agent._backoff import Backoff
+from photon.agent.session import Backoff
 
 BACKOFF = Backoff()
 

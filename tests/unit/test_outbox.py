@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from photon.agent import _outbox
-from photon.agent._outbox import Outbox
+from photon.agent.session import Outbox, _outbox
 from photon.v1 import mesh_pb2
 
 

@@ -157,7 +157,8 @@ class TaskEngine:
                     else:
                         assert isinstance(command, Free)
                         session.release(command.task_id)
-        self._wake.set()
+        if any(not isinstance(c, Record) for c in commands):  # progress places nothing
+            self._wake.set()
         return writes
 
     def _send(self, command: Send) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ..._address import split_address
-from ...errors import ConfigError
+from ..._address import listen_error, split_address
 from ._http import HttpEndpoint
 from ._metrics import HubMetrics
 
@@ -25,7 +24,7 @@ class WebServer:
         try:
             self._server = await asyncio.start_server(self._endpoint.handle, host or None, port)
         except OSError as exc:
-            raise ConfigError(f"cannot listen on {self._listen}: {exc.strerror or exc}") from None
+            raise listen_error(self._listen, exc) from None
         return int(self._server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from .._fs import write_atomic
-from ..v1 import mesh_pb2
+from ..._fs import write_atomic
+from ...v1 import mesh_pb2
 
 log = logging.getLogger(__name__)
 

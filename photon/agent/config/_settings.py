@@ -13,7 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from ._config import AgentConfig
 
 ENV_SLOTS: Final = "PHOTON_AGENT_SLOTS"

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._fs import write_atomic
-from ..errors import ConfigError
+from ..._fs import write_atomic
+from ...errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +39,11 @@ class AgentPaths:
     @property
     def workspace(self) -> Path:
         return self.root / "workspace"
+
+    @property
+    def lock(self) -> Path:
+        """Held (flock) by the agent running on this data dir, and naming its pid."""
+        return self.root / "agent.lock"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,12 +10,12 @@ from pathlib import Path
 import grpc
 import grpc.aio
 
-from .._fs import ensure_private_dir, write_atomic
-from .._join_token import JoinToken
-from ..errors import CertificateError, ConfigError
-from ..v1 import enroll_pb2, enroll_pb2_grpc
-from ..wire import CHANNEL_OPTIONS, error_for
-from ._config import AgentPaths, Identity
+from ..._fs import ensure_private_dir, write_atomic
+from ..._join_token import JoinToken
+from ...errors import CertificateError, ConfigError
+from ...v1 import enroll_pb2, enroll_pb2_grpc
+from ...wire import CHANNEL_OPTIONS, error_for
+from ..config import AgentPaths, Identity
 
 JOIN_TIMEOUT = 15.0
 
@@ -27,7 +27,7 @@ async def join(
     TransportError (hub unreachable), AuthError (token refused), ConfigError (already joined)."""
     # Imported here: `photon-agent run` loads this module too (through photon.agent), and
     # cryptography would add ~11 MB to the daemon's resident memory for a step it never runs.
-    from ..certs import (
+    from ...certs import (
         agent_id_of,
         certificate_to_pem,
         create_csr,

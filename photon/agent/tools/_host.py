@@ -1,20 +1,35 @@
-"""Host metrics for heartbeats (psutil)."""
+"""The host's load for heartbeats (psutil): CPU, memory, load average, disk, free slots."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from ..v1 import common_pb2
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostMetrics:
+    cpu_percent: float
+    memory_percent: float
+    memory_used_bytes: int
+    memory_total_bytes: int
+    load1: float
+    load5: float
+    load15: float
+    disk_percent: float
+    disk_free_bytes: int
+    running_tasks: int
+    free_slots: int
 
 
-def collect_metrics(*, disk_path: Path, running: int, slots: int) -> common_pb2.AgentMetrics:
+def collect_metrics(*, disk_path: Path, running: int, slots: int) -> HostMetrics:
+    """This host's load now; `disk_path` names the disk to report (the data dir's)."""
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(disk_path))
     load1, load5, load15 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-    return common_pb2.AgentMetrics(
+    return HostMetrics(
         # Non-blocking: the share of CPU used since the previous call.
         cpu_percent=psutil.cpu_percent(interval=None),
         memory_percent=memory.percent,
