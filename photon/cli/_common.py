@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -16,6 +17,9 @@ from typing import Any
 from ..errors import ConfigError, PhotonError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# 128 + the signal, as a shell reports a process the signal ended: what `seq 9999 | head -1`
+# gives for seq (SIGPIPE) and Ctrl-C for anything (SIGINT).
+EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
 
 
 class _JsonFormatter(logging.Formatter):
@@ -41,13 +45,18 @@ def setup_logging(*, level: str = "info", fmt: str = "text") -> None:
 
 
 def run(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool = False) -> int:
-    """Run the command's coroutine; map errors to one stderr line and an exit code."""
+    """Run the command's coroutine; map errors to one stderr line and an exit code.
+
+    When the reader of our output goes away (`photonctl ... | head`), the command stops at its
+    next write and exits quietly with EXIT_BROKEN_PIPE.
+    """
     try:
-        try:
-            import uvloop
-        except ImportError:  # pragma: no cover - platforms without uvloop
-            return asyncio.run(main())
-        return uvloop.run(main())
+        code = _run_loop(main)
+        # Output to a pipe is buffered: a reader that went away shows only when it is flushed.
+        sys.stdout.flush()
+    except BrokenPipeError as exc:
+        _discard_output(exc, debug)
+        return EXIT_BROKEN_PIPE
     except UsageError as exc:
         _fail(exc, debug)
         return EXIT_USAGE
@@ -55,7 +64,33 @@ def run(main: Callable[[], Coroutine[Any, Any, int]], *, debug: bool = False) ->
         _fail(exc, debug)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _run_loop(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - platforms without uvloop
+        return asyncio.run(main())
+    return uvloop.run(main())
+
+
+def _discard_output(exc: BrokenPipeError, debug: bool) -> None:
+    """Point stdout and stderr at /dev/null: what is still buffered for the closed pipe would
+    fail again when Python flushes it at exit, with an "Exception ignored" message."""
+    if debug:
+        import traceback
+
+        with contextlib.suppress(OSError):
+            traceback.print_exception(exc)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # ValueError: no file descriptor
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _fail(exc: BaseException, debug: bool) -> None:

@@ -1,4 +1,4 @@
-"""Parse `--input` items (httpie's k=v, k:=JSON, k=@file), `--labels` and durations."""
+"""Parse `--input` items (httpie's k=v, k:=JSON, k=@file), `--labels`, durations and YAML."""
 
 from __future__ import annotations
 
@@ -89,6 +89,8 @@ def _parse_item(item: str, read_file: Callable[[str], str]) -> tuple[str, Any]:
         raise UsageError(
             f"{_show(item)}: not valid JSON ({exc.msg} at char {exc.pos + 1})"
         ) from None
+    except RecursionError:
+        raise UsageError(f"{_show(item)}: JSON nested too deeply") from None
 
 
 def _show(item: str) -> str:
@@ -103,19 +105,45 @@ def _parse_inputs_file(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        import yaml  # see _loader
-
-        try:
-            data = yaml.load(text, Loader=_loader())  # noqa: S506 - _loader() is a SafeLoader
-        except yaml.YAMLError as exc:
-            reason = _yaml_reason(exc)
-            raise UsageError(f"--inputs-file: not valid JSON or YAML ({reason})") from None
+        data = _parse_inputs_yaml(text)
+    except RecursionError:
+        raise UsageError("--inputs-file: nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError("--inputs-file: expected a JSON or YAML object")
     for key in data:
         if not isinstance(key, str):
             raise UsageError(f"--inputs-file: keys must be strings, got {key!r}")
+    check_json(data, "--inputs-file")
     return data
+
+
+def _parse_inputs_yaml(text: str) -> Any:
+    import yaml  # see _loader
+
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        reason = _yaml_reason(exc)
+        raise UsageError(f"--inputs-file: not valid JSON or YAML ({reason})") from None
+    except RecursionError:
+        raise UsageError("--inputs-file: nested too deeply") from None
+
+
+def load_yaml(text: str) -> Any:
+    """Parse YAML (or JSON) text, keeping timestamps as text; raises yaml.YAMLError, and
+    RecursionError for a document nested too deeply."""
+    import yaml  # see _loader
+
+    return yaml.load(text, Loader=_loader())  # noqa: S506 - _loader() is a SafeLoader
+
+
+def check_json(data: Any, where: str) -> None:
+    """Raise UsageError naming `where` unless `data` can be sent as JSON: YAML can also hold
+    binary values, sets and anchors that refer to themselves."""
+    try:
+        json.dumps(data)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"{where}: not JSON-compatible ({exc})") from None
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -151,11 +151,22 @@ def human_age(ts: float | None, now: float) -> str:
     """Format the time since `ts` in its largest unit ("12s", "5m", "3h", "2d"); None gives "-"."""
     if ts is None or not math.isfinite(ts):
         return "-"
-    age = int(max(now - ts, 0.0))
+    return _largest_unit(now - ts)
+
+
+def human_time_left(ts: float | None, now: float) -> str:
+    """Format the time until `ts` as `human_age` does ("14m"; "0s" once past); None gives "-"."""
+    if ts is None or not math.isfinite(ts):
+        return "-"
+    return _largest_unit(ts - now)
+
+
+def _largest_unit(seconds: float) -> str:
+    whole = int(max(seconds, 0.0))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if age >= size:
-            return f"{age // size}{unit}"
-    return f"{age}s"
+        if whole >= size:
+            return f"{whole // size}{unit}"
+    return f"{whole}s"
 
 
 def human_bytes(n: int | None) -> str:

@@ -207,9 +207,14 @@ class PhotonClient:
         response = await self._call("ListTasks", request)
         return [task_from_proto(t) for t in response.tasks]
 
-    async def watch(self, task_id: str, *, after_seq: int = 0) -> AsyncIterator[Task | TaskEvent]:
-        """The task's record, its events, then live updates; ends after the terminal record."""
-        request = admin_pb2.WatchTaskRequest(id=task_id, after_seq=after_seq)
+    async def watch(
+        self, task_id: str, *, after_seq: int = 0, follow: bool = True
+    ) -> AsyncIterator[Task | TaskEvent]:
+        """The task's record, its events, then live updates; ends after the terminal record.
+        Without `follow`, ends after the events stored so far."""
+        request = admin_pb2.WatchTaskRequest(
+            id=task_id, after_seq=after_seq, stored_only=not follow
+        )
         async for item in self._stream("WatchTask", request):
             yield item
 

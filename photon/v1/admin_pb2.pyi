@@ -433,12 +433,14 @@ class ListTasksResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ...) -> None: ...
 
 class WatchTaskRequest(_message.Message):
-    __slots__ = ("id", "after_seq")
+    __slots__ = ("id", "after_seq", "stored_only")
     ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STORED_ONLY_FIELD_NUMBER: _ClassVar[int]
     id: str
     after_seq: int
-    def __init__(self, id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+    stored_only: bool
+    def __init__(self, id: _Optional[str] = ..., after_seq: _Optional[int] = ..., stored_only: _Optional[bool] = ...) -> None: ...
 
 class WaitTasksRequest(_message.Message):
     __slots__ = ("ids",)

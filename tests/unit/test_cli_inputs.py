@@ -156,6 +156,34 @@ def test_inputs_file_keys_must_be_strings() -> None:
     assert message == "--inputs-file: keys must be strings, got 1"
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("data: !!binary aGk=\n", "Object of type bytes is not JSON serializable"),
+        ("tags: !!set {a, b}\n", "Object of type set is not JSON serializable"),
+        ("loop: &x [*x]\n", "Circular reference detected"),
+    ],
+)
+def test_inputs_file_values_must_be_json(text: str, reason: str) -> None:
+    # YAML holds more than JSON does; these used to end in a traceback when the task was sent.
+    message = _usage_error(parse_inputs, [], inputs_file_text=text)
+    assert message == f"--inputs-file: not JSON-compatible ({reason})"
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "a: " + "[" * 5_000])
+def test_inputs_file_nested_too_deeply(text: str) -> None:
+    assert (
+        _usage_error(parse_inputs, [], inputs_file_text=text) == "--inputs-file: nested too deeply"
+    )
+
+
+def test_item_nested_too_deeply() -> None:
+    message = _usage_error(parse_inputs, ["k:=" + "[" * 100_000])
+    assert message.startswith("--input 'k:=[[[") and message.endswith(
+        "...': JSON nested too deeply"
+    )
+
+
 # --labels
 
 

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 import yaml
 
-from photon.cli._output import human_age, human_bytes, human_duration, render
+from photon.cli._output import human_age, human_bytes, human_duration, human_time_left, render
 from photon.errors import UsageError
 
 
@@ -215,6 +215,22 @@ def test_human_duration(seconds: float | None, text: str) -> None:
 )
 def test_human_age(ts: float | None, text: str) -> None:
     assert human_age(ts, 1000) == text
+
+
+@pytest.mark.parametrize(
+    ("ts", "text"),
+    [
+        (None, "-"),
+        (1000 + 14 * 60 + 59.9, "14m"),  # a 15-minute join token just after it was made
+        (1000 + 12, "12s"),
+        (1000 + 3 * 3600 + 10, "3h"),
+        (1000 + 7 * 86400, "7d"),
+        (1000 + 0.4, "0s"),
+        (1000 - 30, "0s"),
+    ],
+)
+def test_human_time_left(ts: float | None, text: str) -> None:
+    assert human_time_left(ts, 1000) == text
 
 
 @pytest.mark.parametrize(

@@ -237,15 +237,26 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self, request: admin_pb2.WatchTaskRequest, context: Context
     ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
         async for message in self._follow(
-            request.id, after_seq=request.after_seq, verbose=True, context=context
+            request.id,
+            after_seq=request.after_seq,
+            verbose=True,
+            stored_only=request.stored_only,
+            context=context,
         ):
             yield message
 
     async def _follow(
-        self, task_id: str, *, after_seq: int, verbose: bool, context: Context
+        self,
+        task_id: str,
+        *,
+        after_seq: int,
+        verbose: bool,
+        context: Context,
+        stored_only: bool = False,
     ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
         """The task now, its events since `after_seq`, then live updates until it ends;
-        not `verbose`: the task now and its final record only."""
+        not `verbose`: the task now and its final record only; `stored_only`: the task now
+        and the events stored so far."""
         queue = self._engine.subscribe(task_id)
         try:
             try:
@@ -261,6 +272,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
                 for event in await self._store.list_task_events(task_id, after_seq=last_seq):
                     last_seq = event.seq
                     yield admin_pb2.WatchTaskResponse(event=_convert.event_to_proto(event))
+            if stored_only:
+                return
             while not task.state.terminal:
                 try:
                     async with asyncio.timeout(WATCH_REFRESH):

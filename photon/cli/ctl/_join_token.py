@@ -1,0 +1,72 @@
+"""`photonctl join-token create|list|revoke`: the tokens new agents join with."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import TYPE_CHECKING
+
+from ...client import JoinTokenInfo, PhotonClient
+from .._common import EXIT_OK
+from .._inputs import parse_duration, parse_labels
+from .._output import human_time_left, render
+from ._command import check_count, output_flag
+
+if TYPE_CHECKING:
+    from ._command import Commands
+
+COLUMNS = [
+    ("id", "id"),
+    ("labels", "labels"),
+    ("uses left", "uses_left"),
+    ("expires", "expires"),
+]
+
+
+def register(commands: Commands) -> None:
+    actions = commands.add_parser("join-token", help="join tokens").add_subparsers(
+        dest="action", required=True
+    )
+    create = actions.add_parser("create", parents=[output_flag()])
+    create.add_argument("--labels", default="")
+    create.add_argument("--ttl", default="15m")
+    create.add_argument("--uses", type=int, default=1)
+    create.set_defaults(handler=_create)
+    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    revoke = actions.add_parser("revoke")
+    revoke.add_argument("id")
+    revoke.set_defaults(handler=_revoke)
+
+
+def expiry(token: JoinTokenInfo, now: float) -> str:
+    """The EXPIRES column: the time left ("14m"), else "expired" or "revoked"."""
+    if token.revoked:
+        return "revoked"
+    if token.expires_at <= now:
+        return "expired"
+    return human_time_left(token.expires_at, now)
+
+
+async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
+    check_count(args.uses, "--uses")
+    labels, ttl = parse_labels(args.labels), parse_duration(args.ttl)
+    token, info = await client.create_join_token(labels=labels, ttl=ttl, uses=args.uses)
+    if args.output == "table":
+        print(token)
+    else:
+        print(render({"token": token, **info.to_dict()}, args.output))
+    return EXIT_OK
+
+
+async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
+    tokens = await client.list_join_tokens()
+    now = time.time()
+    rows = [{**t.to_dict(), "expires": expiry(t, now)} for t in tokens]
+    print(render(rows, args.output, columns=COLUMNS))
+    return EXIT_OK
+
+
+async def _revoke(args: argparse.Namespace, client: PhotonClient) -> int:
+    await client.revoke_join_token(args.id)
+    print(f"join token {args.id} revoked")
+    return EXIT_OK

@@ -1,0 +1,94 @@
+"""`photonctl run TOOL [ACTION]`: run one task, following it live unless `--detach`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..._selector import parse_selector
+from ...client import PhotonClient, Task, TaskEvent
+from ...errors import InvalidArgumentError, UsageError
+from ...model import MAX_PRIORITY, TaskState
+from .._common import EXIT_FAILURE, EXIT_OK
+from .._inputs import parse_duration
+from .._output import render
+from ._command import add_input_flags, check_range, event_line, output_flag, read_inputs
+
+if TYPE_CHECKING:
+    from ._command import Commands
+
+
+def register(commands: Commands) -> None:
+    parser = commands.add_parser("run", parents=[output_flag()], help="run one task")
+    parser.add_argument("tool")
+    parser.add_argument("task_action", nargs="?", default="", metavar="ACTION")
+    add_input_flags(parser)
+    parser.add_argument("--selector", default="")
+    parser.add_argument("--agent", default="")
+    parser.add_argument("--priority", type=int)
+    parser.add_argument("--timeout")
+    parser.add_argument("--idempotency-key", default="")
+    parser.add_argument("--detach", action="store_true")
+    parser.set_defaults(handler=_run)
+
+
+def task_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The `task_spec` fields the flags give, checked as the hub would; raises UsageError."""
+    check_range(args.priority, "--priority", low=0, high=MAX_PRIORITY)
+    try:
+        parse_selector(args.selector)
+    except InvalidArgumentError as exc:
+        raise UsageError(str(exc)) from None
+    return {
+        "inputs": read_inputs(args),
+        "selector": args.selector,
+        "agent": args.agent,
+        "priority": args.priority,
+        "timeout": parse_duration(args.timeout) if args.timeout else None,
+        "idempotency_key": args.idempotency_key,
+    }
+
+
+async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
+    fields = task_fields(args)
+    if args.detach:
+        task = await client.submit(args.tool, args.task_action, **fields)
+        print(task.id if args.output == "table" else render(task.to_dict(), args.output))
+        return EXIT_OK
+    shown: dict[str, str] = {}
+
+    def on_update(item: Task | TaskEvent) -> None:
+        if isinstance(item, TaskEvent):
+            print(event_line(item), file=sys.stderr, flush=True)
+            return
+        status = item.state.value
+        if item.waiting_reason:
+            status += f" ({item.waiting_reason})"
+        elif item.agent_id and not item.state.terminal:
+            status += f" on {item.agent_id}"
+        if shown.get("status") != status:
+            shown["status"] = status
+            print(f"task {item.id}: {status}", file=sys.stderr, flush=True)
+
+    # Submitted and followed on one call; the live view only in table format.
+    final = await client.run(
+        args.tool,
+        args.task_action,
+        on_update=on_update if args.output == "table" else None,
+        **fields,
+    )
+    _print_result(final, args.output)
+    return EXIT_OK if final.state is TaskState.SUCCEEDED else EXIT_FAILURE
+
+
+def _print_result(task: Task, fmt: str) -> None:
+    if fmt != "table":
+        print(render(task.to_dict(), fmt))
+        return
+    if task.state is TaskState.SUCCEEDED:
+        print(render(dict(task.outputs or {}), "json"))
+    else:
+        failure = task.failure
+        reason = f"{failure.failure_class}: {failure.message}" if failure else task.state.value
+        print(f"task {task.id} {task.state.value}: {reason}", file=sys.stderr)

@@ -1,0 +1,98 @@
+"""`photonctl tasks list|show|logs|cancel`: tasks, whoever submitted them."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import TYPE_CHECKING, Any
+
+from ...client import PhotonClient, Task, TaskEvent
+from ...model import TaskState
+from .._common import EXIT_OK
+from .._output import human_age, human_duration, render
+from ._command import check_count, event_line, output_flag
+
+if TYPE_CHECKING:
+    from ._command import Commands
+
+COLUMNS = [
+    ("id", "id"),
+    ("tool", "tool"),
+    ("state", "state"),
+    ("attempt", "attempt"),
+    ("agent", "agent_id"),
+    ("age", "age"),
+    ("duration", "duration"),
+]
+
+
+def register(commands: Commands) -> None:
+    actions = commands.add_parser("tasks", help="tasks").add_subparsers(
+        dest="action", required=True
+    )
+    listing = actions.add_parser("list", parents=[output_flag()])
+    listing.add_argument("--state", type=str.upper, choices=[s.value for s in TaskState])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(handler=_list)
+    for action, handler in (("show", _show), ("cancel", _cancel)):
+        parser = actions.add_parser(action, parents=[output_flag()])
+        parser.add_argument("id")
+        parser.set_defaults(handler=handler)
+    logs = actions.add_parser("logs")
+    logs.add_argument("id")
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(handler=_logs)
+
+
+def task_row(task: Task, now: float) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "tool": task.tool,
+        "state": task.state.value,
+        "attempt": task.attempt,
+        "agent_id": task.agent_id or "-",
+        "age": human_age(task.created_at, now),
+        "duration": human_duration(task.duration),
+    }
+
+
+async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
+    check_count(args.limit, "--limit")
+    state = TaskState(args.state) if args.state else None
+    tasks = await client.list_tasks(state=state, limit=args.limit)
+    if args.output == "table":
+        now = time.time()
+        print(render([task_row(t, now) for t in tasks], "table", columns=COLUMNS))
+    else:
+        print(render([t.to_dict() for t in tasks], args.output))
+    return EXIT_OK
+
+
+async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
+    task = await client.get_task(args.id)
+    print(render(task.to_dict(), args.output))
+    return EXIT_OK
+
+
+async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
+    task = await client.cancel_task(args.id)
+    if args.output == "table":
+        print(f"task {task.id} cancelled")
+    else:
+        print(render(task.to_dict(), args.output))
+    return EXIT_OK
+
+
+async def _logs(args: argparse.Namespace, client: PhotonClient) -> int:
+    if args.follow:
+
+        def on_update(item: Task | TaskEvent) -> None:
+            if isinstance(item, TaskEvent):
+                print(event_line(item), flush=True)
+
+        await client.wait(args.id, on_update=on_update)
+        return EXIT_OK
+    async for item in client.watch(args.id, follow=False):  # the events so far, then done
+        if isinstance(item, TaskEvent):
+            print(event_line(item))
+    return EXIT_OK

@@ -1,0 +1,126 @@
+"""`photonctl workflow run|list|show|cancel`: workflow files run as a DAG of tasks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from ...client import PhotonClient, Workflow
+from ...errors import UsageError
+from ...model import WorkflowState
+from .._common import EXIT_FAILURE, EXIT_OK
+from .._inputs import check_json, load_yaml, read_text_file
+from .._output import human_age, render
+from .._workflow_view import progress_lines, table
+from ._command import add_input_flags, check_count, output_flag, read_inputs
+
+if TYPE_CHECKING:
+    from ._command import Commands
+
+COLUMNS = [
+    ("id", "id"),
+    ("name", "name"),
+    ("state", "state"),
+    ("age", "age"),
+    ("message", "message"),
+]
+_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def register(commands: Commands) -> None:
+    actions = commands.add_parser("workflow", help="workflows").add_subparsers(
+        dest="action", required=True
+    )
+    run = actions.add_parser("run", parents=[output_flag()], help="run a workflow file")
+    run.add_argument("file")
+    add_input_flags(run)
+    run.add_argument("--detach", action="store_true")
+    run.set_defaults(handler=_run)
+    listing = actions.add_parser("list", parents=[output_flag()])
+    listing.add_argument("--limit", type=int, default=50)
+    listing.set_defaults(handler=_list)
+    for action, handler in (("show", _show), ("cancel", _cancel)):
+        parser = actions.add_parser(action, parents=[output_flag()])
+        parser.add_argument("id")
+        parser.set_defaults(handler=handler)
+
+
+def parse_workflow(text: str, path: str) -> dict[str, Any]:
+    """A workflow file's document: a YAML or JSON mapping; raises UsageError naming `path`."""
+    try:
+        document = load_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UsageError(f"{path} is not valid YAML or JSON{where}") from None
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply") from None
+    if not isinstance(document, dict):
+        kind = "an empty document" if document is None else _KINDS.get(type(document), "a value")
+        raise UsageError(f"{path}: a workflow is a mapping with name and steps, not {kind}")
+    check_json(document, path)
+    return document
+
+
+async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
+    document = parse_workflow(read_text_file(args.file), args.file)
+    inputs = read_inputs(args)
+    workflow = await client.submit_workflow(document, inputs=inputs)
+    if args.detach:
+        print(workflow.id if args.output == "table" else render(workflow.to_dict(), args.output))
+        return EXIT_OK
+    agents = await _agent_names(client)
+    shown: list[Workflow] = []
+
+    def on_update(current: Workflow) -> None:
+        if args.output != "table":
+            return
+        for line in progress_lines(shown[-1] if shown else None, current, agents):
+            print(line, file=sys.stderr, flush=True)
+        shown[:] = [current]
+
+    final = await client.wait_workflow(workflow.id, on_update=on_update)
+    _print_workflow(final, agents, args.output)
+    return EXIT_OK if final.state is WorkflowState.SUCCEEDED else EXIT_FAILURE
+
+
+async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
+    check_count(args.limit, "--limit")
+    workflows = await client.list_workflows(limit=args.limit)
+    now = time.time()
+    rows = [
+        {
+            "id": w.id,
+            "name": w.name,
+            "state": w.state.value,
+            "age": human_age(w.created_at, now),
+            "message": w.message or "-",
+        }
+        for w in workflows
+    ]
+    print(render(rows, args.output, columns=COLUMNS))
+    return EXIT_OK
+
+
+async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
+    workflow = await client.get_workflow(args.id)
+    _print_workflow(workflow, await _agent_names(client), args.output)
+    return EXIT_OK
+
+
+async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
+    workflow = await client.cancel_workflow(args.id)
+    _print_workflow(workflow, await _agent_names(client), args.output)
+    return EXIT_OK
+
+
+async def _agent_names(client: PhotonClient) -> dict[str, str]:
+    return {a.id: a.name for a in await client.list_agents()}
+
+
+def _print_workflow(workflow: Workflow, agents: dict[str, str], fmt: str) -> None:
+    print(table(workflow, agents) if fmt == "table" else render(workflow.to_dict(), fmt))

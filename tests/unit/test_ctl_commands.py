@@ -1,0 +1,249 @@
+"""photonctl's commands against fake clients: usage checked before the hub, and the views."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from photon.cli.ctl import _join_token, _main, _workflow
+from photon.client import JoinTokenInfo, Task, task_spec
+from photon.errors import UsageError
+from photon.model import TaskState
+
+CTL = Path(_main.__file__).parent
+NOW = 1_000_000.0
+
+
+class RefusingClient:
+    """A client whose every call fails the test: usage errors must be found before the hub."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the hub was called ({name}) for a usage error")
+
+
+class RecordingClient:
+    """Answers `submit` and `list_join_tokens`, keeping what it was given."""
+
+    def __init__(self, tokens: list[JoinTokenInfo] | None = None) -> None:
+        self.tokens = tokens or []
+        self.submitted: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def submit(self, tool: str, action: str = "", **fields: Any) -> Task:
+        self.submitted.append((tool, action, fields))
+        return Task(
+            id="t1",
+            spec=task_spec(tool, action),
+            state=TaskState.QUEUED,
+            attempt=0,
+            agent_id="",
+            outputs=None,
+            failure=None,
+            created_at=NOW,
+            started_at=None,
+            finished_at=None,
+        )
+
+    async def list_join_tokens(self) -> list[JoinTokenInfo]:
+        return self.tokens
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return _main.parser().parse_args(argv)
+
+
+async def usage_error(*argv: str) -> str:
+    args = parse(*argv)
+    with pytest.raises(UsageError) as info:
+        await args.handler(args, RefusingClient())
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# -- the layout: one module per noun, imports one way -----------------------------------------
+
+
+def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def test_every_action_has_a_handler() -> None:
+    nouns = _actions(_main.parser())
+    assert list(nouns) == ["join-token", "agents", "run", "workflow", "tasks"]
+    leaves = {"run": nouns.pop("run")}
+    for noun, parser in nouns.items():
+        leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
+    assert len(leaves) == 17
+    for name, parser in leaves.items():
+        assert callable(parser.get_default("handler")), name
+
+
+def test_noun_modules_do_not_import_the_main_module() -> None:
+    for path in CTL.glob("_[!_]*.py"):  # not the front doors, __init__ and __main__
+        if path.name == "_main.py":
+            continue
+        tree = ast.parse(path.read_text())
+        imported = {
+            f"{'.' * node.level}{node.module or ''}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+        }
+        imported |= {
+            f".{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and not node.module
+            for alias in node.names
+        }
+        assert not imported & {"._main", ".", "photon.cli.ctl", "photon.cli.ctl._main"}, path
+
+
+# -- usage errors are caught before any call to the hub (exit 2 through run()) ----------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("run", "echo", "--priority", "12"), "--priority must be between 0 and 9, not 12"),
+        (("run", "echo", "--priority", "-1"), "--priority must be between 0 and 9, not -1"),
+        (("run", "echo", "--selector", "a=(b"), "selector term 'a=(b' is not valid"),
+        (("run", "echo", "--selector", "a in (x, y"), "selector term 'a in (x, y' is not valid"),
+        (("run", "echo", "--detach", "--selector", "!"), "selector term '!' is not valid"),
+        (("tasks", "list", "--limit", "0"), "--limit must be at least 1"),
+        (("workflow", "list", "--limit", "-5"), "--limit must be at least 1"),
+        (("join-token", "create", "--uses", "0"), "--uses must be at least 1"),
+        (("join-token", "create", "--uses", str(2**31)), "--uses must be at most 2147483647"),
+        (("tasks", "list", "--limit", str(2**40)), "--limit must be at most 2147483647"),
+    ],
+)
+async def test_bad_flags_are_usage_errors(argv: tuple[str, ...], message: str) -> None:
+    assert await usage_error(*argv) == message
+
+
+async def test_good_selector_and_priority_reach_the_hub() -> None:
+    args = parse("run", "echo", "--detach", "--selector", "zone in (a,b),!gpu", "--priority", "9")
+    client = RecordingClient()
+    assert await args.handler(args, client) == 0
+    ((tool, _, fields),) = client.submitted
+    assert (tool, fields["selector"], fields["priority"]) == ("echo", "zone in (a,b),!gpu", 9)
+
+
+@pytest.mark.parametrize("noun", ["run echo", "workflow run wf.yaml"])
+async def test_unreadable_inputs_file_is_a_usage_error(noun: str, tmp_path: Path) -> None:
+    (tmp_path / "wf.yaml").write_text("name: x\nsteps: []\n")
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\xff\xfe\x00")
+    argv = [*noun.replace("wf.yaml", str(tmp_path / "wf.yaml")).split(), "--inputs-file"]
+    message = await usage_error(*argv, str(blob))
+    assert message.startswith(f"--inputs-file: cannot read {blob}: not UTF-8 text")
+    message = await usage_error(*argv, str(tmp_path))
+    assert message == f"--inputs-file: cannot read {tmp_path}: Is a directory"
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    message = await usage_error(*argv, str(listed))
+    assert message == "--inputs-file: expected a JSON or YAML object"
+
+
+# -- join-token list: the time left, not the age of a future time ----------------------------
+
+
+def _token(expires_at: float, *, revoked: bool = False) -> JoinTokenInfo:
+    return JoinTokenInfo(
+        id="tok",
+        labels={},
+        uses_left=1,
+        expires_at=expires_at,
+        revoked=revoked,
+        created_at=NOW - 60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [
+        (_token(NOW + 14 * 60 + 59), "14m"),
+        (_token(NOW + 7 * 86400), "7d"),
+        (_token(NOW + 5), "5s"),
+        (_token(NOW), "expired"),
+        (_token(NOW - 3600), "expired"),
+        (_token(NOW + 600, revoked=True), "revoked"),
+        (_token(NOW - 600, revoked=True), "revoked"),
+    ],
+)
+def test_token_expiry(token: JoinTokenInfo, shown: str) -> None:
+    assert _join_token.expiry(token, NOW) == shown
+
+
+async def test_token_list_shows_time_left(capsys: pytest.CaptureFixture[str]) -> None:
+    now = time.time()
+    tokens = [_token(now + 15 * 60 - 1), _token(now - 1), _token(now + 60, revoked=True)]
+    args = parse("join-token", "list")
+    assert await args.handler(args, RecordingClient(tokens)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-1] == "EXPIRES"
+    assert [line.split()[-1] for line in lines[1:]] == ["14m", "expired", "revoked"]
+
+
+# -- workflow files: anything but a mapping is a usage error ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("- a\n- b\n", "a list"),
+        ("[]", "a list"),
+        ("hello\n", "a string"),
+        ("42\n", "a number"),
+        ("1.5\n", "a number"),
+        ("true\n", "a boolean"),
+        ("", "an empty document"),
+        ("# only a comment\n", "an empty document"),
+        ("null\n", "an empty document"),
+    ],
+)
+def test_workflow_must_be_a_mapping(text: str, kind: str) -> None:
+    with pytest.raises(UsageError) as info:
+        _workflow.parse_workflow(text, "wf.yaml")
+    assert str(info.value) == f"wf.yaml: a workflow is a mapping with name and steps, not {kind}"
+
+
+def test_workflow_timestamps_stay_text() -> None:
+    # yaml.safe_load made a date of it, which then could not be sent (a traceback).
+    document = _workflow.parse_workflow("name: x\ncreated: 2024-01-01\nsteps: []\n", "wf.yaml")
+    assert document == {"name": "x", "created": "2024-01-01", "steps": []}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\nsteps: !!binary aGk=\n", "wf.yaml: not JSON-compatible (Object of type bytes"),
+        ("name: &x [*x]\n", "wf.yaml: not JSON-compatible (Circular reference detected)"),
+        ("name: " + "[" * 5_000, "wf.yaml is nested too deeply"),
+        ("name: x\nsteps: [\n", "wf.yaml is not valid YAML or JSON (line 3)"),
+    ],
+)
+def test_workflow_that_cannot_be_sent(text: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        _workflow.parse_workflow(text, "wf.yaml")
+    assert str(info.value).startswith(message)
+
+
+async def test_workflow_file_that_cannot_be_read(tmp_path: Path) -> None:
+    assert await usage_error("workflow", "run", str(tmp_path)) == (
+        f"cannot read {tmp_path}: Is a directory"
+    )
+    blob = tmp_path / "blob.yaml"
+    blob.write_bytes(b"name: \xff\n")
+    assert (await usage_error("workflow", "run", str(blob))).startswith(
+        f"cannot read {blob}: not UTF-8 text"
+    )
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- id: a\n  tool: echo\n")
+    assert await usage_error("workflow", "run", str(listed)) == (
+        f"{listed}: a workflow is a mapping with name and steps, not a list"
+    )
