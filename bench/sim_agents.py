@@ -37,13 +37,12 @@ import uvloop
 from photon import __version__
 from photon._aio import first_completed
 from photon.agent import AgentPaths, Identity, join
-from photon.agent.session import tool_to_proto
 from photon.agent.tools import tool_info
 from photon.cli._common import raise_open_file_limit
 from photon.errors import PhotonError, TransportError
 from photon.plugins import load_plugins
 from photon.v1 import common_pb2, mesh_pb2, mesh_pb2_grpc
-from photon.wire import CHANNEL_OPTIONS, EOF, unbatch
+from photon.wire import CHANNEL_OPTIONS, EOF, tool_to_proto, unbatch
 
 log = logging.getLogger("bench.sim_agents")
 

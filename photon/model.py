@@ -134,3 +134,45 @@ class Failure:
     failure_class: FailureClass
     message: str
     retry_at: float | None = None
+
+
+# -- what an agent says about itself ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionInfo:
+    name: str
+    description: str = ""
+    input_schema_json: str = ""  # JSON Schema of the inputs; empty accepts anything
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolInfo:
+    """One plugin on one agent: usable when `available` (its tool was found) and `enabled`."""
+
+    name: str
+    version: str = ""
+    actions: tuple[ActionInfo, ...] = ()
+    default_action: str = ""
+    available: bool = False
+    enabled: bool = False
+    detail: str = ""  # why it is unavailable, disabled or failed to load
+
+    @property
+    def ready(self) -> bool:
+        return self.available and self.enabled
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentMetrics:
+    cpu_percent: float = 0.0
+    memory_percent: float = 0.0
+    memory_used_bytes: int = 0
+    memory_total_bytes: int = 0
+    load1: float = 0.0
+    load5: float = 0.0
+    load15: float = 0.0
+    disk_percent: float = 0.0
+    disk_free_bytes: int = 0
+    running_tasks: int = 0
+    free_slots: int = 0

@@ -6,6 +6,7 @@ and with converters of its own for what only it sends.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, cast
 
@@ -14,11 +15,14 @@ from ..model import (
     DEFAULT_PRIORITY,
     DEFAULT_QUEUE_TIMEOUT,
     MAX_PRIORITY,
+    ActionInfo,
+    AgentMetrics,
     Failure,
     FailureClass,
     RetryPolicy,
     TaskSpec,
     TaskState,
+    ToolInfo,
 )
 from ..v1 import common_pb2
 
@@ -138,3 +142,51 @@ def lenient_object(text: str) -> dict[str, Any]:
     except (ValueError, RecursionError):
         return {"raw": text}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def tool_to_proto(tool: ToolInfo, *, schemas: bool = True) -> common_pb2.ToolCapability:
+    """Without `schemas`, the actions' input schemas are left out (kilobytes per agent)."""
+    return common_pb2.ToolCapability(
+        name=tool.name,
+        version=tool.version,
+        actions=[
+            common_pb2.ToolAction(
+                name=a.name,
+                description=a.description,
+                input_schema_json=a.input_schema_json if schemas else "",
+            )
+            for a in tool.actions
+        ],
+        default_action=tool.default_action,
+        available=tool.available,
+        enabled=tool.enabled,
+        detail=tool.detail,
+    )
+
+
+def tool_from_proto(msg: common_pb2.ToolCapability) -> ToolInfo:
+    return ToolInfo(
+        name=msg.name,
+        version=msg.version,
+        actions=tuple(
+            ActionInfo(
+                name=a.name, description=a.description, input_schema_json=a.input_schema_json
+            )
+            for a in msg.actions
+        ),
+        default_action=msg.default_action,
+        available=msg.available,
+        enabled=msg.enabled,
+        detail=msg.detail,
+    )
+
+
+_METRICS = tuple(f.name for f in dataclasses.fields(AgentMetrics))
+
+
+def metrics_to_proto(metrics: AgentMetrics) -> common_pb2.AgentMetrics:
+    return common_pb2.AgentMetrics(**{name: getattr(metrics, name) for name in _METRICS})
+
+
+def metrics_from_proto(msg: common_pb2.AgentMetrics) -> AgentMetrics:
+    return AgentMetrics(**{name: getattr(msg, name) for name in _METRICS})

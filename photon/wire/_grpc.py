@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
 import grpc
 import grpc.aio
@@ -34,23 +35,53 @@ SERVER_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
-def bind_port(server: grpc.aio.Server, address: str, credentials: grpc.ServerCredentials) -> int:
-    """Bind a gRPC server to `host:port`; the port bound (the given one, or a free one for 0).
+class GrpcPort:
+    """One gRPC server on one address, with grpc.health; services are added to `server`
+    before `start()`."""
 
-    Raises ConfigError with one line when the address cannot be bound (in use, not ours).
-    """
-    host, port = split_address(address)
-    if port:
-        # gRPC's own bind only says that it failed; a plain socket says why. SO_REUSEADDR, as
-        # gRPC sets it: connections of a hub that just stopped must not keep its port.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    def __init__(
+        self,
+        *,
+        listen: str,
+        credentials: grpc.ServerCredentials,
+        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    ) -> None:
+        # grpcio-health-checking comes with the hub's extra, not with an agent's install.
+        from grpc_health.v1 import health, health_pb2_grpc
+
+        self._listen = listen
+        self._credentials = credentials
+        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=list(interceptors))
+        self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
+
+    async def start(self) -> int:
+        """Bind and serve; the port bound (a free one for port 0). Raises ConfigError with one
+        line when the address cannot be bound (in use, not ours)."""
+        host, port = split_address(self._listen)
+        if port:
+            # gRPC's own bind only says that it failed; a plain socket says why. SO_REUSEADDR,
+            # as gRPC sets it: connections of a hub that just stopped must not keep its port.
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                with socket.socket(family, socket.SOCK_STREAM) as probe:
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    probe.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))  # noqa: S104
+            except OSError as exc:
+                raise listen_error(self._listen, exc) from None
         try:
-            with socket.socket(family, socket.SOCK_STREAM) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                probe.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), port))  # noqa: S104
-        except OSError as exc:
-            raise listen_error(address, exc) from None
-    try:
-        return server.add_secure_port(address, credentials)
-    except RuntimeError:
-        raise ConfigError(f"cannot listen on {address}") from None
+            bound = self.server.add_secure_port(self._listen, self._credentials)
+        except RuntimeError:
+            raise ConfigError(f"cannot listen on {self._listen}") from None
+        await self.server.start()
+        return bound
+
+    async def set_serving(self, serving: bool) -> None:
+        from grpc_health.v1 import health_pb2
+
+        status = health_pb2.HealthCheckResponse
+        await self._health.set("", status.SERVING if serving else status.NOT_SERVING)
+
+    async def stop(self, grace: float) -> None:
+        """Refuse new calls; let those in flight finish for `grace` seconds, then cancel them."""
+        await self.server.stop(grace)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from photon.hub.core import AgentMetrics, ToolInfo
 from photon.hub.fleet import AgentSession, Fleet
+from photon.model import AgentMetrics, ToolInfo
 
 
 def session(agent_id: str = "a1") -> AgentSession:

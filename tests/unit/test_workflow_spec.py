@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from photon.errors import InvalidArgumentError
-from photon.hub.core import ActionInfo, ToolInfo
 from photon.hub.workflows._spec import (
     Condition,
     ancestors,
@@ -17,7 +16,7 @@ from photon.hub.workflows._spec import (
     parse_workflow,
     resolve_inputs,
 )
-from photon.model import RetryPolicy
+from photon.model import ActionInfo, RetryPolicy, ToolInfo
 
 
 def step(step_id: str, **fields: Any) -> dict[str, Any]:

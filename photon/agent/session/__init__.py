@@ -8,7 +8,6 @@ enrols a new agent.
 """
 
 from ._backoff import Backoff as Backoff
-from ._convert import tool_to_proto as tool_to_proto
 from ._credentials import check_certificate as check_certificate
 from ._enrol import join as join
 from ._link import HubLink as HubLink
@@ -22,5 +21,4 @@ __all__ = [
     "Reporter",
     "check_certificate",
     "join",
-    "tool_to_proto",
 ]

@@ -9,7 +9,6 @@ from typing import Any
 from ...v1 import common_pb2, mesh_pb2
 from ...wire import failure_to_proto
 from ..runner import Assignment, AttemptRef, Progress, RunOutcome
-from ..tools import HostMetrics, ToolInfo
 
 
 def ref_from_proto(msg: mesh_pb2.AttemptRef) -> AttemptRef:
@@ -39,41 +38,6 @@ def _inputs(text: str) -> Mapping[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
-
-
-def tool_to_proto(tool: ToolInfo) -> common_pb2.ToolCapability:
-    return common_pb2.ToolCapability(
-        name=tool.name,
-        version=tool.version,
-        actions=[
-            common_pb2.ToolAction(
-                name=a.name,
-                description=a.description,
-                input_schema_json=json.dumps(dict(a.input_schema)) if a.input_schema else "",
-            )
-            for a in tool.actions
-        ],
-        default_action=tool.default_action,
-        available=tool.available,
-        enabled=tool.enabled,
-        detail=tool.detail,
-    )
-
-
-def metrics_to_proto(metrics: HostMetrics) -> common_pb2.AgentMetrics:
-    return common_pb2.AgentMetrics(
-        cpu_percent=metrics.cpu_percent,
-        memory_percent=metrics.memory_percent,
-        memory_used_bytes=metrics.memory_used_bytes,
-        memory_total_bytes=metrics.memory_total_bytes,
-        load1=metrics.load1,
-        load5=metrics.load5,
-        load15=metrics.load15,
-        disk_percent=metrics.disk_percent,
-        disk_free_bytes=metrics.disk_free_bytes,
-        running_tasks=metrics.running_tasks,
-        free_slots=metrics.free_slots,
-    )
 
 
 def progress_to_proto(ref: AttemptRef, event: Progress) -> mesh_pb2.TaskProgress:

@@ -16,18 +16,25 @@ import grpc.aio
 from ... import __version__
 from ..._aio import first_completed
 from ...errors import TransportError
+from ...model import ToolInfo
 from ...v1 import mesh_pb2, mesh_pb2_grpc
-from ...wire import CHANNEL_OPTIONS, EOF, Outgoing, error_for, unbatch
+from ...wire import (
+    CHANNEL_OPTIONS,
+    EOF,
+    Outgoing,
+    error_for,
+    metrics_to_proto,
+    tool_to_proto,
+    unbatch,
+)
 from ..config import AgentConfig, Identity
 from ..runner import Runner
-from ..tools import ToolInfo, collect_metrics
+from ..tools import collect_metrics
 from ._backoff import Backoff
 from ._convert import (
     assignment_from_proto,
-    metrics_to_proto,
     ref_from_proto,
     ref_to_proto,
-    tool_to_proto,
 )
 from ._credentials import channel_credentials, check_certificate
 from ._reporter import Reporter

@@ -3,33 +3,19 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HostMetrics:
-    cpu_percent: float
-    memory_percent: float
-    memory_used_bytes: int
-    memory_total_bytes: int
-    load1: float
-    load5: float
-    load15: float
-    disk_percent: float
-    disk_free_bytes: int
-    running_tasks: int
-    free_slots: int
+from ...model import AgentMetrics
 
 
-def collect_metrics(*, disk_path: Path, running: int, slots: int) -> HostMetrics:
+def collect_metrics(*, disk_path: Path, running: int, slots: int) -> AgentMetrics:
     """This host's load now; `disk_path` names the disk to report (the data dir's)."""
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(disk_path))
     load1, load5, load15 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
-    return HostMetrics(
+    return AgentMetrics(
         # Non-blocking: the share of CPU used since the previous call.
         cpu_percent=psutil.cpu_percent(interval=None),
         memory_percent=memory.percent,

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import TaskFailed
-from ...model import FailureClass
+from ...model import FailureClass, ToolInfo
 from ...plugins import Detection, LoadedPlugins, Plugin, load_plugins
 from ..config import AgentConfig
-from ._values import ToolInfo, tool_info
+from ._values import tool_info
 
 log = logging.getLogger(__name__)
 

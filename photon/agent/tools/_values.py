@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
 
-from ...plugins import Action, Plugin
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ToolInfo:
-    """One tool as this agent offers it. A plugin that failed to load or to detect its tool is
-    listed too, with only its name and why (`detail`), so the hub can show it."""
-
-    name: str
-    version: str = ""
-    actions: Sequence[Action] = ()
-    default_action: str = ""
-    available: bool = False
-    enabled: bool = False
-    detail: str = ""
+from ...model import ActionInfo, ToolInfo
+from ...plugins import Plugin
 
 
 def tool_info(
@@ -29,7 +15,14 @@ def tool_info(
     return ToolInfo(
         name=plugin.name,
         version=version,
-        actions=tuple(plugin.actions),
+        actions=tuple(
+            ActionInfo(
+                name=a.name,
+                description=a.description,
+                input_schema_json=json.dumps(dict(a.input_schema)) if a.input_schema else "",
+            )
+            for a in plugin.actions
+        ),
         default_action=plugin.default_action,
         available=available,
         enabled=enabled,

@@ -8,8 +8,8 @@ from typing import cast
 
 from ...model import AgentState
 from ...v1 import admin_pb2, common_pb2
-from ...wire import failure_to_proto, spec_to_proto, state_to_proto
-from ..core import AgentMetrics, AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord, ToolInfo
+from ...wire import failure_to_proto, metrics_to_proto, spec_to_proto, state_to_proto, tool_to_proto
+from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord
 from ..fleet import AgentSession
 from ..workflows import Snapshot
 
@@ -40,41 +40,6 @@ def event_to_proto(event: TaskEventRecord) -> common_pb2.TaskEvent:
         message=event.message,
         data_json=json.dumps(dict(event.data)) if event.data else "",
         time=event.time,
-    )
-
-
-def tool_to_proto(tool: ToolInfo, *, schemas: bool = True) -> common_pb2.ToolCapability:
-    return common_pb2.ToolCapability(
-        name=tool.name,
-        version=tool.version,
-        actions=[
-            common_pb2.ToolAction(
-                name=a.name,
-                description=a.description,
-                input_schema_json=a.input_schema_json if schemas else "",
-            )
-            for a in tool.actions
-        ],
-        default_action=tool.default_action,
-        available=tool.available,
-        enabled=tool.enabled,
-        detail=tool.detail,
-    )
-
-
-def metrics_to_proto(metrics: AgentMetrics) -> common_pb2.AgentMetrics:
-    return common_pb2.AgentMetrics(
-        cpu_percent=metrics.cpu_percent,
-        memory_percent=metrics.memory_percent,
-        memory_used_bytes=metrics.memory_used_bytes,
-        memory_total_bytes=metrics.memory_total_bytes,
-        load1=metrics.load1,
-        load5=metrics.load5,
-        load15=metrics.load15,
-        disk_percent=metrics.disk_percent,
-        disk_free_bytes=metrics.disk_free_bytes,
-        running_tasks=metrics.running_tasks,
-        free_slots=metrics.free_slots,
     )
 
 

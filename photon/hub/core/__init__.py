@@ -1,9 +1,6 @@
 """The hub's core: frozen values and pure rules every other layer builds on (no I/O)."""
 
-from ._agents import ActionInfo as ActionInfo
-from ._agents import AgentMetrics as AgentMetrics
 from ._agents import AgentView as AgentView
-from ._agents import ToolInfo as ToolInfo
 from ._records import AgentRecord as AgentRecord
 from ._records import ApiKeyRecord as ApiKeyRecord
 from ._records import AttemptRef as AttemptRef
@@ -19,8 +16,6 @@ from ._retry import retry_delay as retry_delay
 __all__ = [
     "AGENT_SPECIFIC",
     "FINAL",
-    "ActionInfo",
-    "AgentMetrics",
     "AgentRecord",
     "AgentView",
     "ApiKeyRecord",
@@ -29,7 +24,6 @@ __all__ = [
     "StepRecord",
     "TaskEventRecord",
     "TaskRecord",
-    "ToolInfo",
     "WorkflowRecord",
     "retry_delay",
 ]

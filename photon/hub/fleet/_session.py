@@ -8,8 +8,8 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ...model import AgentState
-from ..core import AgentMetrics, AgentView, ToolInfo
+from ...model import AgentMetrics, AgentState, ToolInfo
+from ..core import AgentView
 from ._messages import AgentMessage
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...v1 import common_pb2, mesh_pb2
 from ...wire import failure_from_proto, lenient_object, spec_to_proto
-from ..core import ActionInfo, AgentMetrics, AttemptRef, ToolInfo
+from ..core import AttemptRef
 from ..fleet import AckResult, AgentMessage, AssignTask, CancelAttempt, SetDraining
 from ..tasks import Outcome, Progress
 
@@ -15,39 +15,6 @@ def ref_from_proto(msg: mesh_pb2.AttemptRef) -> AttemptRef:
 
 def ref_to_proto(ref: AttemptRef) -> mesh_pb2.AttemptRef:
     return mesh_pb2.AttemptRef(task_id=ref.task_id, attempt=ref.attempt, epoch=ref.epoch)
-
-
-def tool_from_proto(msg: common_pb2.ToolCapability) -> ToolInfo:
-    return ToolInfo(
-        name=msg.name,
-        version=msg.version,
-        actions=tuple(
-            ActionInfo(
-                name=a.name, description=a.description, input_schema_json=a.input_schema_json
-            )
-            for a in msg.actions
-        ),
-        default_action=msg.default_action,
-        available=msg.available,
-        enabled=msg.enabled,
-        detail=msg.detail,
-    )
-
-
-def metrics_from_proto(msg: common_pb2.AgentMetrics) -> AgentMetrics:
-    return AgentMetrics(
-        cpu_percent=msg.cpu_percent,
-        memory_percent=msg.memory_percent,
-        memory_used_bytes=msg.memory_used_bytes,
-        memory_total_bytes=msg.memory_total_bytes,
-        load1=msg.load1,
-        load5=msg.load5,
-        load15=msg.load15,
-        disk_percent=msg.disk_percent,
-        disk_free_bytes=msg.disk_free_bytes,
-        running_tasks=msg.running_tasks,
-        free_slots=msg.free_slots,
-    )
 
 
 def progress_from_proto(msg: common_pb2.TaskEvent) -> Progress:

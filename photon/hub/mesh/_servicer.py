@@ -15,18 +15,11 @@ from ..._aio import first_completed
 from ...certs import agent_id_of, load_certificate
 from ...errors import CertificateError, NotFoundError
 from ...v1 import mesh_pb2, mesh_pb2_grpc
-from ...wire import EOF, joined, unbatch
+from ...wire import EOF, joined, metrics_from_proto, tool_from_proto, unbatch
 from ..fleet import AgentSession, Fleet
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
-from ._convert import (
-    message_to_proto,
-    metrics_from_proto,
-    outcome_from_proto,
-    progress_from_proto,
-    ref_from_proto,
-    tool_from_proto,
-)
+from ._convert import message_to_proto, outcome_from_proto, progress_from_proto, ref_from_proto
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT = 10.0

@@ -24,8 +24,8 @@ from typing import Any, Protocol
 from ..._ids import new_ulid
 from ..._selector import parse_selector
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError
-from ...model import TaskSpec
-from ..core import AgentRecord, AttemptRef, TaskEventRecord, TaskRecord, ToolInfo
+from ...model import TaskSpec, ToolInfo
+from ..core import AgentRecord, AttemptRef, TaskEventRecord, TaskRecord
 from ..fleet import Fleet
 from ..store import EnrolmentStore, TaskStore
 from ._machine import (

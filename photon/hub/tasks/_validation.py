@@ -9,8 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ...errors import InvalidArgumentError
-from ...model import TaskSpec
-from ..core import ToolInfo
+from ...model import TaskSpec, ToolInfo
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator

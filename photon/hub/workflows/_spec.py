@@ -12,8 +12,7 @@ from typing import Any
 from ..._duration import parse_duration
 from ..._selector import parse_selector
 from ...errors import InvalidArgumentError
-from ...model import RetryPolicy, TaskSpec
-from ..core import ToolInfo
+from ...model import RetryPolicy, TaskSpec, ToolInfo
 from ..tasks import input_errors, resolve_action
 from ._expressions import references
 
