@@ -171,10 +171,11 @@ def layered(
     file: Mapping[str, Any],
     default: Any,
 ) -> Any:
-    """One setting by precedence: flag > environment > config file > default."""
+    """One setting by precedence: flag > environment > config file > default. An empty
+    environment variable counts as unset."""
     if flag is not None:
         return flag
-    if env_name in env:
+    if env.get(env_name, "").strip():
         return env[env_name]
     return file.get(name.replace("_", "-"), file.get(name, default))
 

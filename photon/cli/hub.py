@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import ConfigError, UsageError
 from ..hub import Hub, HubConfig, ToolLimit, init_hub
 from ._common import (
     EXIT_OK,
@@ -64,8 +64,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a hub config file may set (each key also in its dashed spelling).
+_FILE_KEYS = frozenset(
+    {
+        "data_dir",
+        "mesh_listen",
+        "api_listen",
+        "http_listen",
+        "store_url",
+        "advertise_host",
+        "heartbeat_interval",
+        "failover_grace",
+        "send_queue_limit",
+        "limits",
+    }
+)
+
+
 def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
     file = load_toml(args.config)
+    if unknown := sorted(k for k in file if k.replace("-", "_") not in _FILE_KEYS):
+        known = ", ".join(sorted(k.replace("_", "-") for k in _FILE_KEYS))
+        raise ConfigError(f"config file {args.config}: unknown key {unknown[0]!r} (known: {known})")
     defaults = HubConfig(data_dir=_default_data_dir(env))
 
     def pick(name: str, flag: object, env_name: str) -> object:

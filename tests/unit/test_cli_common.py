@@ -67,3 +67,22 @@ def test_the_command_gives_the_exit_code() -> None:
         return 1
 
     assert run(command) == 1
+
+
+def test_an_empty_environment_variable_counts_as_unset() -> None:
+    from photon.cli._common import layered
+
+    def pick(env: dict[str, str], flag: object = None) -> object:
+        return layered(
+            "data_dir",
+            flag,
+            env=env,
+            env_name="PHOTON_HUB_DIR",
+            file={"data-dir": "f"},
+            default="d",
+        )
+
+    assert pick({"PHOTON_HUB_DIR": ""}) == "f"
+    assert pick({"PHOTON_HUB_DIR": "  "}) == "f"
+    assert pick({"PHOTON_HUB_DIR": "/e"}) == "/e"
+    assert pick({"PHOTON_HUB_DIR": "/e"}, flag="/x") == "/x"

@@ -301,6 +301,20 @@ def test_a_task_never_started_times_out_with_the_reason_it_waited() -> None:
     assert not machine.has_queued()
 
 
+def test_a_retried_task_that_cannot_start_again_times_out_too() -> None:
+    # Pinned to an agent that went away: its next attempt can never start.
+    machine = TaskMachine()
+    task = running(machine, queued(agent="a1", queue_timeout=60.0), agent_id="a1")
+    machine.result("a1", task.ref, failure(FailureClass.TOOL_ERROR), at(0))  # backoff 1 s
+    others = [agent("a2")]
+    assert persists(machine.dispatch(others, at(2))) == []
+    assert machine.tick(at(60), present={"a2"}, views=others) == []  # 59 s since it was ready
+    ended = the_task(machine.tick(at(61.5), present={"a2"}, views=others))
+    assert ended.state is TaskState.TIMED_OUT
+    assert ended.failure is not None
+    assert ended.failure.message == "not started within 60s: agent a1 is not connected"
+
+
 # -- cancellation -----------------------------------------------------------------------------
 
 
@@ -425,7 +439,7 @@ def test_an_attempt_that_is_no_longer_current_is_called_back_on_reconnect() -> N
 def test_after_a_restart_no_agent_is_judged_before_the_grace_ends() -> None:
     task = replace(queued(), state=TaskState.RUNNING, attempt=1, epoch=4, agent_id="a1")
     machine = TaskMachine(awaited={"a1"}, grace_until=T0.mono + 60)
-    machine.load([task], {"t1": 7})
+    machine.load([task], {"t1": 7}, T0)
     assert machine.in_failover(T0.mono + 10)
     assert machine.tick(at(10), present=set(), views=[]) == []
     lost = the_task(machine.tick(at(61), present=set(), views=[]))
@@ -445,7 +459,7 @@ def test_loaded_tasks_continue_their_event_seqs_and_hold_their_locks() -> None:
         queued("t1", locks=("l",)), state=TaskState.RUNNING, attempt=1, epoch=2, agent_id="a1"
     )
     machine = TaskMachine()
-    machine.load([bound, queued("t2", locks=("l",))], {"t1": 7})
+    machine.load([bound, queued("t2", locks=("l",))], {"t1": 7}, T0)
     assert machine.dispatch([agent("a2")], T0) == []  # t1 holds the lock
     done = machine.result("a1", bound.ref, Outcome(ok=True), at(1))
     assert persists(done)[0].event.seq == 8

@@ -396,9 +396,16 @@ def test_an_unknown_expression_root_is_rejected() -> None:
     )
 
 
-def test_an_expression_that_is_not_a_path_is_rejected() -> None:
+def test_an_expression_that_is_not_a_path_is_rejected_naming_the_step() -> None:
     document = workflow(step("a", inputs={"x": "${{ inputs.a || 'b' }}"}), inputs={"a": 1})
-    assert rejected(document) == "expression ${{ inputs.a || 'b' }} is not a name path"
+    assert rejected(document) == "step 'a': expression ${{ inputs.a || 'b' }} is not a name path"
+
+
+def test_a_step_may_not_set_its_tasks_idempotency_key() -> None:
+    document = workflow(step("a", idempotency_key="mine"))
+    assert rejected(document) == (
+        "step 'a': idempotency_key is not a step field: the hub keys each step's tasks"
+    )
 
 
 # -- workflow inputs --------------------------------------------------------------------------

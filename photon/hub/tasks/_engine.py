@@ -99,7 +99,7 @@ class TaskEngine:
             awaited=awaited,
             grace_until=time.monotonic() + self._failover_grace,
         )
-        self._machine.load(tasks, seqs)
+        self._machine.load(tasks, seqs, _now())
         self._published = {t.id: seqs.get(t.id, 0) for t in tasks}
         log.info("engine loaded %d unfinished task(s)", len(tasks))
 

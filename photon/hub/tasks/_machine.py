@@ -122,6 +122,8 @@ class TaskMachine:
         self._tasks: dict[str, TaskRecord] = {}
         self._seq: dict[str, int] = {}  # the last event seq given out, per task
         self._ending: dict[str, str] = {}  # cancelled task id -> the agent still ending it
+        # Queued and retrying tasks: since when (Unix time) each has waited to start.
+        self._waiting_since: dict[str, float] = {}
         self._awaited = set(awaited)  # agents known before a restart, not back yet
         self._grace_until = grace_until  # monotonic; until then no agent is judged lost
 
@@ -161,7 +163,7 @@ class TaskMachine:
 
     # -- tasks coming and going ---------------------------------------------------------------
 
-    def load(self, tasks: Iterable[TaskRecord], seqs: Mapping[str, int]) -> None:
+    def load(self, tasks: Iterable[TaskRecord], seqs: Mapping[str, int], now: Instant) -> None:
         """Take over unfinished tasks from the store (already claimed, so queued ones are at a
         new epoch)."""
         for task in tasks:
@@ -171,11 +173,14 @@ class TaskMachine:
                 self._scheduler.hold(task.id, task.spec)
             else:
                 self._scheduler.enqueue(task.id, task.spec)
+                first = task.state is TaskState.QUEUED
+                self._waiting_since[task.id] = task.created_at if first else now.wall
 
     def admit(self, task: TaskRecord) -> None:
         """A new task joins the queue (its insert may still be in flight)."""
         self._tasks[task.id] = task
         self._seq[task.id] = 0
+        self._waiting_since[task.id] = task.created_at
         self._scheduler.enqueue(task.id, task.spec)
 
     def abandon(self, task_id: str, reason: str) -> list[Command]:
@@ -183,6 +188,7 @@ class TaskMachine:
         attempt already sent out is called back."""
         task = self._tasks.pop(task_id, None)
         self._seq.pop(task_id, None)
+        self._waiting_since.pop(task_id, None)
         return [] if task is None else self._withdraw(task, reason)
 
     def cancel(
@@ -324,6 +330,7 @@ class TaskMachine:
         note = f"attempt {task.attempt} failed ({failure.failure_class}); retry in {delay:.1f}s"
         persist = self._transition(task, waiting, note, now, then=then)
         self._scheduler.enqueue(task.id, task.spec, ready_at=now.mono + delay, avoid=avoid)
+        self._waiting_since[task.id] = now.wall + delay  # its queue timeout counts from then
         return persist
 
     # -- agents coming and going --------------------------------------------------------------
@@ -389,8 +396,9 @@ class TaskMachine:
         self, now: Instant, *, present: Collection[str], views: Sequence[AgentView]
     ) -> list[Command]:
         """Time passing: after the failover grace, attempts on agents that never came back are
-        lost; queued tasks past their queue timeout end TIMED_OUT with the reason they waited.
-        `present`: the agents the hub has a session for."""
+        lost; tasks waiting to start longer than their queue timeout (from submission, or from
+        the end of a retry's backoff) end TIMED_OUT with the reason they waited. `present`: the
+        agents the hub has a session for."""
         commands: list[Command] = []
         if now.mono > self._grace_until:
             orphaned = {
@@ -400,11 +408,9 @@ class TaskMachine:
             }
             for agent_id in sorted(orphaned):
                 commands += self.agent_lost(agent_id, now)
-        for task in list(self._tasks.values()):
-            if (
-                task.state is TaskState.QUEUED
-                and now.wall - task.created_at > task.spec.queue_timeout
-            ):
+        for task_id, since in list(self._waiting_since.items()):
+            task = self._tasks[task_id]
+            if now.wall - since > task.spec.queue_timeout:
                 reason = self.waiting_reason(task, views) or "no capacity"
                 self._scheduler.dequeue(task.id)
                 failure = Failure(
@@ -444,6 +450,8 @@ class TaskMachine:
         then: tuple[Send, ...] = (),
     ) -> Persist:
         event = self._event(after, "state", note, {"state": after.state.value}, now)
+        if after.state not in QUEUED:
+            self._waiting_since.pop(after.id, None)
         if after.state.terminal:
             self._tasks.pop(after.id, None)
             self._seq.pop(after.id, None)

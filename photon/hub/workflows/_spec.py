@@ -30,7 +30,6 @@ _STEP_KEYS = frozenset(
         "timeout",
         "queue_timeout",
         "retry",
-        "idempotency_key",
         "locks",
         "env",
         "labels",
@@ -156,6 +155,8 @@ def _step(raw: Any, index: int) -> StepSpec:
     if not isinstance(step_id, str) or not _STEP_ID.match(step_id):
         raise _fail(f"steps[{index}]", "needs an id of letters, digits, - and _")
     where = f"step {step_id!r}"
+    if "idempotency_key" in raw:
+        raise _fail(where, "idempotency_key is not a step field: the hub keys each step's tasks")
     if unknown := set(raw) - _STEP_KEYS:
         raise _fail(where, f"unknown field {sorted(unknown)[0]!r}")
     tool = raw.get("tool")
@@ -271,7 +272,10 @@ def _check_graph(spec: WorkflowSpec) -> None:
         raise InvalidArgumentError(f"steps {', '.join(cyclic)} form a cycle through needs")
     for step in spec.steps:
         fields: list[tuple[str, Any]] = [("inputs", step.task.inputs), ("for_each", step.for_each)]
-        paths = [(name, path) for name, value in fields for path in references(value)]
+        try:
+            paths = [(name, path) for name, value in fields for path in references(value)]
+        except InvalidArgumentError as exc:
+            raise _fail(f"step {step.id!r}", str(exc)) from None
         # Ancestors only where a step's outputs are referred to: long chains stay cheap.
         before = ancestors(spec, step.id) if any(p[0] == "steps" for _, p in paths) else set()
         for field_name, path in paths:
