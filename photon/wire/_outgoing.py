@@ -56,6 +56,10 @@ class Outgoing(Generic[M]):
 
 def joined(messages: Iterable[M], join: Callable[[list[M]], M]) -> Iterator[M]:
     """Messages to write, in order: consecutive ones joined while they fit the limits."""
+    messages = list(messages)
+    if len(messages) == 1:  # the common case on a quiet stream: nothing to join or measure
+        yield messages[0]
+        return
     group: list[M] = []
     size = 0
     for message in messages:

@@ -13,7 +13,8 @@ from typing import Any
 
 from ...model import Failure, FailureClass, RetryPolicy, TaskSpec
 
-_SPEC_FIELDS = frozenset(f.name for f in dataclasses.fields(TaskSpec))
+_SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(TaskSpec))
+_RETRY_FIELDS = tuple(f.name for f in dataclasses.fields(RetryPolicy))
 
 
 def dumps(value: Any) -> str:
@@ -21,8 +22,9 @@ def dumps(value: Any) -> str:
 
 
 def spec_to_json(spec: TaskSpec) -> str:
-    raw = dataclasses.asdict(spec)
-    raw["inputs"] = dict(spec.inputs)
+    # Field by field, not dataclasses.asdict: that deep-copies the inputs, for every insert.
+    raw = {name: getattr(spec, name) for name in _SPEC_FIELDS}
+    raw["retry"] = {name: getattr(spec.retry, name) for name in _RETRY_FIELDS}
     raw["locks"] = list(spec.locks)
     return dumps(raw)
 

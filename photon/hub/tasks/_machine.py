@@ -16,6 +16,7 @@ Rules worth knowing:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -122,8 +123,10 @@ class TaskMachine:
         self._tasks: dict[str, TaskRecord] = {}
         self._seq: dict[str, int] = {}  # the last event seq given out, per task
         self._ending: dict[str, str] = {}  # cancelled task id -> the agent still ending it
-        # Queued and retrying tasks: since when (Unix time) each has waited to start.
+        # Queued and retrying tasks: since when (Unix time) each has waited to start, and a heap
+        # of when each one's queue timeout fires (entries that no longer match are skipped).
         self._waiting_since: dict[str, float] = {}
+        self._deadlines: list[tuple[float, str]] = []
         self._awaited = set(awaited)  # agents known before a restart, not back yet
         self._grace_until = grace_until  # monotonic; until then no agent is judged lost
 
@@ -174,14 +177,24 @@ class TaskMachine:
             else:
                 self._scheduler.enqueue(task.id, task.spec)
                 first = task.state is TaskState.QUEUED
-                self._waiting_since[task.id] = task.created_at if first else now.wall
+                self._wait(task, since=task.created_at if first else now.wall)
 
     def admit(self, task: TaskRecord) -> None:
         """A new task joins the queue (its insert may still be in flight)."""
         self._tasks[task.id] = task
         self._seq[task.id] = 0
-        self._waiting_since[task.id] = task.created_at
+        self._wait(task, since=task.created_at)
         self._scheduler.enqueue(task.id, task.spec)
+
+    def _wait(self, task: TaskRecord, *, since: float) -> None:
+        self._waiting_since[task.id] = since
+        heapq.heappush(self._deadlines, (since + task.spec.queue_timeout, task.id))
+        if len(self._deadlines) > 2 * len(self._waiting_since) + 1024:  # mostly started ones
+            self._deadlines = [
+                (start + self._tasks[i].spec.queue_timeout, i)
+                for i, start in self._waiting_since.items()
+            ]
+            heapq.heapify(self._deadlines)
 
     def abandon(self, task_id: str, reason: str) -> list[Command]:
         """Forget a task nobody was told about (its insert failed, or it had a twin); an
@@ -330,7 +343,7 @@ class TaskMachine:
         note = f"attempt {task.attempt} failed ({failure.failure_class}); retry in {delay:.1f}s"
         persist = self._transition(task, waiting, note, now, then=then)
         self._scheduler.enqueue(task.id, task.spec, ready_at=now.mono + delay, avoid=avoid)
-        self._waiting_since[task.id] = now.wall + delay  # its queue timeout counts from then
+        self._wait(task, since=now.wall + delay)  # its queue timeout counts from then
         return persist
 
     # -- agents coming and going --------------------------------------------------------------
@@ -408,9 +421,15 @@ class TaskMachine:
             }
             for agent_id in sorted(orphaned):
                 commands += self.agent_lost(agent_id, now)
-        for task_id, since in list(self._waiting_since.items()):
-            task = self._tasks[task_id]
-            if now.wall - since > task.spec.queue_timeout:
+        while self._deadlines and self._deadlines[0][0] < now.wall:
+            deadline, task_id = heapq.heappop(self._deadlines)
+            task = self._tasks.get(task_id)
+            since = self._waiting_since.get(task_id)
+            if (
+                task is not None
+                and since is not None
+                and since + task.spec.queue_timeout == deadline
+            ):
                 reason = self.waiting_reason(task, views) or "no capacity"
                 self._scheduler.dequeue(task.id)
                 failure = Failure(
