@@ -77,7 +77,7 @@ class TaskEngine:
         self._failover_grace = failover_grace
         self._limits = dict(limits or {})
         self._machine = TaskMachine(limits=self._limits)
-        self._on_fatal = on_fatal or _raise_later
+        self._on_fatal = on_fatal or _log_fatal
         self._published: dict[str, int] = {}  # the last event seq committed and published
         self._watchers: dict[str, set[asyncio.Queue[WatchItem]]] = {}
         self._wake = asyncio.Event()
@@ -221,9 +221,15 @@ class TaskEngine:
         self._wake.set()
         commit = asyncio.ensure_future(self._insert(tasks, early))
         self._inflight.add(commit)
-        commit.add_done_callback(self._inflight.discard)
+        commit.add_done_callback(self._inserted)
         # Shielded: a caller that gives up must not stop the admission half-way.
         return await asyncio.shield(commit)
+
+    def _inserted(self, commit: asyncio.Future[Any]) -> None:
+        # Its caller hears of a failure, if it still waits; the store reports it either way.
+        self._inflight.discard(commit)
+        if not commit.cancelled():
+            commit.exception()
 
     async def _insert(
         self, tasks: list[TaskRecord], early: set[str]
@@ -451,6 +457,6 @@ def _resolve_pin(pin: str, members: Mapping[str, AgentRecord]) -> str:
     return agent.id
 
 
-def _raise_later(error: BaseException) -> None:
+def _log_fatal(error: BaseException) -> None:
     """Without a hub to stop, a failed commit still must not pass silently."""
     log.critical("task engine: a commit failed and no one stops the hub: %s", error)
