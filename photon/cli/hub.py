@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError, UsageError
-from ..hub import Hub, HubConfig, ToolLimit, init_hub
+from ..hub import Hub, HubConfig, Limits, ToolLimit, init_hub
 from ._common import (
     EXIT_OK,
     environ,
@@ -93,16 +93,22 @@ def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
             name, flag, env=env, env_name=env_name, file=file, default=getattr(defaults, name)
         )
 
+    table = dict(file.get("limits", {}))
     try:
-        limits = {
+        tool_limits = {
             str(tool): ToolLimit(**{k.replace("-", "_"): v for k, v in dict(values).items()})
-            for tool, values in dict(file.get("limits", {})).items()
+            for tool, values in table.items()
+            if isinstance(values, dict)
         }
     except (TypeError, ValueError) as exc:
         raise UsageError(f"config [limits]: {exc}") from None
+    limits = Limits.from_config(
+        {k: v for k, v in table.items() if not isinstance(v, dict)}, where="config [limits]"
+    )
     try:
         return HubConfig(
-            tool_limits=limits,
+            tool_limits=tool_limits,
+            limits=limits,
             data_dir=Path(str(pick("data_dir", args.data_dir, "PHOTON_HUB_DIR"))),
             mesh_listen=str(pick("mesh_listen", args.listen, "PHOTON_HUB_LISTEN")),
             api_listen=str(pick("api_listen", args.api_listen, "PHOTON_HUB_API_LISTEN")),

@@ -17,6 +17,7 @@ from ._config import HubPaths as HubPaths
 from ._hub import Hub as Hub
 from ._init import InitResult as InitResult
 from ._init import init_hub as init_hub
+from .core import Limits as Limits
 from .store import SqliteStore as SqliteStore
 from .store import Store as Store
 from .tasks import ToolLimit as ToolLimit
@@ -26,6 +27,7 @@ __all__ = [
     "HubConfig",
     "HubPaths",
     "InitResult",
+    "Limits",
     "SqliteStore",
     "Store",
     "ToolLimit",

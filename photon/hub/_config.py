@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .core import DEFAULT_LIMITS, Limits
 from .tasks import ToolLimit
 
 
@@ -64,6 +65,7 @@ class HubConfig:
     send_queue_limit: int = 4096
     shutdown_grace: float = 10.0
     tool_limits: Mapping[str, ToolLimit] = field(default_factory=dict)
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def paths(self) -> HubPaths:

@@ -126,11 +126,14 @@ class Hub:
                 fleet=fleet,
                 lost_after=config.lost_after,
                 failover_grace=config.failover_grace,
-                limits=config.tool_limits,
+                tool_limits=config.tool_limits,
+                limits=config.limits,
                 on_fatal=self.fail,
             )
             await engine.load()
-            workflows = WorkflowEngine(store=store, tasks=engine, on_fatal=self.fail)
+            workflows = WorkflowEngine(
+                store=store, tasks=engine, limits=config.limits, on_fatal=self.fail
+            )
             await workflows.load()
             # Flushed after the engines stop, before the store closes (unwound in reverse).
             stack.push_async_callback(engine.flush)
@@ -146,6 +149,7 @@ class Hub:
                 engine=engine,
                 heartbeat_interval=config.heartbeat_interval,
                 send_queue_limit=config.send_queue_limit,
+                limits=config.limits,
             )
             api = ApiServer(
                 listen=config.api_listen,
@@ -156,7 +160,10 @@ class Hub:
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
-                enrolment=Enrolment(store=store, ca_key=ca_key, ca_cert=ca_cert),
+                enrolment=Enrolment(
+                    store=store, ca_key=ca_key, ca_cert=ca_cert, limits=config.limits
+                ),
+                limits=config.limits,
                 ca_pin=fingerprint(ca_cert),
                 api_addresses=lambda: [self.api_address],
                 mesh_addresses=lambda: [self.mesh_address],

@@ -329,7 +329,7 @@ def test_cancelling_a_queued_task_ends_it_at_once() -> None:
 
 
 def test_cancelling_a_running_task_calls_it_back_and_keeps_its_slot_until_it_ends() -> None:
-    machine = TaskMachine(limits={"echo": ToolLimit(concurrency=1)})
+    machine = TaskMachine(tool_limits={"echo": ToolLimit(concurrency=1)})
     task = running(machine, queued())
     commands = machine.cancel("t1", at(1))
     assert sends(commands) == [

@@ -15,7 +15,7 @@ from ..._join_token import JoinToken
 from ...errors import InvalidArgumentError, NotFoundError, PhotonError
 from ...v1 import admin_pb2, admin_pb2_grpc
 from ...wire import json_object, spec_from_proto, state_from_proto, status_for
-from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord
+from ..core import DEFAULT_LIMITS, AgentRecord, JoinTokenRecord, Limits, TaskEventRecord, TaskRecord
 from ..fleet import Fleet, SetDraining
 from ..security import hash_secret
 from ..store import Store
@@ -28,7 +28,6 @@ DEFAULT_JOIN_TTL = 15 * 60.0
 MAX_JOIN_TTL = 7 * 24 * 3600.0
 WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
-MAX_BATCH = 10_000  # tasks per SubmitTasks or WaitTasks call
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
@@ -41,6 +40,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         workflows: WorkflowEngine,
         api_addresses: Callable[[], Sequence[str]],
         ca_pin: str,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._fleet = fleet
@@ -48,6 +48,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self._workflows = workflows
         self._api_addresses = api_addresses
         self._ca_pin = ca_pin
+        self._limits = limits
 
     # -- join tokens --------------------------------------------------------------------------
 
@@ -181,9 +182,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def SubmitTasks(
         self, request: admin_pb2.SubmitTasksRequest, context: Context
     ) -> admin_pb2.SubmitTasksResponse:
-        if not 0 < len(request.specs) <= MAX_BATCH:
-            count = len(request.specs)
-            raise InvalidArgumentError(f"give 1 to {MAX_BATCH} task specs, not {count}")
+        if not request.specs:
+            raise InvalidArgumentError("give at least one task spec")
+        self._limits.check("max_batch", len(request.specs), "the number of task specs")
         specs = []
         for index, spec in enumerate(request.specs):
             try:
@@ -299,10 +300,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self, request: admin_pb2.WaitTasksRequest, context: Context
     ) -> AsyncIterator[admin_pb2.WaitTasksResponse]:
         waiting = set(request.ids)
-        if not 0 < len(waiting) <= MAX_BATCH:
+        if not waiting or len(waiting) > self._limits.max_batch:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"give 1 to {MAX_BATCH} task ids, not {len(waiting)}",
+                f"give 1 to {self._limits.max_batch} task ids (limit max-batch),"
+                f" not {len(waiting)}",
             )
         queue: asyncio.Queue[TaskRecord | TaskEventRecord] = asyncio.Queue()
         for task_id in waiting:

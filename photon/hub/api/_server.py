@@ -8,6 +8,7 @@ import grpc
 
 from ...v1 import admin_pb2_grpc, auth_pb2_grpc, enroll_pb2_grpc
 from ...wire import GrpcPort
+from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..security import Enrolment, TokenAuthority
 from ..store import Store
@@ -37,6 +38,7 @@ class ApiServer(GrpcPort):
         ca_pin: str,
         api_addresses: Callable[[], Sequence[str]],
         mesh_addresses: Callable[[], Sequence[str]],
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(
             listen=listen,
@@ -52,6 +54,7 @@ class ApiServer(GrpcPort):
                 workflows=workflows,
                 api_addresses=api_addresses,
                 ca_pin=ca_pin,
+                limits=limits,
             ),
             server,
         )

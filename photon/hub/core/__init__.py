@@ -1,6 +1,9 @@
 """The hub's core: frozen values and pure rules every other layer builds on (no I/O)."""
 
 from ._agents import AgentView as AgentView
+from ._limits import DEFAULT_LIMITS as DEFAULT_LIMITS
+from ._limits import Limits as Limits
+from ._limits import quote as quote
 from ._records import AgentRecord as AgentRecord
 from ._records import ApiKeyRecord as ApiKeyRecord
 from ._records import AttemptRef as AttemptRef
@@ -15,15 +18,18 @@ from ._retry import retry_delay as retry_delay
 
 __all__ = [
     "AGENT_SPECIFIC",
+    "DEFAULT_LIMITS",
     "FINAL",
     "AgentRecord",
     "AgentView",
     "ApiKeyRecord",
     "AttemptRef",
     "JoinTokenRecord",
+    "Limits",
     "StepRecord",
     "TaskEventRecord",
     "TaskRecord",
     "WorkflowRecord",
+    "quote",
     "retry_delay",
 ]

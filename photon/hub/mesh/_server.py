@@ -6,6 +6,7 @@ import grpc
 
 from ...v1 import mesh_pb2_grpc
 from ...wire import GrpcPort
+from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
@@ -27,6 +28,7 @@ class MeshServer(GrpcPort):
         engine: TaskEngine,
         heartbeat_interval: float,
         send_queue_limit: int,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(
             listen=listen,
@@ -42,6 +44,7 @@ class MeshServer(GrpcPort):
                 engine=engine,
                 heartbeat_interval=heartbeat_interval,
                 send_queue_limit=send_queue_limit,
+                limits=limits,
             ),
             self.server,
         )

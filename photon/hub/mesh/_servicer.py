@@ -16,6 +16,7 @@ from ...certs import agent_id_of, load_certificate
 from ...errors import CertificateError, NotFoundError
 from ...v1 import mesh_pb2, mesh_pb2_grpc
 from ...wire import EOF, joined, metrics_from_proto, tool_from_proto, unbatch
+from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import AgentSession, Fleet
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
@@ -41,12 +42,14 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         engine: TaskEngine,
         heartbeat_interval: float,
         send_queue_limit: int,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._fleet = fleet
         self._engine = engine
         self._heartbeat_interval = heartbeat_interval
         self._send_queue_limit = send_queue_limit
+        self._limits = limits
 
     async def _peer_agent_id(self, context: Context) -> str:
         pems = list(context.auth_context().get("x509_pem_cert") or [])

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ..._ids import new_ulid
 from ...certs import certificate_to_pem, sign_agent_csr
 from ...errors import AuthError, ConflictError, InvalidArgumentError, NotFoundError
-from ..core import AgentRecord
+from ..core import DEFAULT_LIMITS, AgentRecord, Limits
 from ..store import EnrolmentStore
 from ._tokens import secret_matches
 
@@ -50,11 +50,13 @@ class Enrolment:
         ca_key: ec.EllipticCurvePrivateKey,
         ca_cert: x509.Certificate,
         cert_ttl: timedelta = AGENT_CERT_TTL,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._ca_key = ca_key
         self._ca_cert = ca_cert
         self._cert_ttl = cert_ttl
+        self._limits = limits
 
     async def join(self, request: JoinRequest) -> Joined:
         """Raises AuthError for a token that is unknown, wrong, revoked, expired or used up;

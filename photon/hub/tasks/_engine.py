@@ -25,7 +25,7 @@ from ..._ids import new_ulid
 from ..._selector import parse_selector
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError
 from ...model import TaskSpec, ToolInfo
-from ..core import AgentRecord, AttemptRef, TaskEventRecord, TaskRecord
+from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
 from ..fleet import Fleet
 from ..store import EnrolmentStore, TaskStore
 from ._machine import (
@@ -68,15 +68,17 @@ class TaskEngine:
         fleet: Fleet,
         lost_after: float,
         failover_grace: float,
-        limits: Mapping[str, ToolLimit] | None = None,
+        tool_limits: Mapping[str, ToolLimit] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._store = store
         self._fleet = fleet
         self._lost_after = lost_after
         self._failover_grace = failover_grace
-        self._limits = dict(limits or {})
-        self._machine = TaskMachine(limits=self._limits)
+        self._tool_limits = dict(tool_limits or {})
+        self._limits = limits
+        self._machine = TaskMachine(tool_limits=self._tool_limits, limits=limits)
         self._on_fatal = on_fatal or _log_fatal
         self._published: dict[str, int] = {}  # the last event seq committed and published
         self._watchers: dict[str, set[asyncio.Queue[WatchItem]]] = {}
@@ -95,6 +97,7 @@ class TaskEngine:
         tasks = await self._store.claim_unfinished_tasks()
         seqs = await self._store.last_event_seqs()
         self._machine = TaskMachine(
+            tool_limits=self._tool_limits,
             limits=self._limits,
             awaited=awaited,
             grace_until=time.monotonic() + self._failover_grace,

@@ -22,7 +22,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...model import Failure, FailureClass, TaskSpec, TaskState
-from ..core import AGENT_SPECIFIC, AgentView, AttemptRef, TaskEventRecord, TaskRecord, retry_delay
+from ..core import (
+    AGENT_SPECIFIC,
+    DEFAULT_LIMITS,
+    AgentView,
+    AttemptRef,
+    Limits,
+    TaskEventRecord,
+    TaskRecord,
+    retry_delay,
+)
 from ..fleet import AckResult, AgentMessage, AssignTask, CancelAttempt
 from ._scheduler import Scheduler, ToolLimit, Waiting, place
 
@@ -115,11 +124,13 @@ class TaskMachine:
     def __init__(
         self,
         *,
-        limits: Mapping[str, ToolLimit] | None = None,
+        tool_limits: Mapping[str, ToolLimit] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
         awaited: Collection[str] = (),
         grace_until: float = 0.0,
     ) -> None:
-        self._scheduler = Scheduler(limits=limits)
+        self._scheduler = Scheduler(limits=tool_limits)
+        self._limits = limits
         self._tasks: dict[str, TaskRecord] = {}
         self._seq: dict[str, int] = {}  # the last event seq given out, per task
         self._ending: dict[str, str] = {}  # cancelled task id -> the agent still ending it

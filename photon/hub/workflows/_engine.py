@@ -17,7 +17,7 @@ from typing import Any
 from ..._ids import new_ulid
 from ...errors import ConflictError, InvalidArgumentError, PhotonError
 from ...model import StepState, WorkflowState
-from ..core import StepRecord, TaskEventRecord, TaskRecord, WorkflowRecord
+from ..core import DEFAULT_LIMITS, Limits, StepRecord, TaskEventRecord, TaskRecord, WorkflowRecord
 from ..store import WorkflowStore
 from ..tasks import TaskEngine, WatchItem
 from ._dag import (
@@ -101,10 +101,12 @@ class WorkflowEngine:
         *,
         store: WorkflowStore,
         tasks: TaskEngine,
+        limits: Limits = DEFAULT_LIMITS,
         on_fatal: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._store = store
         self._tasks = tasks
+        self._limits = limits
         self._on_fatal = on_fatal
         self._runs: dict[str, Run] = {}
         self._owner: dict[str, str] = {}  # task id -> workflow id, while the workflow runs
