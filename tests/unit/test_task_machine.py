@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from photon.hub.core import AgentView, AttemptRef, TaskRecord
+from photon.hub.core import AgentView, AttemptRef, Limits, TaskEventRecord, TaskRecord
 from photon.hub.fleet import AckResult, AssignTask, CancelAttempt
 from photon.hub.tasks import (
     Command,
@@ -470,3 +470,49 @@ def test_refs_compare_by_value() -> None:
     assert AttemptRef(task_id="t", attempt=1, epoch=2) == queued("t").ref.__class__(
         task_id="t", attempt=1, epoch=2
     )
+
+
+# -- progress caps ----------------------------------------------------------------------------
+
+
+def events(n: int) -> list[Progress]:
+    return [Progress(kind="log", message=f"line {i}", data={}) for i in range(n)]
+
+
+def recorded(commands: Sequence[Command]) -> list[str]:
+    return [e.message for c in commands if isinstance(c, Record) for e in c.events]
+
+
+def test_events_over_the_per_task_cap_are_dropped_counted_and_said() -> None:
+    machine = TaskMachine(limits=Limits(max_events_per_task=5))
+    task = running(machine, queued())
+    assert recorded(machine.progress("a1", task.ref, events(3), at(1))) == [
+        "line 0",
+        "line 1",
+        "line 2",
+    ]
+    assert recorded(machine.progress("a1", task.ref, events(4), at(2))) == [
+        "line 0",
+        "line 1",
+        "progress events over the limit max-events-per-task are dropped from here on",
+    ]
+    assert machine.progress("a1", task.ref, events(100), at(3)) == []  # said once only
+    end = the_task_event(machine.result("a1", task.ref, Outcome(ok=True), at(4)))
+    assert end.data == {"state": "SUCCEEDED", "dropped_events": 102}
+
+
+def test_one_agents_events_are_held_to_a_rate_across_its_tasks() -> None:
+    machine = TaskMachine(limits=Limits(max_agent_events_per_second=10))
+    first = running(machine, queued("t1"))
+    second_assigned = dispatched(machine, queued("t2"), agents=[agent("a1")])["t2"]
+    assert len(recorded(machine.progress("a1", first.ref, events(8), at(1)))) == 8
+    kept = recorded(machine.progress("a1", second_assigned.ref, events(8), at(1)))
+    assert kept[:2] == ["line 0", "line 1"] and len(kept) == 3  # 2 kept, then the warning
+    assert "max-agent-events-per-second" in kept[2]
+    # A second later the budget is back.
+    assert len(recorded(machine.progress("a1", first.ref, events(10), at(2)))) == 10
+
+
+def the_task_event(commands: Sequence[Command]) -> TaskEventRecord:
+    [persist] = persists(commands)
+    return persist.event

@@ -138,6 +138,10 @@ class TaskMachine:
         # of when each one's queue timeout fires (entries that no longer match are skipped).
         self._waiting_since: dict[str, float] = {}
         self._deadlines: list[tuple[float, str]] = []
+        # Agents' progress events: how many each task kept and dropped, and each agent's budget.
+        self._kept: dict[str, int] = {}
+        self._dropped: dict[str, int] = {}
+        self._budgets: dict[str, tuple[float, float]] = {}  # agent id -> (events, as of mono)
         self._awaited = set(awaited)  # agents known before a restart, not back yet
         self._grace_until = grace_until  # monotonic; until then no agent is judged lost
 
@@ -291,11 +295,35 @@ class TaskMachine:
     def progress(
         self, agent_id: str, ref: AttemptRef, events: Sequence[Progress], now: Instant
     ) -> list[Command]:
+        """Record an attempt's events, within the caps: `max-events-per-task` for each task and
+        `max-agent-events-per-second` for each agent. Events over a cap are dropped and counted;
+        the first drop is recorded as a warning event, and the task's end event carries the
+        count."""
         task = self._current(agent_id, ref)
         if task is None or not events:
             return []
-        records = tuple(self._event(task, e.kind or "log", e.message, e.data, now) for e in events)
-        return [Record(events=records)]
+        room = max(self._limits.max_events_per_task - self._kept.get(task.id, 0), 0)
+        wanted = min(len(events), room)
+        limit = "max-events-per-task" if wanted < len(events) else "max-agent-events-per-second"
+        kept = events[: self._spend(agent_id, wanted, now)]
+        self._kept[task.id] = self._kept.get(task.id, 0) + len(kept)
+        records = [self._event(task, e.kind or "log", e.message, e.data, now) for e in kept]
+        if dropped := len(events) - len(kept):
+            if not self._dropped.get(task.id):
+                note = f"progress events over the limit {limit} are dropped from here on"
+                records.append(self._event(task, "warning", note, {"limit": limit}, now))
+            self._dropped[task.id] = self._dropped.get(task.id, 0) + dropped
+        return [Record(events=tuple(records))] if records else []
+
+    def _spend(self, agent_id: str, count: int, now: Instant) -> int:
+        """How many of `count` events the agent's budget allows now (a token bucket refilled
+        at max-agent-events-per-second, holding one second's worth)."""
+        rate = float(self._limits.max_agent_events_per_second)
+        tokens, as_of = self._budgets.get(agent_id, (rate, now.mono))
+        tokens = min(rate, tokens + (now.mono - as_of) * rate)
+        allowed = min(count, int(tokens))
+        self._budgets[agent_id] = (tokens - allowed, now.mono)
+        return allowed
 
     def result(
         self, agent_id: str, ref: AttemptRef, outcome: Outcome, now: Instant
@@ -479,7 +507,12 @@ class TaskMachine:
         *,
         then: tuple[Send, ...] = (),
     ) -> Persist:
-        event = self._event(after, "state", note, {"state": after.state.value}, now)
+        data: dict[str, Any] = {"state": after.state.value}
+        if after.state.terminal:
+            self._kept.pop(after.id, None)
+            if dropped := self._dropped.pop(after.id, 0):
+                data["dropped_events"] = dropped
+        event = self._event(after, "state", note, data, now)
         if after.state not in QUEUED:
             self._waiting_since.pop(after.id, None)
         if after.state.terminal:
