@@ -11,6 +11,7 @@ import grpc.aio
 
 from .._address import listen_error, split_address
 from ..errors import ConfigError
+from ._decoding import DecodingGuard
 
 EOF: Final[object] = grpc.aio.EOF  # type: ignore[attr-defined]  # missing from grpc-stubs
 
@@ -51,7 +52,9 @@ class GrpcPort:
 
         self._listen = listen
         self._credentials = credentials
-        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=list(interceptors))
+        # The decoding guard first: it wraps what the others hand on.
+        guard = DecodingGuard()
+        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[guard, *interceptors])
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
 

@@ -145,3 +145,15 @@ async def test_a_hub_that_cannot_start_says_why_from_async_with(tmp_path: Path) 
     with pytest.raises(ConfigError, match=r"ca\.key is missing; run: photon-hub init"):
         async with Hub(HubConfig(data_dir=tmp_path)):
             pass
+
+
+async def test_bytes_that_are_not_the_request_are_invalid_not_unknown(mesh: Mesh) -> None:
+    context = load_context(mesh.config_path)
+    credentials = grpc.ssl_channel_credentials(root_certificates=context.ca_pem.encode())
+    async with grpc.aio.secure_channel(context.api, credentials) as channel:
+        login = channel.unary_unary("/photon.v1.AuthService/Login")
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await login(b"\x11")  # a field tag with its value cut off
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details() == "the request is not a valid LoginRequest message"
+    assert "Traceback" not in (mesh.hub.output() if mesh.hub else "")
