@@ -18,6 +18,7 @@ from ._discovery import run_plugin as run_plugin
 from ._process import LineSink as LineSink
 from ._process import ProcessResult as ProcessResult
 from ._process import run_process as run_process
+from ._workspace import open_in_workspace as open_in_workspace
 from ._workspace import resolve_in_workspace as resolve_in_workspace
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "TaskContext",
     "json_object",
     "load_plugins",
+    "open_in_workspace",
     "resolve_in_workspace",
     "run_plugin",
     "run_process",

@@ -107,6 +107,8 @@ class CliAdapter(ABC):
         """Available when the tool (the `binary` setting, else found on PATH) answers its
         version flag."""
         executable = self.executable(settings or {})
+        if "\x00" in executable:  # shutil.which would raise
+            return Detection(available=False, detail="the binary setting contains a NUL byte")
         found = shutil.which(executable)
         if found is None:
             return Detection(available=False, detail=f"{executable} not found")

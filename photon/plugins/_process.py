@@ -26,6 +26,8 @@ _READ_CHUNK: Final = 64 * 1024
 # the group with setsid) before we close them ourselves.
 _DRAIN_SECONDS: Final = 2.0
 _POLL_SECONDS: Final = 0.05
+# How much of a refused argument a failure message shows.
+_SHOWN_CHARS: Final = 60
 
 _log = logging.getLogger(__name__)
 
@@ -65,12 +67,15 @@ async def run_process(
     CancelledError propagates; a second cancellation during the grace period kills at once.
 
     Raises TaskFailed `tool_missing` when the executable is missing or not executable,
-    `invalid_input` for an argument the OS rejects (a NUL byte), `tool_error` when `cwd` is not
-    usable or the process cannot be started otherwise; ValueError for an empty `argv`. An
-    exception raised by `on_line` kills the group and propagates.
+    `invalid_input` for a string the OS cannot take as it is — a NUL byte in an argument, in an
+    environment variable's name or value or in `cwd`, or a variable name that is empty or holds
+    "=" — before anything starts, `tool_error` when `cwd` is not usable or the process cannot
+    be started otherwise; ValueError for an empty `argv`. An exception raised by `on_line` kills
+    the group and propagates.
     """
     if not argv:
         raise ValueError("argv must not be empty")
+    _check_os_strings(argv, cwd=cwd, env=env)
     program = argv[0]
     if cancelled is not None and cancelled.is_set():
         raise TaskFailed(f"{program}: cancelled", failure_class=FailureClass.CANCELLED)
@@ -112,6 +117,45 @@ async def run_process(
         stdout_tail=streams[0][0].tail,
         stderr_tail=streams[1][0].tail,
     )
+
+
+def _check_os_strings(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None) -> None:
+    """Refuse what the OS would silently change: C strings end at a NUL byte, and `A=B` + `c`
+    becomes the variable `A`. asyncio's own loop refuses these too, but uvloop (the agent's
+    loop) cuts an argument at its NUL and starts the program anyway (`echo a\\0b` ran
+    `echo a`), so the check cannot be left to the loop."""
+    if "\x00" in argv[0]:
+        raise _os_refusal(f"program {_shown(argv[0])} contains a NUL byte")
+    program = argv[0]
+    for i, arg in enumerate(argv[1:], start=1):
+        if "\x00" in arg:
+            # Not shown: an argument may be long, or carry what should have been a secret.
+            raise _os_refusal(f"{program}: argument {i} contains a NUL byte")
+    if "\x00" in str(cwd):
+        raise _os_refusal(f"{program}: working directory {str(cwd)!r} contains a NUL byte")
+    for name, value in (env or {}).items():
+        if (problem := _name_problem(name)) is not None:
+            raise _os_refusal(f"{program}: environment variable name {_shown(name)} {problem}")
+        if "\x00" in value:  # not shown: it may be a secret
+            raise _os_refusal(f"{program}: environment variable {name!r} contains a NUL byte")
+
+
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "must not be empty"
+    if "\x00" in name:
+        return "contains a NUL byte"
+    if "=" in name:
+        return "must not contain '='"
+    return None
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…")
+
+
+def _os_refusal(message: str) -> TaskFailed:
+    return TaskFailed(message, failure_class=FailureClass.INVALID_INPUT)
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):

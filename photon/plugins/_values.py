@@ -50,20 +50,28 @@ def invalid(field: str, expected: str, source: str) -> TaskFailed:
 def text_field(
     values: Mapping[str, Any], field: str, *, required: bool = False, source: str = "input"
 ) -> str:
-    """The string `values[field]`, "" when absent; non-empty if `required`; else invalid()."""
+    """The string `values[field]`, "" when absent; non-empty if `required`; else invalid().
+
+    The adapters put these on a command line, so a NUL byte (where the OS would cut it) is
+    invalid too."""
     value = values.get(field)
     if value is None and not required:
         return ""
     if not isinstance(value, str) or (required and not value):
         raise invalid(field, "a non-empty string" if required else "a string", source)
+    if "\x00" in value:
+        raise invalid(field, "a string without NUL bytes", source)
     return value
 
 
 def strings_field(values: Mapping[str, Any], field: str, *, source: str = "input") -> list[str]:
-    """The list of strings `values[field]`, [] when absent; else invalid()."""
+    """The list of strings `values[field]`, [] when absent; else invalid() (a NUL byte in one
+    too, as in text_field)."""
     value = values.get(field)
     if value is None:
         return []
     if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
         raise invalid(field, "a list of strings", source)
+    if any("\x00" in v for v in value):
+        raise invalid(field, "a list of strings without NUL bytes", source)
     return list(value)

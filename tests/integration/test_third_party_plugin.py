@@ -152,7 +152,10 @@ async def test_a_bad_agent_config_stops_the_agent_with_one_line(mesh: Mesh) -> N
 
 async def test_files_and_http_work_in_the_configured_workspace(mesh: Mesh) -> None:
     data_dir = mesh.join("host-5")
-    (data_dir / "agent.toml").write_text('workspace_roots = ["ws"]\n')  # relative to the file
+    (data_dir / "agent.toml").write_text(
+        'workspace_roots = ["ws"]\n'  # relative to the file
+        '[tools.http]\nallow_networks = ["127.0.0.1/32"]\n'  # the test's server, nothing more
+    )
     mesh.start_agent(data_dir)
     await mesh.wait_agent_state("host-5", "connected")
 
@@ -184,9 +187,15 @@ async def test_files_and_http_work_in_the_configured_workspace(mesh: Mesh) -> No
 
     with _http_server() as url:
         got = mesh.ctl("run", "http", "--input", f"url={url}", "-o", "json")
+        # The setting reached the plugin: only what it lists is allowed.
+        port = url.split(":")[2].split("/")[0]
+        elsewhere = mesh.ctl("run", "http", "--input", f"url=http://2130706434:{port}/")
     assert got.returncode == 0, got.stderr
     outputs = json.loads(got.stdout)["outputs"]
     assert (outputs["status"], outputs["json"]) == (200, {"ok": True})
+    assert elsewhere.returncode == 1
+    assert "2130706434 (127.0.0.2) is a loopback address" in elsewhere.stderr
+    assert 'allow_networks = ["127.0.0.2/32"]' in elsewhere.stderr
 
 
 @contextlib.contextmanager

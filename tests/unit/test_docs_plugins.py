@@ -35,6 +35,7 @@ from jsonschema import Draft202012Validator
 from photon.agent import AgentFlags, agent_config
 from photon.hub.workflows import parse_workflow
 from photon.plugins import Action, Plugin
+from photon.plugins.builtin.http._policy import AddressPolicy
 from photon.plugins.testing import FakeTaskContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,7 +236,7 @@ def test_toml_snippet(block: Block, tmp_path: Path) -> None:
         example = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())
         assert _differences(data, example) == []
     else:
-        agent_config(
+        config = agent_config(
             data_dir=tmp_path,
             file=data,
             source=tmp_path / "agent.toml",
@@ -243,6 +244,8 @@ def test_toml_snippet(block: Block, tmp_path: Path) -> None:
             flags=AgentFlags(),
             home=tmp_path,
         )
+        # The agent passes [tools.http] through as it is; the http tool is what reads it.
+        AddressPolicy.from_settings(config.tools.get("http", {}))
 
 
 def _differences(shown: Mapping[str, Any], actual: Mapping[str, Any], at: str = "") -> list[str]:

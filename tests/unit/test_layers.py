@@ -48,7 +48,12 @@ LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("api", "mesh", "web"),
     ),
     "photon.agent": (("config",), ("tools",), ("runner",), ("session",), ("lifecycle",)),
-    "photon.plugins.builtin.http": (("_request",), ("_response",), ("_fetch",), ("_plugin",)),
+    "photon.plugins.builtin.http": (
+        ("_policy", "_request"),
+        ("_response",),
+        ("_fetch",),
+        ("_plugin",),
+    ),
     "photon.plugins.builtin.zai": (
         ("_failures",),
         ("_sse",),

@@ -72,7 +72,12 @@ def http_url() -> Iterator[str]:
 
 
 async def test_http_conforms(http_url: str) -> None:
-    await check_conformance(HttpPlugin(), sample_inputs={"request": {"url": http_url}})
+    # The local server is a loopback address: the agent must allow it.
+    await check_conformance(
+        HttpPlugin(),
+        sample_inputs={"request": {"url": http_url}},
+        settings={"allow_networks": ["127.0.0.1/32"]},
+    )
 
 
 # --- FakeTaskContext ----------------------------------------------------------------------

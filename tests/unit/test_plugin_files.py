@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import ctypes
 import os
+import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,10 +74,23 @@ async def test_paths_outside_the_workspace_are_refused(
     else:
         (workspace / "linkdir").symlink_to(outside)
         path = f"linkdir/{inside_name}"
+    if (action, how) == ("delete", "symlink"):
+        # The path names the link itself, which is inside: it goes, not what it points to.
+        assert await run(workspace, action, path=path, **ESCAPES[action]) == {
+            "path": "link",
+            "deleted": True,
+        }
+        assert (outside / "secret.txt").read_text() == "top secret"
+        return
     failure = await fails(workspace, action, path=path, **ESCAPES[action])
     assert failure.failure_class is FailureClass.INVALID_INPUT
-    assert str(failure).startswith("input 'path' (")
-    assert "is outside the workspace" in str(failure)
+    if how in {"dotdot", "absolute"}:
+        assert str(failure) == f"input 'path' ({path}) is outside the workspace {workspace}"
+    else:
+        link = path.split("/")[0]
+        assert str(failure) == (
+            f"input 'path' ({path}): {link} is a symbolic link, and paths through links are refused"
+        )
     assert (outside / "secret.txt").read_text() == "top secret"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
 
@@ -89,14 +107,52 @@ async def test_dotdot_that_stays_inside_is_fine(workspace: Path) -> None:
     assert (await run(workspace, "read", path="sub/../a.txt"))["content"] == "hi"
 
 
-async def test_a_symlink_inside_pointing_inside_is_followed(workspace: Path) -> None:
+@pytest.mark.parametrize("action", sorted(ESCAPES))
+async def test_a_symlink_pointing_inside_is_refused_too(workspace: Path, action: str) -> None:
+    # Following a link safely would mean resolving it, and a resolved path can be raced.
+    (workspace / "real").mkdir()
+    (workspace / "real/a.txt").write_text("real")
+    (workspace / "alias").symlink_to(workspace / "real")
+    (workspace / "alias.txt").symlink_to(workspace / "real/a.txt")
+    for path, link in [("alias/a.txt", "alias"), ("alias", "alias"), ("alias.txt", "alias.txt")]:
+        if action == "delete" and path == link:
+            continue  # deleting a link removes the link: see test_delete_removes_a_symlink...
+        if action == "write" and path == "alias":
+            continue
+        failure = await fails(workspace, action, path=path, **ESCAPES[action])
+        assert failure.failure_class is FailureClass.INVALID_INPUT
+        assert f": {link} is a symbolic link" in str(failure)
+    assert (workspace / "real/a.txt").read_text() == "real"
+
+
+async def test_write_over_a_symlink_is_refused_not_replaced(workspace: Path) -> None:
     (workspace / "real.txt").write_text("real")
-    (workspace / "alias.txt").symlink_to(workspace / "real.txt")
-    assert await run(workspace, "read", path="alias.txt") == {
-        "path": "real.txt",
-        "content": "real",
-        "size": 4,
-    }
+    (workspace / "alias.txt").symlink_to("real.txt")
+    for append in (False, True):
+        failure = await fails(workspace, "write", path="alias.txt", content="x", append=append)
+        assert failure.failure_class is FailureClass.INVALID_INPUT
+        assert "alias.txt is a symbolic link" in str(failure)
+    assert (workspace / "alias.txt").is_symlink()
+    assert (workspace / "real.txt").read_text() == "real"
+
+
+async def test_a_path_is_worked_out_from_its_names(workspace: Path) -> None:
+    # `x/..` is the root even where x is a link or missing: it is never looked up.
+    (workspace / "a.txt").write_text("hi")
+    (workspace / "link").symlink_to("/")
+    for path in ("link/../a.txt", "missing/../a.txt", "./a.txt", ".//a.txt", f"{workspace}/a.txt"):
+        out = await run(workspace, "read", path=path)
+        assert (out["path"], out["content"]) == ("a.txt", "hi"), path
+
+
+async def test_the_root_may_be_named_through_a_link(tmp_path: Path, workspace: Path) -> None:
+    # The workspace root comes from the agent's config: a link there is the owner's choice.
+    (workspace / "a.txt").write_text("hi")
+    alias = tmp_path / "ws-alias"
+    alias.symlink_to(workspace)
+    ctx = FakeTaskContext(action="read", inputs={"path": f"{alias}/a.txt"}, workdir=alias)
+    assert (await FilesPlugin().run(ctx))["content"] == "hi"
+    assert (await run(workspace, "read", path=f"{workspace}/a.txt"))["path"] == "a.txt"
 
 
 # --- read ------------------------------------------------------------------------------------
@@ -240,11 +296,25 @@ async def test_os_errors_are_tool_errors(workspace: Path) -> None:
     assert str(failure) == "files write locked/a.txt: Permission denied"
 
 
-async def test_write_over_a_file_used_as_directory_is_a_tool_error(workspace: Path) -> None:
+async def test_write_through_a_file_used_as_directory_is_invalid(workspace: Path) -> None:
     (workspace / "plain").write_text("")
-    failure = await fails(workspace, "write", path="plain/a.txt", content="x", make_dirs=True)
-    assert failure.failure_class is FailureClass.TOOL_ERROR
-    assert str(failure) == "files write plain/a.txt: File exists"
+    for make_dirs in (False, True):
+        failure = await fails(
+            workspace, "write", path="plain/a.txt", content="x", make_dirs=make_dirs
+        )
+        assert failure.failure_class is FailureClass.INVALID_INPUT
+        assert str(failure) == "files write: plain is not a directory"
+
+
+async def test_write_and_read_refuse_a_fifo_without_blocking(workspace: Path) -> None:
+    os.mkfifo(workspace / "fifo")
+    # Opened for writing with no reader, or for reading with no writer, a FIFO would block the
+    # worker thread for good.
+    failure = await fails(workspace, "write", path="fifo", content="x", append=True)
+    assert failure.failure_class is FailureClass.INVALID_INPUT
+    assert str(failure) == "files write: fifo is not a regular file"
+    failure = await fails(workspace, "read", path="fifo")
+    assert str(failure) == "files read: fifo is not a regular file"
 
 
 # --- delete ----------------------------------------------------------------------------------
@@ -299,6 +369,23 @@ async def test_delete_through_a_symlinked_dir_outside_leaves_the_target(
     failure = await fails(workspace, "delete", path="linkdir/secret.txt")
     assert failure.failure_class is FailureClass.INVALID_INPUT
     assert (outside / "secret.txt").exists()
+
+
+async def test_delete_recursive_removes_links_not_their_targets(
+    workspace: Path, outside: Path
+) -> None:
+    (workspace / "d/e").mkdir(parents=True)
+    (workspace / "d/e/f.txt").write_text("x")
+    (workspace / "d/out").symlink_to(outside)
+    (workspace / "d/e/secret").symlink_to(outside / "secret.txt")
+    os.mkfifo(workspace / "d/e/fifo")
+    assert await run(workspace, "delete", path="d", recursive=True) == {
+        "path": "d",
+        "deleted": True,
+    }
+    assert list(workspace.iterdir()) == []
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    assert (outside / "secret.txt").read_text() == "top secret"
 
 
 # --- list ------------------------------------------------------------------------------------
@@ -397,3 +484,158 @@ def test_declares_its_actions_and_schemas() -> None:
     schemas = {a.name: a.input_schema for a in plugin.actions}
     assert schemas["write"]["required"] == ["path", "content"]
     assert "required" not in schemas["list"]
+
+
+# --- races: a directory swapped for a symlink while the tool works ---------------------------
+
+
+class Swapper(threading.Thread):
+    """Keeps exchanging `workspace/d` (a real directory) with a symlink to `outside`, atomically
+    (renameat2 RENAME_EXCHANGE), so `d` is always there: half of the time it leads outside."""
+
+    def __init__(self, workspace: Path, outside: Path) -> None:
+        super().__init__(daemon=True)
+        self._d = os.fsencode(workspace / "d")
+        self._link = os.fsencode(workspace / "d-link")
+        os.symlink(outside, self._link)
+        self._halt = threading.Event()
+        self.swaps = 0
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            _exchange(self._d, self._link)
+            _exchange(self._d, self._link)
+            self.swaps += 1
+
+    def __enter__(self) -> Swapper:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._halt.set()
+        self.join(10)
+        assert not self.is_alive()
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: bytes, b: bytes) -> None:
+    if _LIBC.renameat2(_AT_FDCWD, a, _AT_FDCWD, b, _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc if hasattr(libc, "renameat2") else None
+
+
+_LIBC = _libc()
+needs_exchange = pytest.mark.skipif(_LIBC is None, reason="needs Linux renameat2")
+RACE_TASKS = 400
+
+
+def outside_untouched(outside: Path, names: set[str]) -> None:
+    assert sorted(p.name for p in outside.iterdir()) == sorted({"secret.txt", *names})
+    assert (outside / "secret.txt").read_text() == "top secret"
+    for name in names:
+        assert (outside / name).read_text() == "outside"
+
+
+async def race(workspace: Path, tasks: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Run the tasks while `d` is being swapped; their outputs, or the TaskFailed they raised."""
+    with Swapper(workspace, workspace.parent / "outside") as swapper:
+        results = await asyncio.gather(
+            *(run(workspace, action, **inputs) for action, inputs in tasks),
+            return_exceptions=True,
+        )
+    assert swapper.swaps > 10
+    assert any(isinstance(r, TaskFailed) for r in results), "no task met the link"
+    return results
+
+
+def only_refusals(results: list[Any]) -> None:
+    """A task that lost the race was refused for meeting the link, as invalid_input."""
+    for result in results:
+        if isinstance(result, BaseException):
+            assert isinstance(result, TaskFailed), result
+            assert result.failure_class is FailureClass.INVALID_INPUT, result
+            assert "is a symbolic link" in str(result), result
+
+
+@needs_exchange
+@pytest.mark.parametrize("how", ["replace", "append", "make_dirs"])
+async def test_racing_writes_never_land_outside(workspace: Path, outside: Path, how: str) -> None:
+    def inputs(i: int) -> dict[str, Any]:
+        if how == "make_dirs":
+            return {"path": f"d/sub{i % 7}/f{i}", "content": "x", "make_dirs": True}
+        return {"path": f"d/f{i}", "content": "x", "append": how == "append"}
+
+    (workspace / "d").mkdir()
+    results = await race(workspace, [("write", inputs(i)) for i in range(RACE_TASKS)])
+    outside_untouched(outside, set())
+    only_refusals(results)
+
+
+@needs_exchange
+async def test_racing_reads_never_read_outside(workspace: Path, outside: Path) -> None:
+    (workspace / "d").mkdir()
+    (workspace / "d/secret.txt").write_text("inside")
+    results = await race(workspace, [("read", {"path": "d/secret.txt"})] * RACE_TASKS)
+    assert {r["content"] for r in results if not isinstance(r, BaseException)} <= {"inside"}
+    only_refusals(results)
+
+
+@needs_exchange
+async def test_racing_deletes_never_delete_outside(workspace: Path, outside: Path) -> None:
+    names = {f"victim{i}" for i in range(RACE_TASKS)}
+    for name in names:
+        (outside / name).write_text("outside")
+    (workspace / "d").mkdir()
+    for name in names:
+        (workspace / "d" / name).write_text("inside")
+    results = await race(workspace, [("delete", {"path": f"d/{name}"}) for name in sorted(names)])
+    outside_untouched(outside, names)
+    only_refusals(results)
+
+
+@needs_exchange
+async def test_racing_lists_never_list_outside(workspace: Path, outside: Path) -> None:
+    (workspace / "d").mkdir()
+    (workspace / "d/inside.txt").write_text("")
+    results = await race(workspace, [("list", {"path": p, "recursive": True}) for p in "d." * 100])
+    for result in results:
+        if not isinstance(result, BaseException):
+            assert "secret.txt" not in {Path(e["path"]).name for e in result["entries"]}
+    only_refusals(results)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+async def test_no_descriptor_is_left_open(workspace: Path, outside: Path) -> None:
+    (workspace / "d/e").mkdir(parents=True)
+    (workspace / "d/e/f.txt").write_text("x")
+    (workspace / "link").symlink_to(outside)
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("read", {"path": "d/e/f.txt"}),
+        ("read", {"path": "link/secret.txt"}),
+        ("read", {"path": "d/missing"}),
+        ("write", {"path": "d/e/g.txt", "content": "y"}),
+        ("write", {"path": "d/e/g.txt", "content": "y", "append": True}),
+        ("write", {"path": "link/x", "content": "y"}),
+        ("write", {"path": "d/e", "content": "y"}),
+        ("list", {"path": ".", "recursive": True}),
+        ("list", {"path": "link"}),
+        ("delete", {"path": "d/e", "recursive": False}),
+        ("delete", {"path": "link/secret.txt"}),
+        ("delete", {"path": "d", "recursive": True}),
+    ]
+    await run(workspace, "list")  # whatever the first run opens for good (the thread pool)
+    before = len(os.listdir("/proc/self/fd"))
+    for action, inputs in calls * 3:
+        with contextlib.suppress(TaskFailed):
+            await run(workspace, action, **inputs)
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
-import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -15,7 +15,7 @@ from ... import __version__
 from ...errors import TaskFailed
 from ...model import FailureClass
 from .._api import PLUGIN_API_VERSION, Action, Detection, TaskContext
-from .._workspace import resolve_in_workspace
+from .._workspace import WorkspacePath, subdir_at
 
 MAX_READ_BYTES: Final = 4 * 1024 * 1024
 MAX_LIST_ENTRIES: Final = 10_000
@@ -58,18 +58,23 @@ _LIST_SCHEMA: Final = {
 class FilesPlugin:
     """Files inside the task's working directory (the agent's first workspace root).
 
-    Every path is relative to that root (an absolute one must lie inside it); a path that
-    leaves it, by `..` or through a symlink, fails the task as `invalid_input`. Paths in the
-    outputs are relative to the root, with `/` separators.
+    Every path is relative to that root (an absolute one must lie inside it); `..` is worked
+    out from the names. A path that leaves the root, or that meets a symbolic link on the way
+    (even one pointing inside), fails the task as `invalid_input`: each directory is opened
+    relative to the one before it without following links, so a link swapped in while the
+    task runs cannot lead outside either. Paths in the outputs are relative to the root, with
+    `/` separators.
 
-    - `read` {path} -> {path, content, size}: UTF-8 text (invalid bytes replaced), at most 4 MiB.
+    - `read` {path} -> {path, content, size}: UTF-8 text (invalid bytes replaced), at most 4 MiB;
+      a regular file only.
     - `write` {path, content, append=false, make_dirs=false} -> {path, size}: replaces the file
-      atomically (readers see the old or the new content), or appends to it.
+      atomically (readers see the old or the new content), or appends to a regular file.
     - `delete` {path, recursive=false} -> {deleted}: false when nothing was there; a directory
-      only with `recursive`. A symlink is removed itself, not what it points to.
+      only with `recursive`. A symlink named by the path is removed itself, not what it points
+      to; a directory's links are removed, never followed.
     - `list` {path=".", recursive=false} -> {entries: [{path, type, size}], truncated}: type is
       file, dir, symlink or other; size is null except for files; at most 10,000 entries.
-      Symlinked directories are not followed.
+      Symlinks are listed, never entered.
     """
 
     name = "files"
@@ -90,8 +95,9 @@ class FilesPlugin:
         return Detection(available=True, version="builtin")
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
-        """Raises TaskFailed: `invalid_input` for bad inputs, paths outside the workspace and
-        files that are missing, too large or of the wrong kind; `tool_error` when the operating
+        """Raises TaskFailed: `invalid_input` for bad inputs, paths outside the workspace or
+        through a symbolic link, and files that are missing, too large or of the wrong kind
+        (a write through a file used as a directory too); `tool_error` when the operating
         system refuses (permissions, disk full). Runs in a worker thread; the check for
         `ctx.cancelled` happens before it starts."""
         action = ctx.action or self.default_action
@@ -103,7 +109,8 @@ class FilesPlugin:
             )
         if ctx.cancelled.is_set():
             raise TaskFailed("files: cancelled", failure_class=FailureClass.CANCELLED)
-        root = ctx.workdir.resolve()
+        # Not resolved here: an absolute input path may name the root as configured.
+        root = ctx.workdir.absolute()
         inputs = ctx.inputs
         try:
             outputs = await asyncio.to_thread(handler, root, inputs)
@@ -118,20 +125,26 @@ class FilesPlugin:
 
 
 def _read(root: Path, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    path = _resolve(root, _string(inputs, "path"))
+    target = _target(root, inputs)
+    rel = target.rel
+    if not target.parts:
+        raise _invalid("files read: . is not a regular file")
     try:
-        # O_NOFOLLOW: the path was resolved, so a link here was swapped in since; refuse it.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise _invalid(f"files read: {_rel(root, path)} does not exist") from None
+        parent = target.open_parent()
+        try:
+            # O_NONBLOCK: opening a FIFO must not wait for a writer; the fstat below refuses it.
+            fd = target.open_at(parent, os.O_RDONLY | os.O_NONBLOCK)
+        finally:
+            os.close(parent)
+    except (FileNotFoundError, NotADirectoryError):  # a file on the way: not there either
+        raise _invalid(f"files read: {rel} does not exist") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise _invalid(f"files read: {_rel(root, path)} is not a regular file")
+            raise _invalid(f"files read: {rel} is not a regular file")
         if st.st_size > MAX_READ_BYTES:
             raise _invalid(
-                f"files read: {_rel(root, path)} is {st.st_size} bytes;"
-                f" the limit is {MAX_READ_BYTES} (4 MiB)"
+                f"files read: {rel} is {st.st_size} bytes; the limit is {MAX_READ_BYTES} (4 MiB)"
             )
     except BaseException:
         os.close(fd)
@@ -139,57 +152,79 @@ def _read(root: Path, inputs: Mapping[str, Any]) -> dict[str, Any]:
     with os.fdopen(fd, "rb") as f:
         data = f.read(MAX_READ_BYTES + 1)
     if len(data) > MAX_READ_BYTES:  # it grew since the stat
-        raise _invalid(f"files read: {_rel(root, path)} is larger than 4 MiB")
-    return {
-        "path": _rel(root, path),
-        "content": data.decode("utf-8", errors="replace"),
-        "size": len(data),
-    }
+        raise _invalid(f"files read: {rel} is larger than 4 MiB")
+    return {"path": rel, "content": data.decode("utf-8", errors="replace"), "size": len(data)}
 
 
 def _write(root: Path, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    path = _resolve(root, _string(inputs, "path"))
+    target = _target(root, inputs)
     content = inputs.get("content")
     if not isinstance(content, str):
         raise _invalid("input 'content' must be a string")
     append = _flag(inputs, "append")
     make_dirs = _flag(inputs, "make_dirs")
-    rel = _rel(root, path)
-    if path == root or path.is_dir():
+    rel = target.rel
+    if not target.parts:
         raise _invalid(f"files write: {rel} is a directory")
-    if not path.parent.is_dir():
-        if not make_dirs:
-            raise _invalid(
-                f"files write: directory {_rel(root, path.parent)} does not exist"
-                " (set make_dirs: true to create it)"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent = target.open_parent(make_dirs=make_dirs)
+    except FileNotFoundError:
+        raise _invalid(
+            f"files write: directory {target.parent_rel} does not exist"
+            " (set make_dirs: true to create it)"
+        ) from None
+    except NotADirectoryError as exc:
+        raise _invalid(f"files write: {exc.filename} is not a directory") from None
     data = content.encode()
-    if append:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            size = os.fstat(fd).st_size
-        finally:
-            os.close(fd)
-    else:
-        _replace(path, data)
-        size = len(data)
+    try:
+        size = _append(target, parent, data) if append else _replace(target, parent, data)
+    except IsADirectoryError:
+        raise _invalid(f"files write: {rel} is a directory") from None
+    finally:
+        os.close(parent)
     return {"path": rel, "size": size}
 
 
-def _replace(path: Path, data: bytes) -> None:
-    """Write `data` to a new file beside `path`, then rename it over `path`."""
-    # os.urandom, not secrets: that imports hashlib, and OpenSSL's set-up costs ~0.8 MB RSS.
-    tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+def _append(target: WorkspacePath, parent: int, data: bytes) -> int:
+    # O_NONBLOCK: a FIFO without a reader fails at once instead of blocking the thread.
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        fd = target.open_at(parent, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a FIFO no one reads
+            raise _invalid(f"files write: {target.rel} is not a regular file") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise _invalid(f"files write: {target.rel} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "ab") as f:
+        f.write(data)
+        f.flush()
+        return os.fstat(f.fileno()).st_size
+
+
+def _replace(target: WorkspacePath, parent: int, data: bytes) -> int:
+    """Write `data` to a new file beside the target, then rename it over the target.
+
+    The rename replaces whatever has the name by then without following it, so a link swapped
+    in meanwhile is replaced itself, inside the workspace."""
+    name = target.name
+    try:
+        st: os.stat_result | None = os.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
-        mode = None
-    # 0o666 filtered by the umask, as for any new file; an existing file keeps its mode.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise _invalid(f"files write: {target.rel} is a directory")
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise target.link_refusal(target.rel)
+    # An existing file keeps its mode; a new one gets 0o666 less the umask, as any new file.
+    mode = stat.S_IMODE(st.st_mode) if st is not None and stat.S_ISREG(st.st_mode) else None
+    # os.urandom, not secrets: that imports hashlib, and OpenSSL's set-up costs ~0.8 MB RSS.
+    tmp = f".{name}.{os.urandom(6).hex()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o666, dir_fd=parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -197,72 +232,144 @@ def _replace(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
             if mode is not None:
                 os.fchmod(f.fileno(), mode)
-        os.replace(tmp, path)
+        os.replace(tmp, name, src_dir_fd=parent, dst_dir_fd=parent)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=parent)
         raise
+    return len(data)
 
 
 def _delete(root: Path, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    raw = _string(inputs, "path")
+    target = _target(root, inputs)
     recursive = _flag(inputs, "recursive")
-    resolved = _resolve(root, raw)
-    path = _unresolved_leaf(root, raw, resolved)
-    rel = _rel(root, path)
-    if resolved == root:
+    rel = target.rel
+    if not target.parts:
         raise _invalid("files delete: refusing to delete the workspace root")
-    if path.is_symlink():
-        path.unlink()
-        return {"path": rel, "deleted": True}
-    if not path.exists():
+    try:
+        parent = target.open_parent()
+    except (FileNotFoundError, NotADirectoryError):  # a file on the way: nothing there
         return {"path": rel, "deleted": False}
-    if path.is_dir():
-        if not recursive:
+    try:
+        try:
+            st = os.stat(target.name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return {"path": rel, "deleted": False}
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(target.name, dir_fd=parent)  # a link goes itself, not what it points to
+        elif recursive:
+            _remove_tree(parent, target.name)
+        else:
             raise _invalid(f"files delete: {rel} is a directory (set recursive: true)")
-        shutil.rmtree(path)
-    else:
-        path.unlink()
+    finally:
+        os.close(parent)
     return {"path": rel, "deleted": True}
 
 
-def _unresolved_leaf(root: Path, raw: str, resolved: Path) -> Path:
-    """`raw` with its directories resolved but its last component kept, so `delete` removes a
-    symlink itself rather than its target (which `resolved` names)."""
-    leaf = Path(raw).name
-    if leaf in {"", ".", ".."}:
-        return resolved
-    parent = resolve_in_workspace(root, str(Path(raw).parent), field="path")
-    return parent / leaf
+def _remove_tree(parent: int, name: str) -> None:
+    """Remove the directory `name` in `parent` and all below it, following no link.
+
+    shutil.rmtree(dir_fd=) would do on Linux, but opens directories without O_NOFOLLOW (a FIFO
+    swapped in blocks it), recurses in Python and is not available on macOS. Holds one
+    descriptor per level of depth."""
+    top = subdir_at(parent, name)
+    if top is None:  # replaced by a file or a link meanwhile: it goes as one
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=parent)
+        return
+    # Each level: its descriptor, its parent's, its name there, the subdirectories still to do.
+    stack = [(top, parent, name, iter(_clear_files(top)))]
+    try:
+        while stack:
+            fd, up, dname, subdirs = stack[-1]
+            sub = next(subdirs, None)
+            if sub is not None:
+                child = subdir_at(fd, sub)
+                if child is None:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(sub, dir_fd=fd)
+                else:
+                    stack.append((child, fd, sub, iter(_clear_files(child))))
+                continue
+            stack.pop()
+            os.close(fd)
+            os.rmdir(dname, dir_fd=up)
+    finally:
+        for fd, *_ in stack:
+            os.close(fd)
+
+
+def _clear_files(fd: int) -> list[str]:
+    """Unlink everything in the directory `fd` but its subdirectories, which it returns."""
+    subdirs = []
+    with os.scandir(fd) as scan:
+        entries = list(scan)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            subdirs.append(entry.name)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.name, dir_fd=fd)
+    return sorted(subdirs)
 
 
 def _list(root: Path, inputs: Mapping[str, Any]) -> dict[str, Any]:
     raw = inputs.get("path", ".")
     if not isinstance(raw, str) or not raw:
         raise _invalid("input 'path' must be a non-empty string")
-    top = _resolve(root, raw)
+    target = WorkspacePath.of(root, raw, field="path")
     recursive = _flag(inputs, "recursive")
-    if not top.exists():
-        raise _invalid(f"files list: {_rel(root, top)} does not exist")
-    if not top.is_dir():
-        raise _invalid(f"files list: {_rel(root, top)} is not a directory")
+    top = target.rel
+    try:
+        fd = target.open_dir()
+    except FileNotFoundError:
+        raise _invalid(f"files list: {top} does not exist") from None
+    except NotADirectoryError:
+        raise _invalid(f"files list: {top} is not a directory") from None
+    try:
+        entries, truncated = _walk_listing(fd, target.parts, recursive=recursive)
+    finally:
+        os.close(fd)
+    return {"path": top, "entries": entries, "truncated": truncated}
+
+
+def _walk_listing(
+    top: int, parts: tuple[str, ...], *, recursive: bool
+) -> tuple[list[dict[str, Any]], bool]:
+    """The entries below the directory `top`, depth first in name order: a directory's
+    entries follow it. Subdirectories are opened relative to their parent with O_NOFOLLOW:
+    one swapped for a link meanwhile is not entered."""
     entries: list[dict[str, Any]] = []
-    # Depth first, in name order: a directory's entries follow it.
-    stack = [iter(_children(top))]
-    while stack:
-        entry = next(stack[-1], None)
-        if entry is None:
-            stack.pop()
-            continue
-        if len(entries) >= MAX_LIST_ENTRIES:
-            return {"path": _rel(root, top), "entries": entries, "truncated": True}
-        kind, size = _kind(entry)
-        entries.append({"path": _rel(root, Path(entry.path)), "type": kind, "size": size})
-        if recursive and kind == "dir":
-            stack.append(iter(_children(Path(entry.path))))
-    return {"path": _rel(root, top), "entries": entries, "truncated": False}
+    # Each level: its descriptor (None for `top`, which the caller owns), its names, its rest.
+    stack: list[tuple[int | None, tuple[str, ...], Iterator[os.DirEntry[str]]]] = [
+        (None, parts, iter(_children(top)))
+    ]
+    try:
+        while stack:
+            fd, names, children = stack[-1]
+            entry = next(children, None)
+            if entry is None:
+                stack.pop()
+                if fd is not None:
+                    os.close(fd)
+                continue
+            if len(entries) >= MAX_LIST_ENTRIES:
+                return entries, True
+            kind, size = _kind(entry)
+            path = (*names, entry.name)
+            entries.append({"path": "/".join(path), "type": kind, "size": size})
+            if recursive and kind == "dir":
+                child = subdir_at(top if fd is None else fd, entry.name)
+                if child is not None:
+                    stack.append((child, path, iter(_children(child))))
+    finally:
+        for fd, _, _ in stack:
+            if fd is not None:
+                os.close(fd)
+    return entries, False
 
 
-def _children(directory: Path) -> list[os.DirEntry[str]]:
+def _children(directory: int) -> list[os.DirEntry[str]]:
     with os.scandir(directory) as scan:
         return sorted(scan, key=lambda e: e.name)
 
@@ -281,14 +388,8 @@ def _kind(entry: os.DirEntry[str]) -> tuple[str, int | None]:
     return "other", None
 
 
-def _resolve(root: Path, raw: str) -> Path:
-    return resolve_in_workspace(root, raw, field="path")
-
-
-def _rel(root: Path, path: Path) -> str:
-    with contextlib.suppress(ValueError):
-        return path.relative_to(root).as_posix() or "."
-    return path.as_posix()
+def _target(root: Path, inputs: Mapping[str, Any]) -> WorkspacePath:
+    return WorkspacePath.of(root, _string(inputs, "path"), field="path")
 
 
 def _string(inputs: Mapping[str, Any], key: str) -> str:

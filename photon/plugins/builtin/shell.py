@@ -70,35 +70,28 @@ class ShellPlugin:
             )
         script = ctx.inputs.get("script")
         if not isinstance(script, str) or not script:
-            raise TaskFailed(
-                "input 'script' must be a non-empty string",
-                failure_class=FailureClass.INVALID_INPUT,
-            )
+            raise _invalid("input 'script' must be a non-empty string")
+        if "\x00" in script:
+            raise _invalid("input 'script' contains a NUL byte")
         return ["/bin/sh", "-c", script]
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
-        """Raises TaskFailed: `invalid_input` for bad inputs, `tool_missing` when the program is
+        """Raises TaskFailed: `invalid_input` for bad inputs (a NUL byte in an argument or in `env`,
+        a variable name that is empty or holds "="), `tool_missing` when the program is
         not found, `tool_error` for a non-zero exit, `timeout`/`cancelled` when the process
         group had to be killed."""
         argv = self._script_argv(ctx) if ctx.action == "script" else ctx.inputs.get("argv")
         if not (isinstance(argv, list) and argv and all(isinstance(arg, str) for arg in argv)):
-            raise TaskFailed(
-                "input 'argv' must be a non-empty list of strings",
-                failure_class=FailureClass.INVALID_INPUT,
-            )
+            raise _invalid("input 'argv' must be a non-empty list of strings")
+        if ctx.action != "script":  # the script's own NUL check names its input
+            for i, arg in enumerate(argv):
+                if "\x00" in arg:
+                    raise _invalid(f"input 'argv' item {i} contains a NUL byte")
         extra_env = ctx.inputs.get("env")
         env: dict[str, str] | None = None
         if extra_env is not None:
-            if not (
-                isinstance(extra_env, Mapping)
-                and all(isinstance(k, str) and isinstance(v, str) for k, v in extra_env.items())
-            ):
-                raise TaskFailed(
-                    "input 'env' must be a mapping of strings to strings",
-                    failure_class=FailureClass.INVALID_INPUT,
-                )
             # The program runs on this agent, so it starts from the agent's own environment.
-            env = {**os.environ, **extra_env}
+            env = {**os.environ, **_checked_env(extra_env)}
 
         def on_line(stream: str, line: str) -> None:
             ctx.emit("log", line, stream=stream)
@@ -123,3 +116,27 @@ class ShellPlugin:
             "stdout": result.stdout_tail,
             "stderr": result.stderr_tail,
         }
+
+
+def _checked_env(extra_env: object) -> dict[str, str]:
+    """Input `env` as the OS will see it: run_process would refuse the same, but could not name
+    the input."""
+    if not (
+        isinstance(extra_env, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in extra_env.items())
+    ):
+        raise _invalid("input 'env' must be a mapping of strings to strings")
+    for name, value in extra_env.items():
+        if not name:
+            raise _invalid("input 'env' names must not be empty")
+        if "\x00" in name:
+            raise _invalid(f"input 'env' name {name!r} contains a NUL byte")
+        if "=" in name:
+            raise _invalid(f"input 'env' name {name!r} must not contain '='")
+        if "\x00" in value:
+            raise _invalid(f"input 'env' value of {name!r} contains a NUL byte")
+    return dict(extra_env)
+
+
+def _invalid(message: str) -> TaskFailed:
+    return TaskFailed(message, failure_class=FailureClass.INVALID_INPUT)

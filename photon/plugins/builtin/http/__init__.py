@@ -6,6 +6,7 @@ Inside, imports go one way: each module below imports only modules listed after 
     _fetch      urllib over sockets the event loop can shut down; foreign errors classified
                 (imported at the first request: http.client and urllib stay out of an idle agent)
     _response   the response as read, its outputs, and the failure a status means
+    _policy     which addresses may be connected to: the agent's settings, the verdict on one
     _request    the limits, the input schema and the request checked from a task's inputs
 """
 

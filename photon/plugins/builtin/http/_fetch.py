@@ -1,5 +1,12 @@
 """How the `http` tool sends its request: urllib in a worker thread, over sockets the event loop
-can shut down, with every foreign error classified.
+can shut down, to addresses the agent allows, with every foreign error classified.
+
+Each connection resolves the host itself, checks every address against the AddressPolicy and
+connects to the address it checked, so no second lookup can answer differently (DNS
+rebinding); the Host header and the TLS server name and certificate check keep the name. A
+redirect opens a new connection, checked the same way. Through a proxy the proxy connects,
+not the agent: the URL's host is then checked as the agent resolves it, and a name the agent
+cannot resolve is left to the proxy's own rules.
 
 The plugin imports this at its first request, not at start: the agent loads every plugin when
 it starts, and urllib, http.client and email would add about 1.5 MB to an idle agent.
@@ -15,11 +22,13 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+import weakref
 from email.message import Message
 from typing import IO, Any, Final
 
 from ....errors import TaskFailed
 from ....model import FailureClass
+from ._policy import AddressPolicy, AddressRefused, parse_address
 from ._request import MAX_BODY_BYTES, MAX_REDIRECTS, Request, invalid, tool_error
 from ._response import Response
 
@@ -28,22 +37,26 @@ _READ_CHUNK: Final = 64 * 1024
 _CREDENTIAL_HEADERS: Final = ("Authorization", "Cookie", "Proxy-authorization")
 
 
-def fetch_response(request: Request, timeout: float, sockets: Sockets) -> Response:
+def fetch_response(
+    request: Request, timeout: float, sockets: Sockets, policy: AddressPolicy
+) -> Response:
     """Send the request and read the response (in a worker thread).
 
-    Raises TaskFailed; every foreign error is classified here.
+    Raises TaskFailed; every foreign error is classified here, an address the policy refuses
+    as `invalid_input`.
     """
     what = request.what
     opener = urllib.request.OpenerDirector()
+    proxies = _Proxies()
     # Only what an http(s) request needs: no file:, ftp: or data: handler a redirect could use.
     for handler in (
-        urllib.request.ProxyHandler(),
+        proxies,
         urllib.request.UnknownHandler(),
         urllib.request.HTTPDefaultErrorHandler(),
         _Redirects(follow=request.follow_redirects),
         urllib.request.HTTPErrorProcessor(),
-        _HTTPHandler(sockets),
-        _HTTPSHandler(sockets),
+        _HTTPHandler(sockets, policy, proxies),
+        _HTTPSHandler(sockets, policy, proxies),
     ):
         opener.add_handler(handler)
     # The scheme was checked (http/https only) and no other handler is installed.
@@ -59,6 +72,8 @@ def fetch_response(request: Request, timeout: float, sockets: Sockets) -> Respon
             return _read_response(response)
     except TaskFailed:
         raise
+    except AddressRefused as exc:
+        raise invalid(f"http: {what}: {exc.explain()}") from None
     except urllib.error.HTTPError as exc:  # raised while reading an error's body
         raise tool_error(what, str(exc)) from exc
     except urllib.error.URLError as exc:
@@ -134,10 +149,88 @@ def _shutdown(sock: socket.socket) -> None:
         pass  # already closed
 
 
+def connect_checked(
+    address: tuple[str, int],
+    timeout: float | object | None = None,
+    source_address: tuple[str, int] | None = None,
+    *,
+    policy: AddressPolicy,
+) -> socket.socket:
+    """socket.create_connection, connecting only to addresses `policy` allows.
+
+    Tries the allowed addresses in getaddrinfo's order and skips refused ones; raises
+    AddressRefused (for the first refused address) when none is allowed, the last connection
+    error when none answers.
+    """
+    host, port = address
+    refused: AddressRefused | None = None
+    failure: OSError | None = None
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        try:
+            policy.check(host, parse_address(str(sockaddr[0])))
+        except AddressRefused as exc:
+            refused = refused or exc
+            continue
+        sock = socket.socket(family, kind, proto)
+        try:
+            if timeout is None or isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            if source_address is not None:
+                sock.bind(source_address)
+            sock.connect(sockaddr)  # the address checked above, not the name again
+        except OSError as exc:
+            sock.close()
+            failure = exc
+            continue
+        return sock
+    if failure is not None:
+        raise failure
+    if refused is not None:
+        raise refused
+    raise OSError(f"{host} has no address")
+
+
+def check_proxied(host: str, port: int, policy: AddressPolicy) -> None:
+    """The check for a request the proxy will connect for: every address the agent resolves
+    `host` to must be allowed (which one the proxy picks is not known); a name the agent cannot
+    resolve is the proxy's to judge. Raises AddressRefused."""
+    try:
+        infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return
+    for *_, sockaddr in infos:
+        policy.check(host, parse_address(str(sockaddr[0])))
+
+
+class _Proxies(urllib.request.ProxyHandler):
+    """The environment's proxies (HTTP(S)_PROXY, NO_PROXY), remembering which requests it
+    sent through one: only their connections go to an address the policy does not judge."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._proxied: weakref.WeakSet[urllib.request.Request] = weakref.WeakSet()
+
+    def proxy_open(
+        self, req: urllib.request.Request, proxy: str, type: str
+    ) -> http.client.HTTPResponse | None:
+        host = req.host
+        opened = super().proxy_open(req, proxy, type)
+        if req.host != host:  # set_proxy() was called: the connection goes to the proxy
+            self._proxied.add(req)
+        return opened
+
+    def proxied(self, req: urllib.request.Request) -> bool:
+        return req in self._proxied
+
+
 class _TrackedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, sockets: Sockets, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, sockets: Sockets, policy: AddressPolicy | None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._sockets = sockets
+        if policy is not None:  # None: a connection to the configured proxy
+            self._create_connection = functools.partial(connect_checked, policy=policy)
 
     def connect(self) -> None:
         super().connect()
@@ -145,39 +238,63 @@ class _TrackedHTTPConnection(http.client.HTTPConnection):
 
 
 class _TrackedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, sockets: Sockets, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, sockets: Sockets, policy: AddressPolicy | None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._sockets = sockets
+        if policy is not None:  # None: a connection to the configured proxy
+            # TLS still gets the URL's name (server_hostname=self.host) for SNI and the check.
+            self._create_connection = functools.partial(connect_checked, policy=policy)
 
     def connect(self) -> None:
         super().connect()
         self._sockets.add(self.sock)
 
 
+def _connection_policy(
+    req: urllib.request.Request, policy: AddressPolicy, proxies: _Proxies
+) -> AddressPolicy | None:
+    """The policy for the connection `req` opens: None when it goes to the proxy, after the
+    URL's own host was checked."""
+    if not proxies.proxied(req):
+        return policy
+    target = urllib.parse.urlsplit(req.full_url)
+    if target.hostname:
+        check_proxied(target.hostname, target.port or 0, policy)
+    return None
+
+
 class _HTTPHandler(urllib.request.HTTPHandler):
-    def __init__(self, sockets: Sockets) -> None:
+    def __init__(self, sockets: Sockets, policy: AddressPolicy, proxies: _Proxies) -> None:
         super().__init__()
         self._sockets = sockets
+        self._policy = policy
+        self._proxies = proxies
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         sockets = self._sockets
+        policy = _connection_policy(req, self._policy, self._proxies)
 
         def connection(host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
-            return _TrackedHTTPConnection(host, sockets=sockets, **kwargs)
+            return _TrackedHTTPConnection(host, sockets=sockets, policy=policy, **kwargs)
 
         return self.do_open(connection, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def __init__(self, sockets: Sockets) -> None:
+    def __init__(self, sockets: Sockets, policy: AddressPolicy, proxies: _Proxies) -> None:
         super().__init__()
         self._sockets = sockets
+        self._policy = policy
+        self._proxies = proxies
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         sockets = self._sockets
+        policy = _connection_policy(req, self._policy, self._proxies)
 
         def connection(host: str, /, **kwargs: Any) -> http.client.HTTPConnection:
-            return _TrackedHTTPSConnection(host, sockets=sockets, **kwargs)
+            return _TrackedHTTPSConnection(host, sockets=sockets, policy=policy, **kwargs)
 
         return self.do_open(connection, req, context=_tls_context())
 

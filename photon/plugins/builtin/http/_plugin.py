@@ -12,6 +12,7 @@ from .... import __version__
 from ....errors import TaskFailed
 from ....model import FailureClass
 from ..._api import PLUGIN_API_VERSION, Action, Detection, TaskContext
+from ._policy import AddressPolicy, SettingError
 from ._request import REQUEST_SCHEMA, Request, invalid
 
 
@@ -27,6 +28,13 @@ class HttpPlugin:
     ones joined with ", "), `body` (text; decoded with the response's charset, else UTF-8 with
     invalid bytes replaced; cut at 1 MiB), `truncated`, and `json` when the response says it is
     JSON and parses as such. The agent's HTTP(S)_PROXY / NO_PROXY environment is honoured.
+
+    Only public addresses are connected to: loopback, private, link-local (cloud metadata),
+    shared, unspecified, multicast and reserved ones are refused as `invalid_input`, also when
+    a name resolves to one, when one is spelt another way (`2130706433`, `[::ffff:127.0.0.1]`)
+    and at every redirect. The address checked is the address connected to. Agent settings
+    (`[tools.http]`): `allow_networks`, a list of networks (`["10.1.0.0/16", "::1/128"]`) that
+    may be connected to as well; `allow_private = true` to connect to any address.
     """
 
     name = "http"
@@ -38,7 +46,12 @@ class HttpPlugin:
     default_action = "request"
     enabled_by_default = True
 
-    async def detect(self) -> Detection:
+    async def detect(self, *, settings: Mapping[str, Any] | None = None) -> Detection:
+        """Unavailable, saying why, when the agent's settings for the tool are wrong."""
+        try:
+            AddressPolicy.from_settings(settings or {})
+        except SettingError as exc:
+            return Detection(available=False, version="builtin", detail=str(exc))
         return Detection(available=True, version="builtin")
 
     async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
@@ -47,10 +60,16 @@ class HttpPlugin:
         timeout or the task's deadline; `cancelled` when `ctx.cancelled` is set (the
         connection is shut down). A non-2xx status succeeds unless `fail_on_status` is set;
         then 401/403 fail as `auth`, 429 as `quota` (retry time from Retry-After), others as
-        `tool_error`."""
+        `tool_error`. An address the agent does not allow is `invalid_input`, naming it and the
+        setting that would allow it; a wrong setting is `tool_missing` (the tool is not usable
+        on this agent as configured)."""
         action = ctx.action or self.default_action
         if action != "request":
             raise invalid(f"http: unknown action {action!r} (request)")
+        try:
+            policy = AddressPolicy.from_settings(ctx.settings)
+        except SettingError as exc:
+            raise TaskFailed(f"http: {exc}", failure_class=FailureClass.TOOL_MISSING) from None
         request = Request.from_inputs(ctx.inputs)
         timeout = request.timeout
         if ctx.deadline is not None:
@@ -66,7 +85,8 @@ class HttpPlugin:
         what = request.what
         ctx.emit("log", what)
         sockets = Sockets()
-        fetch = asyncio.ensure_future(asyncio.to_thread(fetch_response, request, timeout, sockets))
+        work = asyncio.to_thread(fetch_response, request, timeout, sockets, policy)
+        fetch = asyncio.ensure_future(work)
         cancel = asyncio.ensure_future(ctx.cancelled.wait())
         try:
             await asyncio.wait(
