@@ -12,7 +12,7 @@ import yaml
 
 from photon.client import PhotonClient, Task, Workflow
 
-from .harness import HEARTBEAT, Mesh, free_port, terminal_transitions, wait_for
+from .harness import HEARTBEAT, PYTHON, Mesh, free_port, terminal_transitions, wait_for
 
 
 def write(tmp_path: Path, document: dict[str, Any]) -> Path:
@@ -247,6 +247,26 @@ async def test_matrix_of_two_by_three(mesh: Mesh) -> None:
     assert final.step("report").outputs == {"builds": build.outputs}
 
 
+async def test_concurrency_caps_the_steps_running_at_once(mesh: Mesh) -> None:
+    await mesh.agent("w1", "--slots", "8")
+    document = {
+        "name": "capped",
+        "concurrency": 2,
+        "steps": [echo(f"s{i}", inputs={"sleep": 0.3}) for i in range(6)],
+    }
+    async with mesh.client() as client:
+        submitted = await client.submit_workflow(document)
+        final = await asyncio.wait_for(client.wait_workflow(submitted.id), timeout=40)
+        tasks = await step_tasks(client, final)
+    assert final.state.value == "SUCCEEDED"
+    spans = [(t.started_at, t.finished_at) for t in tasks.values()]
+    most = max(
+        sum(1 for start, end in spans if start <= at < end)  # type: ignore[operator]
+        for at, _ in spans
+    )
+    assert most == 2  # side by side, never more than two
+
+
 async def test_cancel_mid_run_cancels_the_running_step_and_skips_the_rest(
     mesh: Mesh, tmp_path: Path
 ) -> None:
@@ -475,3 +495,107 @@ async def test_json_output_and_listing(mesh: Mesh, tmp_path: Path) -> None:
     assert lines[0].split() == ["ID", "NAME", "STATE", "AGE", "MESSAGE"]
     assert sorted(line.split()[0] for line in lines[1:]) == sorted(rows)
     assert all(line.split()[1:3] == ["shown", "SUCCEEDED"] for line in lines[1:])
+
+
+def ring(n: int) -> dict[str, Any]:
+    return {"name": "ring", "steps": [echo(f"s{i}", needs=f"s{(i - 1) % n}") for i in range(n)]}
+
+
+def far_chain(n: int) -> dict[str, Any]:
+    """A chain whose steps refer to the first step's outputs (an ancestor, not a need) and
+    whose last one to a step aside (not an ancestor: refused, once all else is checked)."""
+    steps = [echo("aside"), echo("s0")]
+    for i in range(1, n - 1):
+        steps.append(echo(f"s{i}", needs=f"s{i - 1}", inputs={"x": "${{ steps.s0.outputs.x }}"}))
+    steps[-1]["inputs"]["late"] = "${{ steps.aside.outputs.x }}"
+    return {"name": "far", "steps": steps}
+
+
+def dense(n: int) -> dict[str, Any]:
+    """Each step needs the 100 before it (about 800 kB of JSON), the last one refers to a step
+    that is not its ancestor."""
+    document = far_chain(n)
+    for i, step in enumerate(document["steps"][2:], start=1):
+        step["needs"] = [f"s{j}" for j in range(max(0, i - 100), i)]
+    return document
+
+
+# Another client, in a process of its own (so that encoding 800 kB of JSON does not hold up the
+# test's event loop): submits each document of the file it is given, over and over, and prints
+# one line per answer.
+SUBMITTER = """
+import asyncio, json, sys
+from photon.client import PhotonClient
+from photon.errors import InvalidArgumentError
+
+async def main():
+    with open(sys.argv[1]) as file:
+        documents = json.load(file)
+    async with PhotonClient.from_context() as client:
+        while True:
+            for document in documents:
+                try:
+                    await client.submit_workflow(document)
+                    print(json.dumps("accepted"), flush=True)
+                except InvalidArgumentError as exc:
+                    print(json.dumps(str(exc)), flush=True)
+
+asyncio.run(main())
+"""
+
+
+async def test_checking_maximal_workflows_does_not_hold_up_other_clients(
+    mesh: Mesh, tmp_path: Path
+) -> None:
+    # Before, the checks ran on the hub's event loop and took from 0.3 s (the ring) to 3.5 s
+    # (the dense one) of CPU each, and every other call waited behind them: up to 6 s here.
+    await mesh.agent("w1", "--slots", "4")
+    not_needed = "refers to 'aside', which is not in needs"
+    nasty = [
+        (ring(1000), "steps s0, s1, s10, s100, s101, s102, s103, s104, s105, s106 and 990 more"),
+        (far_chain(1000), f"step 's998' inputs: ${{{{ steps.aside.outputs.x }}}} {not_needed}"),
+        (dense(1000), f"step 's998' inputs: ${{{{ steps.aside.outputs.x }}}} {not_needed}"),
+        (ring(1001), "the number of steps exceeds the limit max-workflow-steps (1001 > 1000)"),
+    ]
+    documents = tmp_path / "nasty.json"
+    documents.write_text(json.dumps([document for document, _ in nasty]))
+    submitter = await asyncio.create_subprocess_exec(
+        PYTHON, "-c", SUBMITTER, str(documents), env=mesh.env, stdout=asyncio.subprocess.PIPE
+    )
+    assert submitter.stdout is not None
+    answers: list[str] = []
+    latencies: list[float] = []
+    try:
+        answers.append(json.loads(await submitter.stdout.readline()))  # it is under way
+        seen = len(answers)
+        async with mesh.client() as client:
+            for _ in range(3):  # the connection and the path to the agent, warmed up
+                await client.run("echo")
+
+            async def read_answers() -> None:
+                assert submitter.stdout is not None
+                while line := await submitter.stdout.readline():
+                    answers.append(json.loads(line))
+
+            async with asyncio.TaskGroup() as group:
+                reading = group.create_task(read_answers())
+                # At least 20 runs, and on until every document was checked twice meanwhile.
+                while len(latencies) < 20 or len(answers) < seen + 2 * len(nasty):
+                    started = time.perf_counter()
+                    task = await client.run("echo")
+                    latencies.append(time.perf_counter() - started)
+                    assert task.state.value == "SUCCEEDED"
+                    assert submitter.returncode is None, answers
+                reading.cancel()
+            listed = await client.list_workflows()
+    finally:
+        if submitter.returncode is None:
+            submitter.kill()
+        await submitter.wait()
+    for index, answer in enumerate(answers):
+        assert nasty[index % len(nasty)][1] in answer
+        assert len(answer) < 200
+    assert listed == []  # every one was refused
+    shown = ", ".join(f"{s * 1000:.0f}" for s in sorted(latencies))
+    checked = len(answers) - seen
+    assert max(latencies) < 0.5, f"echo latencies in ms while {checked} were checked: {shown}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from photon.errors import InvalidArgumentError
+from photon.hub.core import DEFAULT_LIMITS, Limits
 from photon.hub.workflows._expressions import references, substitute
 
 CONTEXT: dict[str, Any] = {
@@ -162,3 +164,72 @@ def test_references_rejects_expressions_that_are_not_paths(expression: str) -> N
         InvalidArgumentError, match=r"^expression \$\{\{ .* \}\} is not a name path$"
     ):
         list(references({"x": ["ok ${{ inputs.a }}", f"then {expression}"]}))
+
+
+# -- linear scanning and the length limit ------------------------------------------------------
+
+PATHOLOGICAL = [
+    "${{ " * 375,  # never closed
+    "${{" + " " * 1497,
+    "${{" + " " * 1494 + "}}",
+    "${{${{" * 250,
+    "}}" + "${{ x" * 300,
+    "a" * 1500,
+]
+
+
+@pytest.mark.parametrize("text", PATHOLOGICAL)
+def test_pathological_text_is_scanned_in_milliseconds(text: str) -> None:
+    # Backtracking over `${{` and spaces took 12 s of CPU for 1,500 characters.
+    started = time.perf_counter()
+    for _ in range(10):
+        try:
+            list(references({"x": [text]}, DEFAULT_LIMITS))
+        except InvalidArgumentError:
+            pass
+        try:
+            substitute(text, CONTEXT)
+        except InvalidArgumentError:
+            pass
+    assert time.perf_counter() - started < 0.5
+
+
+def test_an_unclosed_expression_and_what_follows_it_are_literal() -> None:
+    assert list(references("${{ inputs.n")) == []
+    assert substitute("${{ inputs.n }} and ${{ inputs.n", CONTEXT) == "3 and ${{ inputs.n"
+    assert substitute("${{ " * 3, CONTEXT) == "${{ " * 3
+
+
+def test_an_expression_ends_at_the_first_closing_braces() -> None:
+    assert substitute("${{ inputs.n }}}", CONTEXT) == "3}"
+    assert substitute("{${{inputs.n}}}", CONTEXT) == "{3}"
+    assert list(references("${{ inputs.n }}}} ${{ item }}")) == [("inputs", "n"), ("item",)]
+
+
+def test_references_come_in_the_order_they_are_written() -> None:
+    value = {"b": ["${{ inputs.a }}", {"c": "${{ inputs.b }} ${{ inputs.c }}"}], "d": "${{ item }}"}
+    assert list(references(value)) == [("inputs", "a"), ("inputs", "b"), ("inputs", "c"), ("item",)]
+
+
+@pytest.mark.parametrize(
+    "path", ["inputs.a-b", "_x", "steps.s-1.outputs.0", "matrix.os_2", "A.B9.-c"]
+)
+def test_name_paths_of_letters_digits_dashes_and_underscores_are_accepted(path: str) -> None:
+    assert list(references(f"${{{{ {path} }}}}")) == [tuple(path.split("."))]
+
+
+@pytest.mark.parametrize("path", ["-x", "9.a", "a.", ".a", "a b", "inputs.é", "a\n.b", "a.$"])
+def test_other_paths_are_refused(path: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"is not a name path$"):
+        list(references(f"${{{{ {path} }}}}"))
+
+
+def test_an_expression_is_held_to_the_length_limit_only_when_given_one() -> None:
+    long = "${{ inputs." + "a" * 300 + " }}"
+    assert list(references(long)) == [("inputs", "a" * 300)]
+    with pytest.raises(InvalidArgumentError) as caught:
+        list(references(long, Limits(max_expression_length=100)))
+    assert str(caught.value) == (
+        "expression ${{ inputs.aaaaaaaaaaaaaaaaa... exceeds the limit max-expression-length"
+        " (309 > 100)"
+    )

@@ -3,12 +3,14 @@ end, and the step key."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from photon.errors import InvalidArgumentError
-from photon.hub.core import StepRecord, TaskRecord
+from photon.hub.core import Limits, StepRecord, TaskRecord
 from photon.hub.workflows import StepKey, parse_workflow
 from photon.hub.workflows._dag import (
     Readiness,
@@ -100,12 +102,12 @@ def test_conditions_decide_on_how_the_needs_ended(
     assert readiness(FLOW.step("rollback"), after_test) is rollback
 
 
-def test_the_concurrency_limit_counts_running_steps() -> None:
-    assert not at_concurrency_limit(FLOW, steps(build=StepState.RUNNING).values())
-    full = steps(build=StepState.RUNNING, grid=StepState.RUNNING)
-    assert at_concurrency_limit(FLOW, full.values())
+def test_the_concurrency_limit_is_reached_at_as_many_running_steps_as_it_allows() -> None:
+    assert not at_concurrency_limit(FLOW, 1)
+    assert at_concurrency_limit(FLOW, 2)
+    assert at_concurrency_limit(FLOW, 3)
     assert not at_concurrency_limit(
-        parse_workflow({"name": "n", "steps": [{"id": "a", "tool": "t"}]}), full.values()
+        parse_workflow({"name": "n", "steps": [{"id": "a", "tool": "t"}]}), 2
     )
 
 
@@ -139,6 +141,23 @@ def test_a_matrix_fans_out_over_every_combination() -> None:
 def test_a_for_each_that_is_not_a_list_is_refused() -> None:
     with pytest.raises(InvalidArgumentError, match="for_each must give a list, got str"):
         instances(FLOW.step("lint"), inputs={"files": "a.py"}, steps=steps())
+
+
+def test_a_fan_out_past_the_limit_is_refused_before_anything_is_expanded() -> None:
+    few = Limits(max_fan_out=1)
+    done = steps(build=StepState.SUCCEEDED)
+    done["build"] = replace(done["build"], outputs={"n": 7})
+    with pytest.raises(InvalidArgumentError) as caught:
+        instances(FLOW.step("lint"), inputs={"files": ["a.py", "b.py"]}, steps=done, limits=few)
+    assert str(caught.value) == "the fan-out exceeds the limit max-fan-out (2 > 1)"
+    [one] = instances(FLOW.step("lint"), inputs={"files": ["a.py"]}, steps=done, limits=few)
+    assert one.inputs["path"] == "a.py"
+    # 10^12 combinations: counted, never listed.
+    huge = replace(FLOW.step("grid"), matrix={k: list(range(1000)) for k in "abcd"})
+    started = time.perf_counter()
+    with pytest.raises(InvalidArgumentError, match=r"max-fan-out \(1000000000000 > 10000\)$"):
+        instances(huge, inputs={}, steps=steps())
+    assert time.perf_counter() - started < 0.5
 
 
 def test_each_instance_is_keyed_and_labelled() -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from typing import Any
 
 import pytest
 
 from photon.errors import InvalidArgumentError
+from photon.hub.core import Limits
 from photon.hub.workflows._spec import (
     Condition,
+    WorkflowSpec,
     ancestors,
     check_tools,
     expand_matrix,
@@ -528,3 +532,252 @@ def test_without_connected_agents_nothing_can_be_checked() -> None:
     document = workflow(step("a", tool="anything", inputs={"sleep": -1}))
     spec = check_tools(parse_workflow(document), [])
     assert spec.step("a").task.action == ""
+
+
+# -- size: limits, linear checks, short errors --------------------------------------------------
+#
+# The bounds on time below are generous (the old checks took from 30 s to minutes on these
+# shapes, the new ones well under a second); they catch a check that is quadratic again, not a
+# slow machine.
+
+GENEROUS = 5.0  # seconds
+
+
+def ring(n: int) -> dict[str, Any]:
+    """n steps, each needing the one before it and the first needing the last."""
+    return workflow(*(step(f"s{i}", needs=f"s{(i - 1) % n}") for i in range(n)))
+
+
+def chain(n: int, **inputs: str) -> dict[str, Any]:
+    """n steps, each needing the one before; `inputs` (formatted with the step's number i and
+    i - 1 as `prev`) go into every step but the first."""
+    steps = [step("s0")]
+    for i in range(1, n):
+        given = {k: v.format(i=i, prev=i - 1) for k, v in inputs.items()}
+        steps.append(step(f"s{i}", needs=f"s{i - 1}", inputs=given))
+    return workflow(*steps)
+
+
+def timed(call: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
+    """(seconds, result or the InvalidArgumentError raised)."""
+    started = time.perf_counter()
+    try:
+        result = call(*args, **kwargs)
+    except InvalidArgumentError as exc:
+        result = exc
+    return time.perf_counter() - started, result
+
+
+@pytest.mark.parametrize("n", [1001, 10_000, 100_000])
+def test_more_steps_than_the_limit_are_refused_before_any_is_read(n: int) -> None:
+    document = ring(n)
+    document["steps"][0] = "not even a mapping"  # never looked at
+    seconds, refused = timed(parse_workflow, document)
+    assert str(refused) == (
+        f"workflow: the number of steps exceeds the limit max-workflow-steps ({n} > 1000)"
+    )
+    assert seconds < 0.5
+
+
+def test_the_step_limit_is_the_hubs_and_a_stored_document_is_not_held_to_it() -> None:
+    small = Limits(max_workflow_steps=3)
+    assert rejected_with(chain(4), small) == (
+        "workflow: the number of steps exceeds the limit max-workflow-steps (4 > 3)"
+    )
+    assert len(parse_workflow(chain(4), limits=Limits(max_workflow_steps=4)).steps) == 4
+    # What the hub stored it reads back, whatever the limits have become since.
+    assert len(parse_workflow(chain(1001), limits=None).steps) == 1001
+
+
+def test_a_ring_of_the_most_steps_allowed_is_refused_naming_a_few_of_them() -> None:
+    seconds, refused = timed(parse_workflow, ring(1000))
+    assert str(refused) == (
+        "steps s0, s1, s10, s100, s101, s102, s103, s104, s105, s106 and 990 more"
+        " form a cycle through needs"
+    )
+    assert seconds < GENEROUS
+
+
+def test_a_ring_of_ten_thousand_steps_is_refused_in_linear_time() -> None:
+    # 30 s of the hub's CPU before: every step left out searched the graph for itself.
+    seconds, refused = timed(parse_workflow, ring(10_000), limits=Limits(max_workflow_steps=10_000))
+    assert str(refused).startswith("steps s0, s1, s10, s100, s1000, s1001, ")
+    assert str(refused).endswith(" and 9990 more form a cycle through needs")
+    assert len(str(refused)) < 200
+    assert seconds < GENEROUS
+
+
+def test_only_steps_on_a_cycle_are_named_not_those_between_or_after_cycles() -> None:
+    document = workflow(
+        step("a", needs="b"),
+        step("b", needs="a"),
+        step("x", needs="a"),  # after one cycle, before the next: on none
+        step("c", needs=["d", "x"]),
+        step("d", needs="c"),
+        step("after", needs="d"),
+        step("free"),
+    )
+    assert rejected(document) == "steps a, b, c, d form a cycle through needs"
+
+
+def test_a_long_chain_referring_to_the_first_step_is_checked_in_linear_time() -> None:
+    # Each reference to the first step is to an ancestor, not a need: before, each step's
+    # ancestors were searched for anew (minutes for 10,000 steps).
+    document = chain(
+        10_000, prev="${{{{ steps.s{prev}.outputs.x }}}}", first="${{{{ steps.s0.outputs.x }}}}"
+    )
+    seconds, spec = timed(parse_workflow, document, limits=Limits(max_workflow_steps=10_000))
+    assert isinstance(spec, WorkflowSpec)
+    assert spec.order[:3] == ("s0", "s1", "s2")
+    assert seconds < GENEROUS
+
+
+def test_a_non_ancestor_at_the_end_of_a_long_chain_is_still_refused() -> None:
+    document = chain(1000, far="${{{{ steps.s{prev}.outputs.x }}}}")
+    document["steps"].insert(0, step("aside"))
+    document["steps"].pop()
+    document["steps"][-1]["inputs"]["late"] = "${{ steps.aside.outputs.x }}"
+    seconds, refused = timed(parse_workflow, document)
+    assert str(refused) == (
+        "step 's998' inputs: ${{ steps.aside.outputs.x }} refers to 'aside', which is not in needs"
+    )
+    assert seconds < GENEROUS
+
+
+def test_references_through_other_branches_are_refused_and_up_the_own_branch_accepted() -> None:
+    steps = [
+        step("a"),
+        step("b", needs="a"),
+        step("c", needs="a"),
+        step("d", needs="b", inputs={"top": "${{ steps.a.outputs.x }}"}),
+    ]
+    parse_workflow(workflow(*steps))
+    steps[3] = step("d", needs="b", inputs={"x": ["${{ steps.c.outputs.x }}"]})
+    assert rejected(workflow(*steps)) == (
+        "step 'd' inputs: ${{ steps.c.outputs.x }} refers to 'c', which is not in needs"
+    )
+    steps[3] = step("d", needs="b", for_each="${{ steps.d.outputs.x }}")
+    assert rejected(workflow(*steps)) == (
+        "step 'd' for_each: ${{ steps.d.outputs.x }} refers to 'd', which is not in needs"
+    )
+
+
+def test_the_first_mistake_in_file_order_is_the_one_reported() -> None:
+    document = workflow(
+        step("a"),
+        step("b", inputs={"x": "${{ steps.a.outputs.x }}"}),  # not in needs
+        step("c", inputs={"x": "${{ inputs.a || 1 }}"}),  # not a path
+    )
+    assert rejected(document) == (
+        "step 'b' inputs: ${{ steps.a.outputs.x }} refers to 'a', which is not in needs"
+    )
+    document["steps"][1]["needs"] = "a"
+    assert rejected(document) == "step 'c': expression ${{ inputs.a || 1 }} is not a name path"
+
+
+def test_the_first_duplicate_id_in_file_order_is_named() -> None:
+    document = workflow(step("b"), step("a"), step("a"), step("b"))
+    assert rejected(document) == "step 'b': the id is used twice"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["${{ " * 375, "${{" + " " * 1497, "x ${{ inputs.k }} ${{" + "}" * 1479, "${{${{" * 250],
+)
+def test_a_pathological_1500_character_input_is_handled_in_milliseconds(text: str) -> None:
+    # 12.6 s of the hub's CPU before, backtracking over `${{` and spaces.
+    seconds, _ = timed(parse_workflow, workflow(step("a", inputs={"x": text}), inputs={"k": 1}))
+    assert seconds < 0.5
+
+
+def test_an_unclosed_expression_is_literal_text() -> None:
+    spec = parse_workflow(workflow(step("a", inputs={"x": "${{ " * 375})))
+    assert spec.step("a").task.inputs == {"x": "${{ " * 375}
+
+
+def test_an_expression_longer_than_the_limit_is_refused() -> None:
+    name = "n" * 247
+    exactly = f"${{{{ inputs.{name} }}}}"  # 256 characters between the braces
+    parse_workflow(workflow(step("a", inputs={"x": exactly}), inputs={name: 1}))
+    longer = f"${{{{ inputs.{name}n }}}}"
+    assert rejected(workflow(step("a", inputs={"x": longer}), inputs={name + "n": 1})) == (
+        "step 'a': expression ${{ inputs.nnnnnnnnnnnnnnnnn... exceeds the limit"
+        " max-expression-length (257 > 256)"
+    )
+    message = rejected(workflow(step("a", inputs={"x": "${{" + " " * 1494 + "}}"})))
+    assert message == (
+        "step 'a': expression ${{ ... exceeds the limit max-expression-length (1494 > 256)"
+    )
+
+
+def nested(depth: int) -> Any:
+    """Mappings and lists nested `depth` deep, a mapping outermost."""
+    value: Any = "leaf"
+    for level in range(depth, 0, -1):
+        value = {"k": value} if level % 2 else [value]
+    return value
+
+
+def test_inputs_nested_deeper_than_the_limit_are_refused() -> None:
+    parse_workflow(workflow(step("a", inputs=nested(32))))
+    assert rejected(workflow(step("a", inputs=nested(33)))) == (
+        "step 'a' inputs: the nesting exceeds the limit max-input-depth (33 > 32)"
+    )
+    assert rejected(workflow(step("a", for_each=nested(40)))) == (
+        "step 'a' for_each: the nesting exceeds the limit max-input-depth (40 > 32)"
+    )
+    assert rejected(workflow(step("a"), inputs={"deep": {"default": nested(32)}})) == (
+        "workflow inputs: the nesting exceeds the limit max-input-depth (34 > 32)"
+    )
+
+
+def test_a_fan_out_over_the_limit_in_the_file_is_refused_at_submit() -> None:
+    grid = {"os": list(range(101)), "py": list(range(100))}
+    assert rejected(workflow(step("a", matrix=grid))) == (
+        "step 'a' matrix: the fan-out exceeds the limit max-fan-out (10100 > 10000)"
+    )
+    assert rejected(workflow(step("a", for_each=list(range(10_001))))) == (
+        "step 'a' for_each: the fan-out exceeds the limit max-fan-out (10001 > 10000)"
+    )
+    parse_workflow(workflow(step("a", for_each=list(range(10_000)))))
+    # A huge matrix is counted, not expanded.
+    huge = {k: list(range(1000)) for k in "abcd"}
+    seconds, refused = timed(parse_workflow, workflow(step("a", matrix=huge)))
+    assert "(1000000000000 > 10000)" in str(refused)
+    assert seconds < 0.5
+
+
+def test_a_selector_longer_than_the_limit_is_refused_before_it_is_parsed() -> None:
+    assert rejected(workflow(step("a", selector="k" * 1025))) == (
+        "step 'a' selector exceeds the limit max-selector-length (1025 > 1024)"
+    )
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        workflow(step("a"), **{"x" * 10_000: 1}),
+        workflow(step("a", **{"x" * 10_000: 1})),
+        workflow(step("a", needs="x" * 10_000)),
+        workflow(step("a", retry={"x" * 10_000: 1})),
+        workflow(step("a", timeout="x" * 10_000)),
+    ],
+)
+def test_errors_quote_at_most_a_little_of_what_they_were_given(document: Any) -> None:
+    message = rejected(document)
+    assert re.search(r"\.\.\. \(100\d\d characters\)", message), message
+    assert len(message) < 300
+
+
+def test_check_tools_keeps_the_order_and_indexes_the_checked_steps() -> None:
+    spec = parse_workflow(workflow(step("b", needs="a"), step("a")))
+    checked = check_tools(spec, TOOLS)
+    assert checked.order == ("a", "b")
+    assert checked.step("b").task.action == "echo"
+    assert checked.steps == tuple(checked.step(i) for i in ("b", "a"))
+
+
+def rejected_with(document: Any, limits: Limits) -> str:
+    with pytest.raises(InvalidArgumentError) as caught:
+        parse_workflow(document, limits=limits)
+    return str(caught.value)

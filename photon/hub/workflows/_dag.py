@@ -6,6 +6,7 @@ The workflow engine asks these as steps' tasks end and carries the answers out.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -13,9 +14,9 @@ from typing import Any
 
 from ...errors import InvalidArgumentError
 from ...model import StepState, TaskSpec, TaskState, WorkflowState
-from ..core import StepRecord, TaskRecord
+from ..core import DEFAULT_LIMITS, Limits, StepRecord, TaskRecord
 from ._expressions import substitute
-from ._spec import MAX_FAN_OUT, Condition, StepSpec, WorkflowSpec, expand_matrix
+from ._spec import Condition, StepSpec, WorkflowSpec, expand_matrix
 
 _KEY_PREFIX = "wf"
 
@@ -62,30 +63,37 @@ def readiness(spec: StepSpec, steps: Mapping[str, StepRecord]) -> Readiness:
     return Readiness.START if runs else Readiness.SKIP
 
 
-def at_concurrency_limit(spec: WorkflowSpec, steps: Iterable[StepRecord]) -> bool:
-    """True when the workflow runs as many steps at once as it allows."""
+def at_concurrency_limit(spec: WorkflowSpec, running: int) -> bool:
+    """True when the workflow runs as many steps at once as it allows (`running`: how many
+    of its steps are RUNNING, which the engine counts as they change rather than scanning
+    every step for every step it might start)."""
     limit = spec.concurrency
-    return limit is not None and limit <= sum(1 for s in steps if s.state is StepState.RUNNING)
+    return limit is not None and limit <= running
 
 
 def instances(
-    spec: StepSpec, *, inputs: Mapping[str, Any], steps: Mapping[str, StepRecord]
+    spec: StepSpec,
+    *,
+    inputs: Mapping[str, Any],
+    steps: Mapping[str, StepRecord],
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[TaskSpec]:
     """The task of each instance of a starting step: one, or one per `for_each` item or
     `matrix` combination, with expressions substituted. Raises InvalidArgumentError naming what
-    has no value or fans out too far."""
+    has no value or fans out past max-fan-out (counted before anything is expanded)."""
     context: dict[str, Any] = {"inputs": dict(inputs), "steps": _Outputs(steps)}
     if spec.for_each is not None:
         items = substitute(spec.for_each, context)
         if not isinstance(items, list):
             raise InvalidArgumentError(f"for_each must give a list, got {type(items).__name__}")
+        limits.check("max_fan_out", len(items), "the fan-out")
         contexts = [{**context, "item": item} for item in items]
     elif spec.matrix is not None:
+        size = math.prod(len(values) for values in spec.matrix.values())
+        limits.check("max_fan_out", size, "the fan-out")
         contexts = [{**context, "matrix": combo} for combo in expand_matrix(spec.matrix)]
     else:
         contexts = [context]
-    if len(contexts) > MAX_FAN_OUT:
-        raise InvalidArgumentError(f"fan-out of {len(contexts)} exceeds {MAX_FAN_OUT}")
     return [replace(spec.task, inputs=substitute(dict(spec.task.inputs), c)) for c in contexts]
 
 

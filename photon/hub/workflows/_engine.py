@@ -16,7 +16,7 @@ from typing import Any
 
 from ..._ids import new_ulid
 from ...errors import ConflictError, InvalidArgumentError, PhotonError
-from ...model import StepState, WorkflowState
+from ...model import StepState, ToolInfo, WorkflowState
 from ..core import DEFAULT_LIMITS, Limits, StepRecord, TaskEventRecord, TaskRecord, WorkflowRecord
 from ..store import WorkflowStore
 from ..tasks import TaskEngine, WatchItem
@@ -52,9 +52,11 @@ class Run:
     last_events: dict[str, TaskEventRecord] = field(default_factory=dict)  # task id -> latest
     followers: dict[str, list[str]] = field(init=False)  # step id -> the steps that need it
     unfinished: int = field(init=False)  # steps not ended yet
+    running: int = field(init=False)  # steps RUNNING (for the workflow's concurrency)
 
     def __post_init__(self) -> None:
         self.unfinished = sum(not s.state.terminal for s in self.steps.values())
+        self.running = sum(s.state is StepState.RUNNING for s in self.steps.values())
         for record in self.steps.values():
             for task_id in record.task_ids:
                 self.step_of[task_id] = record.step_id
@@ -95,6 +97,11 @@ class Snapshot:
     waiting: Mapping[str, str] = field(default_factory=dict)  # task id -> why it is queued
 
 
+def _checked(document: Mapping[str, Any], tools: list[ToolInfo], limits: Limits) -> WorkflowSpec:
+    """A submitted document, parsed and checked against the limits and the agents' tools."""
+    return check_tools(parse_workflow(document, limits=limits), tools)
+
+
 class WorkflowEngine:
     def __init__(
         self,
@@ -124,7 +131,7 @@ class WorkflowEngine:
             _, steps = await self._store.get_workflow(record.id)
             run = Run(
                 record=record,
-                spec=parse_workflow(record.document),
+                spec=parse_workflow(record.document, limits=None),
                 steps={s.step_id: s for s in steps},
                 resumed=True,
             )
@@ -154,16 +161,29 @@ class WorkflowEngine:
     # -- API ----------------------------------------------------------------------------------
 
     async def submit(self, document: Mapping[str, Any], inputs: Mapping[str, Any]) -> Snapshot:
-        """Validate and start a workflow. Raises InvalidArgumentError naming step and field."""
-        spec = check_tools(parse_workflow(document), self._tasks.tools())
+        """Validate and start a workflow. Raises InvalidArgumentError naming step and field, or
+        the limit the document is over.
+
+        The document is checked in a worker thread (the checks are pure, and a maximal document
+        takes a while), so the hub goes on serving meanwhile; cancelled then, the check runs to
+        its end unseen and nothing is recorded.
+        """
+        spec = await asyncio.to_thread(_checked, document, self._tasks.tools(), self._limits)
+        pins: dict[str, str] = {}  # each agent pin resolved once, however many steps name it
+        refusals: dict[tuple[str, str], str | None] = {}
         for step in spec.steps:
             task = step.task
             if task.agent:
                 try:
-                    task = replace(task, agent=await self._tasks.resolve_agent(task.agent))
+                    if task.agent not in pins:
+                        pins[task.agent] = await self._tasks.resolve_agent(task.agent)
+                    task = replace(task, agent=pins[task.agent])
                 except PhotonError as exc:
                     raise InvalidArgumentError(f"step {step.id!r}: {exc}") from None
-            if reason := self._tasks.refusal(task):
+            # Whether a task is refused depends on its tool and agent pin alone.
+            if (task.tool, task.agent) not in refusals:
+                refusals[task.tool, task.agent] = self._tasks.refusal(task)
+            if reason := refusals[task.tool, task.agent]:
                 raise InvalidArgumentError(f"step {step.id!r}: {reason}")
         values = resolve_inputs(spec, inputs)
         record = WorkflowRecord(
@@ -208,7 +228,7 @@ class WorkflowEngine:
             steps=steps,
             tasks=tasks,
             last_events={},
-            spec=parse_workflow(record.document),
+            spec=await asyncio.to_thread(parse_workflow, record.document, limits=None),
         )
 
     async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]:
@@ -365,10 +385,10 @@ class WorkflowEngine:
                 message=f"condition {spec.condition} is false",
             )
             return
-        if at_concurrency_limit(run.spec, run.steps.values()):
+        if at_concurrency_limit(run.spec, run.running):
             return
         try:
-            specs = instances(spec, inputs=run.record.inputs, steps=run.steps)
+            specs = instances(spec, inputs=run.record.inputs, steps=run.steps, limits=self._limits)
         except InvalidArgumentError as exc:
             self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
             return
@@ -398,6 +418,7 @@ class WorkflowEngine:
         if step.state.terminal and step.finished_at is None:
             step = replace(step, finished_at=time.time())
         run.unfinished -= step.state.terminal and not was.terminal
+        run.running += (step.state is StepState.RUNNING) - (was is StepState.RUNNING)
         run.steps[step_id] = step
         self._write(run, self._store.update_step(step))
 

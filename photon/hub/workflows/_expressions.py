@@ -1,34 +1,74 @@
-"""`${{ ... }}` substitution in workflow step inputs (pure)."""
+"""`${{ ... }}` in workflow step inputs: finding, checking and substituting them (pure).
+
+Expressions are found by scanning for their delimiters and checked name by name, never with a
+backtracking pattern, so the work is linear in the text whatever it holds (an unclosed `${{`,
+runs of spaces or braces).
+"""
 
 from __future__ import annotations
 
 import json
-import re
+import string
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ...errors import InvalidArgumentError
+from ..core import Limits
 
-# Up to the first `}}`, so a stray `}` inside (e.g. `format('{0}', ...)`) is still seen as an
-# expression and rejected, not passed on as literal text.
-EXPRESSION = re.compile(r"\$\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
-_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
+_OPEN = "${{"
+_CLOSE = "}}"
+_FIRST = frozenset(string.ascii_letters + "_")
+_NAME = frozenset(string.ascii_letters + string.digits + "_-")
+_SHOWN = 24  # characters of an over-long expression its error quotes
 
 
-def references(value: Any) -> Iterator[tuple[str, ...]]:
-    """Every expression path in a value (nested lists and mappings), as tuples of names."""
-    if isinstance(value, str):
-        for match in EXPRESSION.finditer(value):
-            path = match.group(1)
-            if not _PATH.match(path):
-                raise InvalidArgumentError(f"expression ${{{{ {path} }}}} is not a name path")
-            yield tuple(path.split("."))
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from references(item)
+def _spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, inner text) of each expression: from `${{` up to the first `}}` after it,
+    so a stray `}` inside (`format('{0}', ...)`) is still seen as an expression and refused,
+    not passed on as literal text. A `${{` never closed, and all after it, is literal."""
+    position = 0
+    while (start := text.find(_OPEN, position)) != -1:
+        end = text.find(_CLOSE, start + len(_OPEN))
+        if end == -1:
+            return
+        yield start, end + len(_CLOSE), text[start + len(_OPEN) : end]
+        position = end + len(_CLOSE)
+
+
+def _is_path(path: str) -> bool:
+    """`name(.name)*`: names of letters, digits, `_` and `-`, the first not starting with a
+    digit or `-`."""
+    names = path.split(".")
+    return names[0][:1] in _FIRST and all(name and _NAME.issuperset(name) for name in names)
+
+
+def _path(inner: str, limits: Limits | None) -> tuple[str, ...]:
+    if limits is not None:
+        shown = inner.strip()[:_SHOWN]
+        limits.check("max_expression_length", len(inner), f"expression ${{{{ {shown}...")
+    path = inner.strip()
+    if not _is_path(path):
+        raise InvalidArgumentError(f"expression ${{{{ {path} }}}} is not a name path")
+    return tuple(path.split("."))
+
+
+def references(value: Any, limits: Limits | None = None) -> Iterator[tuple[str, ...]]:
+    """Every expression path in a value (nested lists and mappings), as tuples of names, in
+    the order they are written.
+
+    Raises InvalidArgumentError for an expression that is not a name path, or (given `limits`)
+    one longer than max-expression-length.
+    """
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, str):
+            for _, _, inner in _spans(current):
+                yield _path(inner, limits)
+        elif isinstance(current, Mapping):
+            stack.extend(reversed(list(current.values())))
+        elif isinstance(current, list):
+            stack.extend(reversed(current))
 
 
 def _lookup(path: str, context: Mapping[str, Any]) -> Any:
@@ -49,10 +89,16 @@ def substitute(value: Any, context: Mapping[str, Any]) -> Any:
     Raises InvalidArgumentError naming an expression that has no value.
     """
     if isinstance(value, str):
-        whole = EXPRESSION.fullmatch(value.strip())
-        if whole:
-            return _lookup(whole.group(1), context)
-        return EXPRESSION.sub(lambda m: _text(_lookup(m.group(1), context)), value)
+        stripped = value.strip()
+        first = next(_spans(stripped), None)
+        if first is not None and first[0] == 0 and first[1] == len(stripped):
+            return _lookup(first[2].strip(), context)
+        parts: list[str] = []
+        position = 0
+        for start, end, inner in _spans(value):
+            parts += (value[position:start], _text(_lookup(inner.strip(), context)))
+            position = end
+        return "".join((*parts, value[position:])) if parts else value
     if isinstance(value, Mapping):
         return {key: substitute(item, context) for key, item in value.items()}
     if isinstance(value, list):
