@@ -47,7 +47,7 @@ class JoinToken:
                 token_id=str(raw["id"]),
                 secret=str(raw["secret"]),
             )
-        except (ValueError, KeyError, TypeError, binascii.Error):
+        except (ValueError, KeyError, TypeError, RecursionError, binascii.Error):
             raise UsageError("join token is corrupted (copy it again in full)") from None
         if not token.api_addresses or not token.ca_pin.startswith("sha256:"):
             raise UsageError("join token is corrupted (copy it again in full)")

@@ -6,17 +6,21 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ._text import shorten
 from .errors import InvalidArgumentError
 
 Labels = Mapping[str, str]
 
-_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
+_KEY = r"[A-Za-z0-9][A-Za-z0-9._/-]*+"
+# Matched against a stripped term, with possessive quantifiers and one way to read each space:
+# linear in the term's length (`\s*` next to `\s+` backtracked quadratically on long runs of
+# spaces).
 _TERM = re.compile(
-    rf"""^\s*(?:
-        (?P<neg>!)\s*(?P<nkey>{_KEY})
-      | (?P<skey>{_KEY})\s*(?P<op>!=|==|=|\s+in\s+|\s+notin\s+)\s*(?P<value>\([^)]*\)|[^\s,()]*)
-      | (?P<ekey>{_KEY})
-    )\s*$""",
+    rf"""(?P<neg>!)\s*+(?P<nkey>{_KEY})
+      | (?P<skey>{_KEY})
+        (?:\s*+(?P<op>!=|==|=)|\s++(?P<word>in|notin)\s++)
+        \s*+(?P<value>\([^)]*+\)|[^\s,()]*+)
+      | (?P<ekey>{_KEY})""",
     re.VERBOSE,
 )
 
@@ -54,9 +58,9 @@ def parse_selector(text: str) -> Selector:
     """Raises InvalidArgumentError naming the term that does not parse."""
     terms: list[Callable[[Labels], bool]] = []
     for raw in _split_terms(text):
-        match = _TERM.match(raw)
+        match = _TERM.fullmatch(raw.strip())
         if match is None:
-            raise InvalidArgumentError(f"selector term {raw.strip()!r} is not valid")
+            raise InvalidArgumentError(f"selector term {shorten(raw.strip())!r} is not valid")
         terms.append(_term(match))
     return Selector(text, tuple(terms))
 
@@ -66,10 +70,10 @@ def _term(match: re.Match[str]) -> Callable[[Labels], bool]:
         return lambda labels: key not in labels
     if key := match["ekey"]:
         return lambda labels: key in labels
-    key, op, value = match["skey"], match["op"].strip(), match["value"]
+    key, op, value = match["skey"], match["op"] or match["word"], match["value"]
     if op in {"in", "notin"}:
         if not (value.startswith("(") and value.endswith(")")):
-            raise InvalidArgumentError(f"selector term needs a (list) after {op}: {key}")
+            raise InvalidArgumentError(f"selector term needs a (list) after {op}: {shorten(key)}")
         options = frozenset(v.strip() for v in value[1:-1].split(",") if v.strip())
         if op == "in":
             return lambda labels: labels.get(key) in options

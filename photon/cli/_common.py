@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._text import escape_controls
 from ..errors import ConfigError, PhotonError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -22,25 +23,49 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
 
 
-class _JsonFormatter(logging.Formatter):
+# Log lines quote what peers sent (agents' names, hostnames, tools' messages, the hub's
+# words): the formatters escape control characters in the message and its arguments, so none of
+# it can forge a line or recolour a terminal, however old the data or whoever wrote it. A
+# traceback keeps its lines; what its lines say is escaped.
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger: message`, control characters in the message escaped."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        return escape_controls(super().formatException(ei), keep_newlines=True)
+
+    def formatStack(self, stack_info: str) -> str:
+        return escape_controls(super().formatStack(stack_info), keep_newlines=True)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, control characters in the message escaped."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": escape_controls(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = escape_controls(
+                self.formatException(record.exc_info), keep_newlines=True
+            )
         return json.dumps(entry)
 
 
 def setup_logging(*, level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
@@ -98,7 +123,8 @@ def _fail(exc: BaseException, debug: bool) -> None:
         import traceback
 
         traceback.print_exception(exc)
-    print(f"error: {exc}", file=sys.stderr)
+    # One line, whatever the error quotes (the hub's words, a name an agent chose).
+    print(f"error: {escape_controls(str(exc))}", file=sys.stderr)
 
 
 async def serve_until_signalled(
@@ -160,6 +186,8 @@ def load_toml(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"config file {path} not found") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError(f"cannot read config file {path}: nested too deeply") from None
 
 
 def layered(

@@ -1,4 +1,11 @@
-"""Parse `--input` items (httpie's k=v, k:=JSON, k=@file), `--labels`, durations and YAML."""
+"""Parse `--input` items (httpie's k=v, k:=JSON, k=@file), `--labels`, durations and YAML.
+
+What is parsed is held to photonctl's fixed bounds (`photon._bounds`), which are the limits a
+hub takes by default: files up to MAX_DOCUMENT_BYTES, documents nested up to MAX_JSON_DEPTH
+levels. A YAML alias repeats what its anchor names: a few lines of aliases of aliases expand to
+gigabytes ("billion laughs"), so a YAML document's expanded size is counted on its composed
+nodes, where an alias is one shared node, before any of it is built.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,17 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._bounds import (
+    DOCUMENT,
+    MAX_DOCUMENT_BYTES,
+    MAX_JSON_DEPTH,
+    JsonBounds,
+    OutOfBounds,
+    dump_json,
+    load_json,
+)
 from .._duration import parse_duration as _parse_duration
+from .._text import escape_controls, has_controls
 from ..errors import UsageError
 
 _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
@@ -22,7 +39,9 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _loader() -> type[yaml.SafeLoader]:
-    """A SafeLoader that keeps timestamps as strings, so every value stays JSON-compatible."""
+    """A SafeLoader that keeps timestamps as strings, so every value stays JSON-compatible, and
+    that refuses (OutOfBounds) a document nested deeper than MAX_JSON_DEPTH or expanding to
+    more than MAX_DOCUMENT_BYTES, before constructing it."""
     # yaml is imported only for an --inputs-file that is not JSON: photon-agent imports this
     # module for its labels, and yaml would stay in the daemon's memory for nothing.
     import yaml
@@ -32,17 +51,88 @@ def _loader() -> type[yaml.SafeLoader]:
             first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
             for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
         }
+        _composing = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            # Composing recurses once a level: stop before Python's recursion limit does (a
+            # scalar is one call below its collection, hence the one more).
+            self._composing += 1
+            try:
+                if self._composing > MAX_JSON_DEPTH + 1:
+                    raise OutOfBounds(DOCUMENT.too_deep())
+                return super().compose_node(parent, index)
+            finally:
+                self._composing -= 1
+
+        def compose_document(self) -> Any:
+            node = super().compose_document()
+            if node is not None:
+                _check_expansion(node)
+            return node
 
     return Loader
 
 
-def read_text_file(path: str) -> str:
-    """Return the UTF-8 text of the file at `path` (`~` expanded); raises UsageError."""
+def _check_expansion(root: yaml.Node) -> None:
+    """Raise OutOfBounds when the composed document would be deeper than MAX_JSON_DEPTH or,
+    through its aliases, larger than MAX_DOCUMENT_BYTES once they are expanded (without
+    aliases it is no larger than its text, and its JSON is measured exactly later). Each node is
+    measured once (an alias is the node it names), without recursion: linear in the composed
+    document. A node that contains itself counts once; building it then says it is circular."""
+    import yaml  # see _loader
+
+    measured: dict[int, tuple[int, int]] = {}  # node id -> (depth, bytes as JSON, roughly)
+    visiting: set[int] = set()
+    reached: set[int] = set()
+    aliased = False  # some node is reached twice: an alias repeats it
+    stack: list[yaml.Node] = [root]
+    while stack:
+        node = stack[-1]
+        key = id(node)
+        if key in measured:
+            stack.pop()
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if key not in visiting:
+            visiting.add(key)
+            for child in children:
+                aliased = aliased or id(child) in reached
+                reached.add(id(child))
+            stack += [c for c in children if id(c) not in measured and id(c) not in visiting]
+            continue
+        stack.pop()
+        visiting.discard(key)
+        parts = [measured.get(id(c), (0, 0)) for c in children]
+        if isinstance(node, yaml.ScalarNode):
+            depth, size = 0, len(node.value)
+        else:
+            depth = 1 + max((d for d, _ in parts), default=0)
+            size = 2 + len(children) + sum(b for _, b in parts)
+        if depth > MAX_JSON_DEPTH:
+            raise OutOfBounds(DOCUMENT.too_deep())
+        if aliased and size > MAX_DOCUMENT_BYTES:
+            raise OutOfBounds(
+                f"expands to more than {MAX_DOCUMENT_BYTES} bytes (aliases repeat what they name)"
+            )
+        measured[key] = depth, size
+
+
+def read_text_file(path: str, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> str:
+    """Return the UTF-8 text of the file at `path` (`~` expanded), if it is no larger than
+    `max_bytes`; raises UsageError."""
     try:
-        with open(os.path.expanduser(path), encoding="utf-8") as f:
-            return f.read()
+        with open(os.path.expanduser(path), "rb") as f:
+            data = f.read(max_bytes + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise UsageError(f"cannot read {path}: larger than {max_bytes} bytes")
+    try:
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"cannot read {path}: not UTF-8 text ({exc.reason})") from exc
 
@@ -62,6 +152,8 @@ def parse_inputs(
     for item in items:
         key, value = _parse_item(item, read_file)
         inputs[key] = value
+    if items:
+        check_json(inputs, "inputs")
     return inputs
 
 
@@ -84,35 +176,37 @@ def _parse_item(item: str, read_file: Callable[[str], str]) -> tuple[str, Any]:
     if not typed:
         return key, value
     try:
-        return key, json.loads(value)
+        return key, load_json(value)
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{_show(item)}: not valid JSON ({exc.msg} at char {exc.pos + 1})"
         ) from None
-    except RecursionError:
-        raise UsageError(f"{_show(item)}: JSON nested too deeply") from None
+    except OutOfBounds as exc:
+        raise UsageError(f"{_show(item)}: {exc}") from None
 
 
 def _show(item: str) -> str:
     """Quote an item for a one-line error message, shortening long ones."""
     if len(item) > _SHOWN_ITEM_MAX:
         item = item[: _SHOWN_ITEM_MAX - 3] + "..."
-    return "--input '" + item.replace("\n", "\\n") + "'"
+    return "--input '" + escape_controls(item) + "'"
 
 
 def _parse_inputs_file(text: str) -> dict[str, Any]:
     """Parse an `--inputs-file` holding a JSON or YAML object; raises UsageError."""
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError:
         data = _parse_inputs_yaml(text)
-    except RecursionError:
-        raise UsageError("--inputs-file: nested too deeply") from None
+    except OutOfBounds as exc:
+        raise UsageError(f"--inputs-file: {exc}") from None
     if not isinstance(data, dict):
         raise UsageError("--inputs-file: expected a JSON or YAML object")
     for key in data:
         if not isinstance(key, str):
-            raise UsageError(f"--inputs-file: keys must be strings, got {key!r}")
+            raise UsageError(
+                f"--inputs-file: keys must be strings, got {escape_controls(repr(key))}"
+            )
     check_json(data, "--inputs-file")
     return data
 
@@ -125,24 +219,27 @@ def _parse_inputs_yaml(text: str) -> Any:
     except yaml.YAMLError as exc:
         reason = _yaml_reason(exc)
         raise UsageError(f"--inputs-file: not valid JSON or YAML ({reason})") from None
-    except RecursionError:
-        raise UsageError("--inputs-file: nested too deeply") from None
+    except OutOfBounds as exc:
+        raise UsageError(f"--inputs-file: {exc}") from None
 
 
 def load_yaml(text: str) -> Any:
     """Parse YAML (or JSON) text, keeping timestamps as text; raises yaml.YAMLError, and
-    RecursionError for a document nested too deeply."""
+    OutOfBounds for a document nested deeper than MAX_JSON_DEPTH or expanding (its aliases
+    repeated) to more than MAX_DOCUMENT_BYTES: that is found before the document is built."""
     import yaml  # see _loader
 
     return yaml.load(text, Loader=_loader())  # noqa: S506 - _loader() is a SafeLoader
 
 
-def check_json(data: Any, where: str) -> None:
-    """Raise UsageError naming `where` unless `data` can be sent as JSON: YAML can also hold
-    binary values, sets and anchors that refer to themselves."""
+def check_json(data: Any, where: str, bounds: JsonBounds = DOCUMENT) -> None:
+    """Raise UsageError naming `where` unless `data` can be sent as JSON within `bounds`: YAML
+    can also hold binary values, sets and anchors that refer to themselves."""
     try:
-        json.dumps(data)
-    except (TypeError, ValueError, RecursionError) as exc:
+        dump_json(data, bounds)
+    except OutOfBounds as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: not JSON-compatible ({exc})") from None
 
 
@@ -176,6 +273,8 @@ def parse_labels(text: str) -> dict[str, str]:
             raise UsageError(f"label '{part}': value must not contain '='")
         if len(value) > _LABEL_MAX:
             raise UsageError(f"label '{part}': value longer than {_LABEL_MAX} chars")
+        if has_controls(value):
+            raise UsageError(f"label {key!r}: value has a control character")
         if key in labels:
             raise UsageError(f"label '{part}': duplicate key '{key}'")
         labels[key] = value

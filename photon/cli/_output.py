@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .._text import escape_controls
 from ..errors import UsageError
 
 FORMATS = ("table", "json", "yaml")
@@ -29,7 +30,9 @@ def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] | None = N
     """Render `data` as "table", "json" or "yaml", without a trailing newline; raises UsageError.
 
     For a table, `data` is a list of rows shown through `columns` (header, dotted key) or a
-    dict shown as `key: value` lines.
+    dict shown as `key: value` lines; every key and value shown there has its control
+    characters escaped (`\x1b`), so what an agent or a tool wrote cannot move the cursor,
+    recolour the terminal or forge a line. JSON and YAML escape them in their own way.
     """
     if fmt == "json":
         return json.dumps(data, indent=2, sort_keys=False)
@@ -52,7 +55,7 @@ def _table_lines(rows: Sequence[Any], columns: Sequence[tuple[str, str]] | None)
     if columns is None:
         keys = dict.fromkeys(key for row in rows for key in row)
         columns = [(str(key), str(key)) for key in keys]
-    grid = [[header.upper() for header, _ in columns]]
+    grid = [[escape_controls(header.upper()) for header, _ in columns]]
     grid += [[cell(lookup(row, key)) for _, key in columns] for row in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(columns))]
     return [
@@ -63,9 +66,10 @@ def _table_lines(rows: Sequence[Any], columns: Sequence[tuple[str, str]] | None)
 
 def _show_lines(data: Mapping[Any, Any]) -> list[str]:
     """Show a mapping as aligned `key: value` lines, nesting indented by two spaces."""
-    width = max((len(str(key)) for key in data), default=0) + 1
+    keys = [escape_controls(str(key)) for key in data]
+    width = max((len(key) for key in keys), default=0) + 1
     lines: list[str] = []
-    for key, value in data.items():
+    for key, value in zip(keys, data.values(), strict=True):
         label = f"{key}:"
         nested: list[str] = []
         if isinstance(value, Mapping) and value:
@@ -73,7 +77,7 @@ def _show_lines(data: Mapping[Any, Any]) -> list[str]:
         elif _is_table(value):
             nested = _table_lines(value, None)
         elif isinstance(value, str) and "\n" in value:
-            nested = value.rstrip("\n").split("\n")
+            nested = [escape_controls(line) for line in value.rstrip("\n").split("\n")]
         if nested:
             lines.append(label)
             lines += [_INDENT + line if line else line for line in nested]
@@ -104,7 +108,8 @@ def lookup(row: Mapping[Any, Any], key: str) -> Any:
 
 
 def cell(value: Any) -> str:
-    """Format one value on one line: None and empties as "-", lists joined by ",", dicts as k=v."""
+    """Format one value on one line: None and empties as "-", lists joined by ",", dicts as k=v;
+    a tab shows as a space, other control characters escaped (`\n`, `\x1b`)."""
     if value is None or (isinstance(value, str | list | tuple | dict) and not value):
         return "-"
     if isinstance(value, enum.Enum):
@@ -114,10 +119,10 @@ def cell(value: Any) -> str:
     if isinstance(value, float):
         return _short_float(value)
     if isinstance(value, Mapping):
-        return ",".join(f"{k}={cell(v)}" for k, v in value.items())
+        return ",".join(f"{escape_controls(str(k))}={cell(v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ",".join(cell(item) for item in value)
-    return str(value).replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
+    return escape_controls(str(value).replace("\t", " "))
 
 
 def _short_float(value: float) -> str:

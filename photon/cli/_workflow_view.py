@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .._text import escape_controls
 from ..client import Workflow, WorkflowStep
 from ._output import human_duration, render
 
@@ -44,13 +45,14 @@ def table(workflow: Workflow, agents: dict[str, str]) -> str:
     if workflow.message:
         header += f" - {workflow.message}"
     rows = [_row(s, agents) for s in workflow.steps]
-    return header + "\n" + render(rows, "table", columns=COLUMNS)
+    return escape_controls(header) + "\n" + render(rows, "table", columns=COLUMNS)
 
 
 def progress_lines(
     previous: Workflow | None, current: Workflow, agents: dict[str, str]
 ) -> list[str]:
-    """One line per step whose state or latest event changed (for logs and pipes)."""
+    """One line per step whose state or latest event changed (for logs and pipes), control
+    characters escaped."""
     before = {s.id: s for s in previous.steps} if previous else {}
     stamp = time.strftime("%H:%M:%S")
     lines = []
@@ -60,11 +62,12 @@ def progress_lines(
         if old is None or old.state != step.state:
             where = f" on {row['agent']}" if row["agent"] != "-" else ""
             detail = f": {step.message}" if step.message and step.state.terminal else ""
-            lines.append(f"{stamp} {step.id} {step.state.value}{where}{detail}")
+            lines.append(escape_controls(f"{stamp} {step.id} {step.state.value}{where}{detail}"))
         elif (
             step.last_event is not None
             and (old.last_event is None or old.last_event.seq != step.last_event.seq)
             and step.last_event.message
         ):
-            lines.append(f"{stamp} {step.id} | {step.last_event.message.splitlines()[0][:100]}")
+            latest = step.last_event.message.splitlines()[0][:100]
+            lines.append(escape_controls(f"{stamp} {step.id} | {latest}"))
     return lines

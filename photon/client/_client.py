@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
 
+from .._bounds import DOCUMENT, WORKFLOW, JsonBounds, dump_json
 from ..errors import AuthError, InvalidArgumentError, PhotonError, TransportError
 from ..model import DEFAULT_PRIORITY, DEFAULT_QUEUE_TIMEOUT, RetryPolicy, TaskSpec, TaskState
-from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc
+from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2
 from ..wire import CHANNEL_OPTIONS, error_for, spec_to_proto, state_to_proto
 from ._context import ClientContext, load_context
 from ._types import (
@@ -154,7 +154,9 @@ class PhotonClient:
 
     async def submit(self, tool: str, action: str = "", **fields: Any) -> Task:
         """Submit a task; `fields` are those of `task_spec`."""
-        request = admin_pb2.SubmitTaskRequest(spec=spec_to_proto(task_spec(tool, action, **fields)))
+        request = admin_pb2.SubmitTaskRequest(
+            spec=_spec_to_proto(task_spec(tool, action, **fields))
+        )
         response = await self._call("SubmitTask", request)
         return task_from_proto(response.task)
 
@@ -162,7 +164,7 @@ class PhotonClient:
         """Submit tasks made with `task_spec`, committed together in batches of up to
         `BATCH` (each batch is accepted whole or refused whole)."""
         tasks: list[Task] = []
-        for chunk in _chunks([spec_to_proto(s) for s in specs], BATCH):
+        for chunk in _chunks([_spec_to_proto(s) for s in specs], BATCH):
             response = await self._call("SubmitTasks", admin_pb2.SubmitTasksRequest(specs=chunk))
             tasks += [task_from_proto(r.task) for r in response.results]
         return tasks
@@ -180,7 +182,7 @@ class PhotonClient:
         `on_update` gets each update as `wait` gives it; without it, only the end travels.
         """
         request = admin_pb2.RunTaskRequest(
-            spec=spec_to_proto(task_spec(tool, action, **fields)), quiet=on_update is None
+            spec=_spec_to_proto(task_spec(tool, action, **fields)), quiet=on_update is None
         )
         progress = _Progress(on_update)
         try:
@@ -273,7 +275,8 @@ class PhotonClient:
                 f"a workflow must be a mapping with name and steps, not a {type(document).__name__}"
             )
         request = admin_pb2.SubmitWorkflowRequest(
-            document_json=json.dumps(dict(document)), inputs_json=json.dumps(dict(inputs or {}))
+            document_json=_json(dict(document), "workflow", WORKFLOW),
+            inputs_json=_json(dict(inputs or {}), "inputs"),
         )
         response = await self._call("SubmitWorkflow", request)
         return workflow_from_proto(response.workflow)
@@ -385,6 +388,24 @@ async def _retrying(attempt: Callable[[], Awaitable[T | None]]) -> T:
         failing_since = None
         if result is not None:
             return result
+
+
+def _json(value: Mapping[str, Any], field: str, bounds: JsonBounds = DOCUMENT) -> str:
+    """A document as JSON, within the bounds a hub at its default limits takes (so that what
+    would fail there, or take the client down first, fails here with the same words). Raises
+    InvalidArgumentError naming the field."""
+    try:
+        return dump_json(value, bounds)
+    except (TypeError, ValueError) as exc:  # OutOfBounds too
+        raise InvalidArgumentError(f"{field}: {exc}") from None
+
+
+def _spec_to_proto(spec: TaskSpec) -> common_pb2.TaskSpec:
+    """The spec's message, its inputs checked as `_json` checks them."""
+    inputs_json = _json(dict(spec.inputs), "inputs")
+    message = spec_to_proto(replace(spec, inputs={}))
+    message.inputs_json = inputs_json
+    return message
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:

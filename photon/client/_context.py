@@ -28,6 +28,8 @@ def _read(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text())
     except FileNotFoundError:
         return {}
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        raise ConfigError(f"cannot read {path}: nested too deeply") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
 

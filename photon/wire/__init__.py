@@ -4,6 +4,7 @@ table, joined stream writes, and the shared values' wire converters."""
 from ._convert import failure_from_proto as failure_from_proto
 from ._convert import failure_to_proto as failure_to_proto
 from ._convert import json_object as json_object
+from ._convert import lenient_json as lenient_json
 from ._convert import lenient_object as lenient_object
 from ._convert import metrics_from_proto as metrics_from_proto
 from ._convert import metrics_to_proto as metrics_to_proto
@@ -22,6 +23,7 @@ from ._outgoing import Outgoing as Outgoing
 from ._outgoing import joined as joined
 from ._outgoing import unbatch as unbatch
 from ._status import error_for as error_for
+from ._status import status_details as status_details
 from ._status import status_for as status_for
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "failure_to_proto",
     "joined",
     "json_object",
+    "lenient_json",
     "lenient_object",
     "metrics_from_proto",
     "metrics_to_proto",
@@ -43,6 +46,7 @@ __all__ = [
     "spec_to_proto",
     "state_from_proto",
     "state_to_proto",
+    "status_details",
     "status_for",
     "tool_from_proto",
     "tool_to_proto",

@@ -10,6 +10,7 @@ import dataclasses
 import json
 from typing import Any, cast
 
+from .._bounds import DOCUMENT, READ, JsonBounds, OutOfBounds, load_json
 from ..errors import InvalidArgumentError
 from ..model import (
     DEFAULT_PRIORITY,
@@ -27,14 +28,16 @@ from ..model import (
 from ..v1 import common_pb2
 
 
-def json_object(text: str, field: str) -> dict[str, Any]:
-    """A JSON object from its text (empty text: {}). Raises InvalidArgumentError naming the
-    field."""
+def json_object(text: str, field: str, bounds: JsonBounds = DOCUMENT) -> dict[str, Any]:
+    """A JSON object from its text (empty text: {}), no deeper or larger than `bounds`.
+    Raises InvalidArgumentError naming the field (and the limit it is over)."""
     if not text:
         return {}
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+        value = load_json(text, bounds)
+    except OutOfBounds as exc:
+        raise InvalidArgumentError(f"{field}: {exc}") from None
+    except ValueError as exc:
         raise InvalidArgumentError(f"{field} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidArgumentError(f"{field} must be a JSON object")
@@ -65,9 +68,12 @@ def spec_to_proto(spec: TaskSpec, *, task_id: str = "") -> common_pb2.TaskSpec:
     )
 
 
-def spec_from_proto(msg: common_pb2.TaskSpec) -> TaskSpec:
-    """A spec from the wire; unset fields take their defaults. Raises InvalidArgumentError
-    naming the field."""
+def spec_from_proto(
+    msg: common_pb2.TaskSpec, *, inputs: JsonBounds = DOCUMENT, lenient: bool = False
+) -> TaskSpec:
+    """A spec from the wire; unset fields take their defaults, the inputs within their bounds.
+    Raises InvalidArgumentError naming the field. `lenient` (for what a peer has already
+    accepted): inputs out of bounds or not an object are kept as `lenient_object` keeps them."""
     if not msg.tool:
         raise InvalidArgumentError("tool is required")
     priority = msg.priority if msg.HasField("priority") else DEFAULT_PRIORITY
@@ -88,7 +94,11 @@ def spec_from_proto(msg: common_pb2.TaskSpec) -> TaskSpec:
     return TaskSpec(
         tool=msg.tool,
         action=msg.action,
-        inputs=json_object(msg.inputs_json, "inputs"),
+        inputs=(
+            lenient_object(msg.inputs_json, inputs)
+            if lenient
+            else json_object(msg.inputs_json, "inputs", inputs)
+        ),
         selector=msg.selector,
         agent=msg.agent,
         priority=priority,
@@ -134,14 +144,31 @@ def failure_from_proto(msg: common_pb2.Failure) -> Failure:
     return Failure(failure_class=failure_class, message=msg.message, retry_at=msg.retry_at or None)
 
 
-def lenient_object(text: str) -> dict[str, Any]:
-    """A JSON object from what a peer sent (an event's data, a result's outputs): anything but
-    an object is wrapped, never refused."""
+def lenient_object(text: str, bounds: JsonBounds = READ) -> dict[str, Any]:
+    """A JSON object from what a peer sent (an event's data, a result's outputs), never
+    refused: anything but an object is wrapped (`{"value": ...}`, `{"raw": text}` for text that
+    is not JSON), and what is deeper or larger than `bounds` is replaced by
+    `{"omitted": why}`."""
     try:
-        value = json.loads(text) if text else {}
-    except (ValueError, RecursionError):
+        value = load_json(text, bounds) if text else {}
+    except OutOfBounds as exc:
+        return {"omitted": str(exc)}
+    except ValueError:
         return {"raw": text}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def lenient_json(text: str, bounds: JsonBounds = READ) -> Any:
+    """Any JSON value from what a peer sent (None for empty text), as `lenient_object` reads
+    it but unwrapped."""
+    if not text:
+        return None
+    try:
+        return load_json(text, bounds)
+    except OutOfBounds as exc:
+        return {"omitted": str(exc)}
+    except ValueError:
+        return {"raw": text}
 
 
 def tool_to_proto(tool: ToolInfo, *, schemas: bool = True) -> common_pb2.ToolCapability:

@@ -28,6 +28,35 @@ _TABLE: tuple[tuple[type[PhotonError], grpc.StatusCode], ...] = (
 )
 
 
+# gRPC carries a status's message in a trailer, percent-encoded (three bytes for each byte
+# outside printable ASCII), and a peer refuses trailers over its metadata limit (8 KiB by
+# default): the caller would see RESOURCE_EXHAUSTED instead of the reason.
+MAX_DETAILS_CHARS = 1000
+MAX_DETAILS_ENCODED = 3000
+
+
+def status_details(message: str) -> str:
+    """`message` cut to what a status can carry whole: at most 1,000 characters and 3,000
+    bytes once percent-encoded, saying how long it was."""
+    if len(message) <= MAX_DETAILS_CHARS and sum(map(_encoded, message)) <= MAX_DETAILS_ENCODED:
+        return message
+    suffix = f"... ({len(message)} characters)"
+    budget, kept = MAX_DETAILS_ENCODED - len(suffix), 0
+    for char in message[: MAX_DETAILS_CHARS - len(suffix)]:
+        budget -= _encoded(char)
+        if budget < 0:
+            break
+        kept += 1
+    return message[:kept] + suffix
+
+
+def _encoded(char: str) -> int:
+    """What one character costs in a percent-encoded trailer."""
+    if " " <= char <= "~" and char != "%":
+        return 1
+    return 3 * len(char.encode("utf-8", "surrogatepass"))
+
+
 def status_for(error: PhotonError) -> grpc.StatusCode:
     for kind, code in _TABLE:
         if isinstance(error, kind):

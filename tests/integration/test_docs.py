@@ -17,6 +17,7 @@ shell allowed), built with the harness.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import re
@@ -25,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from photon.errors import ConfigError, InvalidArgumentError
+from photon.hub.core import Limits
 
 from .docs_harness import (
     BIN,
@@ -319,3 +321,15 @@ async def test_the_page_runs_as_written(doc: Path, tmp_path: Path) -> None:
     finally:
         session.stop()
         mesh.stop_all()
+
+
+def test_every_request_limit_is_in_the_table_with_its_default() -> None:
+    page = (ROOT / "docs" / "configuration.md").read_text()
+    rows = dict(re.findall(r"^\| `(max-[a-z-]+)` \| ([^|]+) \|", page, re.MULTILINE))
+    units = {"KiB": 1024, "MiB": 1024 * 1024}
+    documented = {}
+    for name, default in rows.items():
+        number, _, unit = default.strip().partition(" ")
+        documented[name] = int(number) * units.get(unit, 1)
+    fields = {f.name.replace("_", "-"): f.default for f in dataclasses.fields(Limits)}
+    assert documented == fields

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from photon.cli._common import EXIT_BROKEN_PIPE, run
-from photon.errors import NotFoundError, UsageError
+from photon.cli._common import EXIT_BROKEN_PIPE, JsonFormatter, TextFormatter, load_toml, run
+from photon.errors import ConfigError, NotFoundError, UsageError
 
 # A command printing more than one line, run as its own process (run() rewires fds 1 and 2).
 COMMAND = """
@@ -86,3 +89,53 @@ def test_an_empty_environment_variable_counts_as_unset() -> None:
     assert pick({"PHOTON_HUB_DIR": "  "}) == "f"
     assert pick({"PHOTON_HUB_DIR": "/e"}) == "/e"
     assert pick({"PHOTON_HUB_DIR": "/e"}, flag="/x") == "/x"
+
+
+def _record(msg: str, *args: object, exc: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise ValueError("bad\x1b[31m value\nforged line")
+        except ValueError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord("photon.hub", logging.INFO, __file__, 1, msg, args, exc_info)
+
+
+FORGED = "build-7\n2026-01-01 12:00:00,000 INFO photon.hub: agent admin joined\x1b[2J"
+
+
+def test_log_lines_escape_what_the_message_and_its_arguments_hold() -> None:
+    line = TextFormatter().format(_record("agent %s connected", FORGED))
+    assert line.count("\n") == 0 and "\x1b" not in line
+    assert line.endswith(
+        "INFO photon.hub: agent build-7\\n2026-01-01 12:00:00,000 INFO photon.hub: agent admin"
+        " joined\\x1b[2J connected"
+    )
+    entry = json.loads(JsonFormatter().format(_record("agent %s connected", FORGED)))
+    assert entry["message"] == (
+        "agent build-7\\n2026-01-01 12:00:00,000 INFO photon.hub: agent admin joined\\x1b[2J"
+        " connected"
+    )
+
+
+def test_a_traceback_keeps_its_lines_but_not_a_terminal_escape() -> None:
+    text = TextFormatter().format(_record("failed", exc=True))
+    assert "\x1b" not in text and "ValueError: bad\\x1b[31m value" in text
+    entry = json.loads(JsonFormatter().format(_record("failed", exc=True)))
+    assert "\x1b" not in entry["exception"] and "Traceback" in entry["exception"]
+
+
+def test_an_error_line_escapes_what_it_quotes(capsys: pytest.CaptureFixture[str]) -> None:
+    async def command() -> int:
+        raise NotFoundError("agent \x1b[31mx\nforged not found")
+
+    assert run(command) == 1
+    assert capsys.readouterr().err == "error: agent \\x1b[31mx\\nforged not found\n"
+
+
+def test_a_config_file_nested_too_deeply_is_one_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.toml"
+    path.write_text("a = " + "[" * 5_000)
+    with pytest.raises(ConfigError) as info:
+        load_toml(path)
+    assert str(info.value) == f"cannot read config file {path}: nested too deeply"

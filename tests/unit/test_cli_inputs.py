@@ -1,3 +1,6 @@
+import json
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -110,9 +113,9 @@ def test_bad_items_are_named_in_one_line(item: str, message: str) -> None:
 
 
 def test_long_items_are_shortened_in_messages() -> None:
-    item = "k:=" + "[" * 100
+    item = "k:=" + "[1," * 30
     message = _usage_error(parse_inputs, [item])
-    assert message.startswith("--input 'k:=[[[")
+    assert message.startswith("--input 'k:=[1,[1,")
     assert "...': not valid JSON" in message
     assert "\n" not in message
 
@@ -170,18 +173,79 @@ def test_inputs_file_values_must_be_json(text: str, reason: str) -> None:
     assert message == f"--inputs-file: not JSON-compatible ({reason})"
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000, "a: " + "[" * 5_000])
+DEEPER = "nested deeper than the limit max-input-depth (32)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        "a: " + "[" * 5_000,
+        '{"a":' * 33 + "1" + "}" * 33,  # json.loads takes this; a hub would not
+        "a:\n" + "".join(f"{'  ' * i}- \n" for i in range(1, 33)),  # 33 levels of YAML
+        "x: &x [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\ny: [[*x]]\n",
+    ],
+)
 def test_inputs_file_nested_too_deeply(text: str) -> None:
-    assert (
-        _usage_error(parse_inputs, [], inputs_file_text=text) == "--inputs-file: nested too deeply"
-    )
+    assert _usage_error(parse_inputs, [], inputs_file_text=text) == f"--inputs-file: {DEEPER}"
 
 
-def test_item_nested_too_deeply() -> None:
-    message = _usage_error(parse_inputs, ["k:=" + "[" * 100_000])
-    assert message.startswith("--input 'k:=[[[") and message.endswith(
-        "...': JSON nested too deeply"
+def test_inputs_file_at_the_depth_limit_is_taken() -> None:
+    text = '{"a":' * 31 + "[1]" + "}" * 31
+    assert parse_inputs([], inputs_file_text=text) == json.loads(text)
+
+
+@pytest.mark.parametrize("depth", [33, 900, 100_000])
+def test_item_nested_too_deeply(depth: int) -> None:
+    message = _usage_error(parse_inputs, ["k:=" + "[" * depth + "]" * depth])
+    assert message.startswith("--input 'k:=[[[")
+    assert message.endswith(f"...': {DEEPER}")
+
+
+def test_items_that_nest_the_inputs_too_deeply() -> None:
+    # Each item is within the limit; under its key, the inputs are one level deeper.
+    assert parse_inputs(["k:=" + "[" * 31 + "]" * 31])["k"] is not None
+    message = _usage_error(parse_inputs, ["k:=" + "[" * 32 + "]" * 32])
+    assert message == f"inputs: {DEEPER}"
+
+
+def test_items_and_files_larger_than_a_hub_takes(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("x" * (1024 * 1024 + 1))
+    assert _usage_error(parse_inputs, [f"k=@{big}"]) == (
+        f"cannot read {big}: larger than 1048576 bytes"
     )
+    half = tmp_path / "half.txt"
+    half.write_text("x" * (600 * 1024))
+    message = _usage_error(parse_inputs, [f"a=@{half}", f"b=@{half}"])
+    assert message == "inputs: size exceeds the limit max-input-bytes (1228818 > 1048576)"
+
+
+def _laughs(levels: int) -> str:
+    """A YAML "billion laughs": each anchor a list of ten aliases of the one before."""
+    lines = ["a0: &a0 [" + ", ".join(['"lol"'] * 10) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_billion_laughs_is_refused_before_it_is_built() -> None:
+    # Nine levels expand to 10**9 strings: json.dumps of it grew photonctl to 2.2 GB.
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        message = _usage_error(parse_inputs, [], inputs_file_text=_laughs(9))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert message == (
+        "--inputs-file: expands to more than 1048576 bytes (aliases repeat what they name)"
+    )
+    assert time.perf_counter() - started < 1.0
+    assert peak < 5 * 1024 * 1024
+
+
+def test_aliases_within_the_budget_are_expanded() -> None:
+    assert parse_inputs([], inputs_file_text=_laughs(3))["a2"] == [[["lol"] * 10] * 10] * 10
 
 
 # --labels
@@ -265,3 +329,15 @@ def test_bad_duration(text: str) -> None:
 def test_zero_duration_is_refused(text: str) -> None:
     message = f"invalid duration '{text}': must be greater than zero"
     assert _usage_error(parse_duration, text) == message
+
+
+@pytest.mark.parametrize("value", ["\x1b[31mred", "a\tb", "nul\x00", "\u202eabc"])
+def test_label_values_with_control_characters_are_refused(value: str) -> None:
+    assert _usage_error(parse_labels, f"team={value}") == (
+        "label 'team': value has a control character"
+    )
+
+
+def test_an_item_with_control_characters_is_shown_escaped() -> None:
+    message = _usage_error(parse_inputs, ["\x1b[2Jnovalue"])
+    assert message == "--input '\\x1b[2Jnovalue': expected k=v, k:=JSON or k=@file"

@@ -249,3 +249,52 @@ def test_human_time_left(ts: float | None, text: str) -> None:
 )
 def test_human_bytes(n: int | None, text: str) -> None:
     assert human_bytes(n) == text
+
+
+# what peers wrote, shown safely
+
+
+EVIL = "\x1b[2J\x1b[31mred\x07\x00\r\u202e"
+EVIL_SHOWN = "\\x1b[2J\\x1b[31mred\\x07\\x00\\r\\u202e"
+
+
+def test_table_cells_and_headers_escape_every_control_character() -> None:
+    rows = [{"name": EVIL, "labels": {EVIL: EVIL}, "tools": [EVIL]}]
+    text = render(rows, "table", columns=[("name" + EVIL, "name"), ("labels", "labels"),
+                                          ("tools", "tools")])  # fmt: skip
+    assert "\x1b" not in text and "\x00" not in text and "\r" not in text
+    assert "\u202e" not in text and "\x07" not in text
+    header, row = text.splitlines()
+    assert header.startswith("NAME\\x1b[2J\\x1b[31MRED\\x07\\x00\\r\\u202e  LABELS")
+    assert row.split() == [EVIL_SHOWN, f"{EVIL_SHOWN}={EVIL_SHOWN}", EVIL_SHOWN]
+
+
+def test_show_escapes_keys_values_and_each_line_of_a_long_text() -> None:
+    text = render(
+        {EVIL: "x", "name": EVIL, "log": "first\x1b[A\nsecond\x1b[K\n", "nested": {"k": EVIL}},
+        "table",
+    )
+    assert "\x1b" not in text
+    assert text.splitlines() == [
+        f"{EVIL_SHOWN}: x",
+        f"name:{' ' * (len(EVIL_SHOWN) - 4)} {EVIL_SHOWN}",
+        "log:",
+        "  first\\x1b[A",
+        "  second\\x1b[K",
+        "nested:",
+        f"  k: {EVIL_SHOWN}",
+    ]
+
+
+def test_json_and_yaml_escape_control_characters_their_own_way() -> None:
+    for fmt in ("json", "yaml"):
+        text = render({"name": "\x1b[31mred\x00", EVIL[:8]: 1}, fmt)
+        assert "\x1b" not in text and "\x00" not in text, fmt
+
+
+def test_data_as_deep_as_a_client_reads_can_be_shown_in_every_format() -> None:
+    value: Any = "leaf"
+    for _ in range(128):
+        value = {"a": value}
+    for fmt in ("table", "json", "yaml"):
+        assert render({"outputs": value}, fmt)

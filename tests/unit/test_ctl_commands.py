@@ -223,7 +223,18 @@ def test_workflow_timestamps_stay_text() -> None:
     [
         ("name: x\nsteps: !!binary aGk=\n", "wf.yaml: not JSON-compatible (Object of type bytes"),
         ("name: &x [*x]\n", "wf.yaml: not JSON-compatible (Circular reference detected)"),
-        ("name: " + "[" * 5_000, "wf.yaml is nested too deeply"),
+        ("name: " + "[" * 5_000, "wf.yaml: nested deeper than the limit max-input-depth (32)"),
+        (
+            "name: x\nsteps: []\n"
+            + "".join(
+                f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 9)
+            ).replace("*a0", "lol"),
+            "wf.yaml: expands to more than 1048576 bytes (aliases repeat what they name)",
+        ),
+        (
+            '{"name": "x", "description": "' + "x" * 1_048_576 + '"}',
+            "wf.yaml: size exceeds the limit max-workflow-bytes (1048608 > 1048576)",
+        ),
         ("name: x\nsteps: [\n", "wf.yaml is not valid YAML or JSON (line 3)"),
     ],
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,5 +77,39 @@ async def test_a_wrong_secret_and_a_bad_request_are_refused(store: SqliteStore) 
     )
     with pytest.raises(InvalidArgumentError, match="certificate request refused"):
         await enrolment.join(bad)
+    assert (await store.get_join_token("tok")).uses_left == 3
+    assert await store.list_agents() == []
+
+
+NOT_A_NAME = "name: must be letters, digits and ._- (not first)"
+NOT_A_KEY = "labels: key 'no key' must be letters, digits and ._/- (not first)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": "\x1b[31mred"}, NOT_A_NAME),
+        ({"name": "two\nlines"}, NOT_A_NAME),
+        ({"name": "n" * 64}, "name: length exceeds the limit max-name-length (64 > 63)"),
+        ({"hostname": "host\x00"}, "hostname: has a control character"),
+        ({"name": "", "hostname": "my host"}, NOT_A_NAME),
+        (
+            {"labels": {"os": "linux\x1b]0;x\x07"}},
+            "labels: the value of 'os' has a control character",
+        ),
+        ({"labels": {"no key": "x"}}, NOT_A_KEY),
+        (
+            {"labels": {f"k{i}": "v" for i in range(64)}},
+            "labels: count exceeds the limit max-labels (65 > 64)",
+        ),
+    ],
+)
+async def test_names_labels_and_hostnames_a_terminal_would_obey_are_refused(
+    store: SqliteStore, fields: dict[str, Any], message: str
+) -> None:
+    enrolment = Enrolment(store=store, ca_key=CA_KEY, ca_cert=CA_CERT)
+    with pytest.raises(InvalidArgumentError) as info:
+        await enrolment.join(replace(request(name="ok"), **fields))
+    assert str(info.value) == message
     assert (await store.get_join_token("tok")).uses_left == 3
     assert await store.list_agents() == []

@@ -109,3 +109,11 @@ def test_pin_without_sha256_prefix(pin: str) -> None:
     with pytest.raises(UsageError) as info:
         JoinToken.decode(_encode_body(_fields(ca=pin)))
     assert str(info.value) == CORRUPTED
+
+
+def test_a_token_nested_too_deeply_is_corrupted_not_a_traceback() -> None:
+    body = "[" * 5_000 + "]" * 5_000
+    text = PREFIX + base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+    with pytest.raises(UsageError) as info:
+        JoinToken.decode(text)
+    assert str(info.value) == CORRUPTED

@@ -102,3 +102,17 @@ def test_invalid_term_is_named(text: str, term: str) -> None:
 def test_set_operator_needs_a_parenthesised_list(op: str) -> None:
     with pytest.raises(InvalidArgumentError, match=f"needs a \\(list\\) after {op}: zone"):
         parse_selector(f"zone {op} eu-1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" + " " * 200_000 + "x",  # two ways to read each space before an operator
+        "a" + " " * 200_000 + "= " + " " * 200_000 + "x y",  # and after it
+        "a in" + " " * 200_000 + "(b" + " " * 200_000,
+    ],
+)
+def test_a_long_run_of_spaces_is_read_in_linear_time(text: str) -> None:
+    # 200,000 spaces read quadratically take minutes; linearly, milliseconds.
+    with pytest.raises(InvalidArgumentError, match="selector term"):
+        parse_selector(text)

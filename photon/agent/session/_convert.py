@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from ..._bounds import READ, JsonBounds, check_json_text, load_json
+from ..._text import shorten
 from ...v1 import common_pb2, mesh_pb2
-from ...wire import failure_to_proto
+from ...wire import MAX_MESSAGE_BYTES, failure_to_proto
 from ..runner import Assignment, AttemptRef, Progress, RunOutcome
+
+# What one report may carry, so that its message always fits the stream's: a result too big to
+# send would break the stream on every reconnect, as the outbox sends it again. The hub keeps
+# less still (its max-output-bytes and max-event-bytes).
+_OUTPUTS = JsonBounds(
+    max_depth=READ.max_depth,
+    max_bytes=MAX_MESSAGE_BYTES // 2,
+    depth_limit="",
+    bytes_limit="",
+)
+_EVENT = JsonBounds(
+    max_depth=READ.max_depth,
+    max_bytes=MAX_MESSAGE_BYTES // 16,
+    depth_limit="",
+    bytes_limit="",
+)
+MAX_MESSAGE_CHARS = MAX_MESSAGE_BYTES // 64  # an event's or a failure's message
 
 
 def ref_from_proto(msg: mesh_pb2.AttemptRef) -> AttemptRef:
@@ -32,12 +52,26 @@ def assignment_from_proto(msg: mesh_pb2.Assign) -> Assignment:
 
 
 def _inputs(text: str) -> Mapping[str, Any] | None:
-    """The inputs object, or None when the text is not one (the runner refuses those)."""
+    """The inputs object, or None when the text is not one, or nests deeper than a plugin can
+    be handed (the runner refuses those)."""
     try:
-        value = json.loads(text) if text else {}
-    except (ValueError, RecursionError):
+        value = load_json(text, READ) if text else {}
+    except ValueError:  # OutOfBounds too
         return None
     return value if isinstance(value, dict) else None
+
+
+def _json(value: Mapping[str, Any], bounds: JsonBounds) -> str:
+    """A plugin's outputs or an event's data as JSON (what JSON cannot hold as text); a marker
+    saying why in their place when they are too deep or too large to send."""
+    try:
+        text = json.dumps(dict(value), default=str)
+        check_json_text(text, bounds)
+    except RecursionError:
+        return json.dumps({"omitted": bounds.too_deep()})
+    except ValueError as exc:  # out of bounds, or a value that contains itself
+        return json.dumps({"omitted": str(exc)})
+    return text
 
 
 def progress_to_proto(ref: AttemptRef, event: Progress) -> mesh_pb2.TaskProgress:
@@ -47,8 +81,8 @@ def progress_to_proto(ref: AttemptRef, event: Progress) -> mesh_pb2.TaskProgress
             common_pb2.TaskEvent(
                 attempt=ref.attempt,
                 kind=event.kind,
-                message=event.message,
-                data_json=json.dumps(dict(event.data), default=str) if event.data else "",
+                message=shorten(event.message, MAX_MESSAGE_CHARS),
+                data_json=_json(event.data, _EVENT) if event.data else "",
                 time=event.time,
             )
         ],
@@ -59,10 +93,13 @@ def outcome_to_proto(outcome: RunOutcome) -> mesh_pb2.TaskResult:
     result = mesh_pb2.TaskResult(
         attempt=ref_to_proto(outcome.ref),
         ok=outcome.ok,
-        outputs_json=json.dumps(dict(outcome.outputs), default=str),
+        outputs_json=_json(outcome.outputs, _OUTPUTS),
         started_at=outcome.started_at,
         finished_at=outcome.finished_at,
     )
     if outcome.failure is not None:
-        result.failure.CopyFrom(failure_to_proto(outcome.failure))
+        failure = replace(
+            outcome.failure, message=shorten(outcome.failure.message, MAX_MESSAGE_CHARS)
+        )
+        result.failure.CopyFrom(failure_to_proto(failure))
     return result

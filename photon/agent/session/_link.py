@@ -44,6 +44,9 @@ WELCOME_TIMEOUT = 15.0
 # How the hub answers a stream from an agent it will never take again (removed, or not a
 # member): reconnecting cannot help, so the agent stops.
 REFUSED = grpc.StatusCode.PERMISSION_DENIED
+# How the hub answers a Hello it refuses (a label or hostname it will not take, a tool's
+# schema out of bounds): this agent would say the same again, so it stops too.
+HELLO_REFUSED = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class HubLink:
@@ -86,10 +89,11 @@ class HubLink:
         """Connect and reconnect until `stop()`.
 
         Raises PermissionDeniedError with the hub's words when the hub refuses this agent for
-        good (it was removed from the mesh, or is not a member), and ConfigError when the agent
-        certificate is missing or has expired: retrying cannot help either. Any other failure
-        (hub down or unreachable, stream broken) is logged and retried. Cancelling it closes the
-        stream.
+        good (it was removed from the mesh, or is not a member), InvalidArgumentError with the
+        hub's words when it refuses what the Hello says (labels, hostname, tools), and
+        ConfigError when the agent certificate is missing or has expired: retrying cannot help
+        either. Any other failure (hub down or unreachable, stream broken) is logged and
+        retried. Cancelling it closes the stream.
         """
         await first_completed(self._reconnect(), self._stopping.wait())
 
@@ -129,8 +133,13 @@ class HubLink:
                 await call.write(mesh_pb2.ConnectRequest(hello=self._hello()))
             except asyncio.InvalidStateError:
                 pass  # the call has already ended; reading it says how
-            async with asyncio.timeout(WELCOME_TIMEOUT):
-                first = await call.read()
+            try:
+                async with asyncio.timeout(WELCOME_TIMEOUT):
+                    first = await call.read()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == HELLO_REFUSED:
+                    raise error_for(exc.code(), exc.details() or "Hello refused") from None
+                raise
             if first is EOF or first.WhichOneof("body") != "welcome":
                 raise TransportError("hub ended the stream before welcoming this agent")
             self._heartbeat_interval = first.welcome.heartbeat_interval_seconds or 5.0

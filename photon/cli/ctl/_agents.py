@@ -6,6 +6,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..._text import escape_controls
 from ...client import Agent, PhotonClient
 from .._common import EXIT_OK
 from .._output import human_age, human_bytes, render
@@ -117,13 +118,13 @@ async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
 
 async def _drain(args: argparse.Namespace, client: PhotonClient) -> int:
     agent = await client.drain_agent(args.id)
-    print(f"agent {agent.name} draining")
+    print(escape_controls(f"agent {agent.name} draining"))
     return EXIT_OK
 
 
 async def _undrain(args: argparse.Namespace, client: PhotonClient) -> int:
     agent = await client.undrain_agent(args.id)
-    print(f"agent {agent.name} accepting work")
+    print(escape_controls(f"agent {agent.name} accepting work"))
     return EXIT_OK
 
 

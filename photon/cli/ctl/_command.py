@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ..._text import escape_controls
 from ...client import PhotonClient, TaskEvent
 from ...errors import UsageError
 from .._inputs import parse_inputs, read_text_file
@@ -62,8 +63,10 @@ def check_count(value: int, flag: str) -> None:
 
 
 def event_line(event: TaskEvent) -> str:
-    """One task event as a log line: `12:00:01 log/stdout: hello`."""
+    """One task event as a log line: `12:00:01 log/stdout: hello`; a tool's control
+    characters escaped (`\x1b[31m`), so its output cannot forge lines or recolour the
+    terminal."""
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
     stream = event.data.get("stream")
     prefix = f"{event.kind}/{stream}" if stream else event.kind
-    return f"{stamp} {prefix}: {event.message}"
+    return escape_controls(f"{stamp} {prefix}: {event.message}")

@@ -6,6 +6,7 @@ import argparse
 import time
 from typing import TYPE_CHECKING
 
+from ..._text import escape_controls
 from ...client import JoinTokenInfo, PhotonClient
 from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
@@ -52,7 +53,7 @@ async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
     labels, ttl = parse_labels(args.labels), parse_duration(args.ttl)
     token, info = await client.create_join_token(labels=labels, ttl=ttl, uses=args.uses)
     if args.output == "table":
-        print(token)
+        print(escape_controls(token))
     else:
         print(render({"token": token, **info.to_dict()}, args.output))
     return EXIT_OK

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..._names import check_selector
 from ..._selector import parse_selector
+from ..._text import escape_controls
 from ...client import PhotonClient, Task, TaskEvent
 from ...errors import InvalidArgumentError, UsageError
 from ...model import MAX_PRIORITY, TaskState
@@ -37,6 +39,7 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The `task_spec` fields the flags give, checked as the hub would; raises UsageError."""
     check_range(args.priority, "--priority", low=0, high=MAX_PRIORITY)
     try:
+        check_selector(args.selector, "--selector")
         parse_selector(args.selector)
     except InvalidArgumentError as exc:
         raise UsageError(str(exc)) from None
@@ -69,7 +72,7 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
             status += f" on {item.agent_id}"
         if shown.get("status") != status:
             shown["status"] = status
-            print(f"task {item.id}: {status}", file=sys.stderr, flush=True)
+            print(escape_controls(f"task {item.id}: {status}"), file=sys.stderr, flush=True)
 
     # Submitted and followed on one call; the live view only in table format.
     final = await client.run(
@@ -91,4 +94,4 @@ def _print_result(task: Task, fmt: str) -> None:
     else:
         failure = task.failure
         reason = f"{failure.failure_class}: {failure.message}" if failure else task.state.value
-        print(f"task {task.id} {task.state.value}: {reason}", file=sys.stderr)
+        print(escape_controls(f"task {task.id} {task.state.value}: {reason}"), file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from ..._bounds import WORKFLOW, OutOfBounds
 from ...client import PhotonClient, Workflow
 from ...errors import UsageError
 from ...model import WorkflowState
@@ -57,12 +58,12 @@ def parse_workflow(text: str, path: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise UsageError(f"{path} is not valid YAML or JSON{where}") from None
-    except RecursionError:
-        raise UsageError(f"{path} is nested too deeply") from None
+    except OutOfBounds as exc:
+        raise UsageError(f"{path}: {exc}") from None
     if not isinstance(document, dict):
         kind = "an empty document" if document is None else _KINDS.get(type(document), "a value")
         raise UsageError(f"{path}: a workflow is a mapping with name and steps, not {kind}")
-    check_json(document, path)
+    check_json(document, path, WORKFLOW)
     return document
 
 

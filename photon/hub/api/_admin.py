@@ -5,24 +5,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import grpc
 
 from ..._ids import new_secret, new_ulid
 from ..._join_token import JoinToken
+from ..._names import check_labels, check_selector, check_text
+from ..._text import has_controls
 from ...errors import InvalidArgumentError, NotFoundError, PhotonError
-from ...v1 import admin_pb2, admin_pb2_grpc
-from ...wire import json_object, spec_from_proto, state_from_proto, status_for
-from ..core import DEFAULT_LIMITS, AgentRecord, JoinTokenRecord, Limits, TaskEventRecord, TaskRecord
+from ...model import TaskSpec
+from ...v1 import admin_pb2, admin_pb2_grpc, common_pb2
+from ...wire import json_object, spec_from_proto, state_from_proto
+from ..core import (
+    DEFAULT_LIMITS,
+    AgentRecord,
+    JoinTokenRecord,
+    Limits,
+    TaskEventRecord,
+    TaskRecord,
+    quote,
+)
 from ..fleet import Fleet, SetDraining
 from ..security import hash_secret
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import Snapshot, WorkflowEngine
 from . import _convert
-from ._errors import Context, translating
+from ._errors import Context, abort, abort_for, translating
 
 DEFAULT_JOIN_TTL = 15 * 60.0
 MAX_JOIN_TTL = 7 * 24 * 3600.0
@@ -49,6 +61,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self._api_addresses = api_addresses
         self._ca_pin = ca_pin
         self._limits = limits
+        self._inputs = limits.inputs  # built once: every submitted spec is checked against it
 
     # -- join tokens --------------------------------------------------------------------------
 
@@ -61,6 +74,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             raise InvalidArgumentError("ttl must be between 1s and 7 days")
         if request.uses < 0:
             raise InvalidArgumentError("uses must be at least 1")
+        self._check_labels(request.labels, "labels")
         secret = new_secret()
         now = time.time()
         record = JoinTokenRecord(
@@ -118,9 +132,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             a for a in agents if a.name == id_or_name
         ]
         if not matches:
-            raise NotFoundError(f"agent {id_or_name} not found")
+            raise NotFoundError(f"agent {quote(id_or_name, self._limits)} not found")
         if len(matches) > 1:
-            raise InvalidArgumentError(f"name {id_or_name} matches several agents; use the id")
+            raise InvalidArgumentError(
+                f"name {quote(id_or_name, self._limits)} matches several agents; use the id"
+            )
         return matches[0]
 
     @translating
@@ -170,11 +186,75 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
 
     # -- tasks --------------------------------------------------------------------------------
 
+    def _check_labels(self, labels: Mapping[str, str], field: str) -> None:
+        check_labels(
+            labels,
+            field,
+            max_labels=self._limits.max_labels,
+            max_length=self._limits.max_name_length,
+        )
+
+    def _spec(self, msg: common_pb2.TaskSpec) -> TaskSpec:
+        """A submitted spec, its inputs within the limits and its names, labels and selector
+        checked (before the engine quotes any of them). Raises InvalidArgumentError."""
+        spec = spec_from_proto(msg, inputs=self._inputs)
+        limits = self._limits
+        names = (spec.tool, spec.action, spec.agent)
+        # A batch holds up to max-batch specs: one look at all of them first, the checks that
+        # say which field is at fault only when one is.
+        if (
+            max(map(len, names)) > limits.max_name_length
+            or len(spec.selector) > limits.max_selector_length
+            or has_controls("".join((*names, spec.selector, *spec.locks)))
+        ):
+            for field, value in zip(("tool", "action", "agent"), names, strict=True):
+                check_text(
+                    value, field, max_length=limits.max_name_length, limit_name="max-name-length"
+                )
+            check_selector(spec.selector, "selector", max_length=limits.max_selector_length)
+            raise InvalidArgumentError("locks: a lock's name has a control character")
+        if spec.labels:
+            self._check_labels(spec.labels, "labels")
+        return spec
+
+    def _specs(self, msgs: Iterable[common_pb2.TaskSpec]) -> Iterator[TaskSpec]:
+        """A batch's specs, each converted only when the engine comes to it (it stops at the
+        first it refuses). Raises InvalidArgumentError naming the spec."""
+        for index, msg in enumerate(msgs):
+            try:
+                yield self._spec(msg)
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"spec {index}: {exc}") from None
+
+    def _check_steps(self, document: Mapping[str, Any]) -> None:
+        """A workflow's steps' labels and selectors, checked as a task's are (the workflow's
+        own rules come after)."""
+        steps = document.get("steps")
+        for index, step in enumerate(steps if isinstance(steps, list) else ()):
+            if not isinstance(step, dict):
+                continue
+            step_id = step.get("id")
+            where = (
+                f"step {quote(step_id, self._limits)!r}"
+                if isinstance(step_id, str)
+                else f"steps[{index}]"
+            )
+            labels = step.get("labels")
+            if isinstance(labels, dict) and all(isinstance(k, str) for k in labels):
+                self._check_labels({k: str(v) for k, v in labels.items()}, f"{where} labels")
+            selector = step.get("selector")
+            if isinstance(selector, dict):
+                selector = ",".join(f"{k}={v}" for k, v in selector.items())
+            if isinstance(selector, str):
+                check_selector(
+                    selector, f"{where} selector", max_length=self._limits.max_selector_length
+                )
+
     @translating
     async def SubmitTask(
         self, request: admin_pb2.SubmitTaskRequest, context: Context
     ) -> admin_pb2.SubmitTaskResponse:
-        spec = spec_from_proto(request.spec)
+        spec = self._spec(request.spec)
         task, created = await self._engine.submit(spec)
         return admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
 
@@ -185,13 +265,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         if not request.specs:
             raise InvalidArgumentError("give at least one task spec")
         self._limits.check("max_batch", len(request.specs), "the number of task specs")
-        specs = []
-        for index, spec in enumerate(request.specs):
-            try:
-                specs.append(spec_from_proto(spec))
-            except InvalidArgumentError as exc:
-                raise InvalidArgumentError(f"spec {index}: {exc}") from None
-        results = await self._engine.submit_many(specs)
+        results = await self._engine.submit_many(self._specs(request.specs))
         return admin_pb2.SubmitTasksResponse(
             results=[
                 admin_pb2.SubmitTaskResponse(task=_convert.task_to_proto(task), created=created)
@@ -203,10 +277,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self, request: admin_pb2.RunTaskRequest, context: Context
     ) -> AsyncIterator[admin_pb2.WatchTaskResponse]:
         try:
-            task, _ = await self._engine.submit(spec_from_proto(request.spec))
+            task, _ = await self._engine.submit(self._spec(request.spec))
         except PhotonError as exc:
-            await context.abort(status_for(exc), str(exc))
-            return
+            await abort_for(context, exc)
         async for message in self._follow(
             task.id, after_seq=0, verbose=not request.quiet, context=context
         ):
@@ -224,7 +297,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         self, request: admin_pb2.ListTasksRequest, context: Context
     ) -> admin_pb2.ListTasksResponse:
         state = state_from_proto(request.state)
-        tasks = await self._store.list_tasks(state=state, limit=request.limit or 100)
+        tasks = await self._store.list_tasks(
+            state=state, limit=self._limits.list_size(request.limit)
+        )
         return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
 
     @translating
@@ -263,8 +338,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             try:
                 task, reason = await self._engine.get(task_id)
             except PhotonError as exc:
-                await context.abort(status_for(exc), str(exc))
-                return
+                await abort_for(context, exc)
             yield _task_message(task, reason)
             last_seq = after_seq
             published = self._engine.published_seq(task_id)
@@ -301,7 +375,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     ) -> AsyncIterator[admin_pb2.WaitTasksResponse]:
         waiting = set(request.ids)
         if not waiting or len(waiting) > self._limits.max_batch:
-            await context.abort(
+            await abort(
+                context,
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"give 1 to {self._limits.max_batch} task ids (limit max-batch),"
                 f" not {len(waiting)}",
@@ -313,8 +388,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
             try:
                 ended = await self._engine.ended_of(waiting)
             except PhotonError as exc:
-                await context.abort(status_for(exc), str(exc))
-                return
+                await abort_for(context, exc)
             while True:
                 batch = [t for t in ended if t.id in waiting]
                 waiting.difference_update(t.id for t in batch)
@@ -338,8 +412,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def SubmitWorkflow(
         self, request: admin_pb2.SubmitWorkflowRequest, context: Context
     ) -> admin_pb2.SubmitWorkflowResponse:
-        document = json_object(request.document_json, "workflow")
-        inputs = json_object(request.inputs_json, "inputs")
+        document = json_object(request.document_json, "workflow", self._limits.workflow)
+        inputs = json_object(request.inputs_json, "inputs", self._inputs)
+        self._check_steps(document)
         snapshot = await self._workflows.submit(document, inputs)
         return admin_pb2.SubmitWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
 
@@ -354,7 +429,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     async def ListWorkflows(
         self, request: admin_pb2.ListWorkflowsRequest, context: Context
     ) -> admin_pb2.ListWorkflowsResponse:
-        records = await self._workflows.list_workflows(limit=request.limit or 100)
+        records = await self._workflows.list_workflows(limit=self._limits.list_size(request.limit))
         return admin_pb2.ListWorkflowsResponse(
             workflows=[
                 _convert.workflow_to_proto(
@@ -383,8 +458,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
                 try:
                     snapshot = await self._workflows.get(request.id)
                 except PhotonError as exc:
-                    await context.abort(status_for(exc), str(exc))
-                    return
+                    await abort_for(context, exc)
                 yield admin_pb2.WatchWorkflowResponse(workflow=_convert.workflow_to_proto(snapshot))
                 if snapshot.record.state.terminal:
                     return

@@ -12,15 +12,24 @@ import grpc.aio
 
 from ... import __version__
 from ..._aio import first_completed
+from ..._names import check_hostname, check_labels
+from ..._text import shorten
 from ...certs import agent_id_of, load_certificate
-from ...errors import CertificateError, NotFoundError
+from ...errors import CertificateError, InvalidArgumentError, NotFoundError
 from ...v1 import mesh_pb2, mesh_pb2_grpc
-from ...wire import EOF, joined, metrics_from_proto, tool_from_proto, unbatch
-from ..core import DEFAULT_LIMITS, Limits
+from ...wire import EOF, joined, metrics_from_proto, status_details, unbatch
+from ..core import DEFAULT_LIMITS, AgentRecord, Limits
 from ..fleet import AgentSession, Fleet
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
-from ._convert import message_to_proto, outcome_from_proto, progress_from_proto, ref_from_proto
+from ._convert import (
+    Bounds,
+    ProgressBatch,
+    message_to_proto,
+    outcome_from_proto,
+    ref_from_proto,
+    tools_from_proto,
+)
 
 log = logging.getLogger(__name__)
 HELLO_TIMEOUT = 10.0
@@ -50,6 +59,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         self._heartbeat_interval = heartbeat_interval
         self._send_queue_limit = send_queue_limit
         self._limits = limits
+        self._bounds = Bounds.of(limits)
 
     async def _peer_agent_id(self, context: Context) -> str:
         pems = list(context.auth_context().get("x509_pem_cert") or [])
@@ -88,18 +98,14 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "first message must be Hello")
         hello = first.hello
         record = await self._store.get_agent(agent_id)
-        session = AgentSession(
-            agent_id=agent_id,
-            name=record.name,
-            labels={**hello.labels, **record.labels},
-            slots=max(hello.slots, 1),
-            hostname=hello.hostname or record.hostname,
-            version=hello.agent_version,
-            platform=hello.platform,
-            tools=[tool_from_proto(t) for t in hello.tools],
-            send_queue_limit=self._send_queue_limit,
-            draining=record.draining,
-        )
+        try:
+            session = self._session(agent_id, record, hello)
+        except InvalidArgumentError as exc:
+            log.warning("agent %s (%s): Hello refused: %s", record.name, agent_id, exc)
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, status_details(f"Hello refused: {exc}")
+            )
+            raise AssertionError("unreachable") from None
         self._fleet.attach(session)
         log.info("agent %s (%s) connected", record.name, agent_id)
         await context.write(
@@ -129,6 +135,29 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             session.close(session.close_reason or "stream ended")
             log.info("agent %s stream closed: %s", record.name, session.close_reason)
 
+    def _session(self, agent_id: str, record: AgentRecord, hello: mesh_pb2.Hello) -> AgentSession:
+        """The session a Hello opens. Raises InvalidArgumentError naming what the agent said
+        wrong: its labels (from its config) and hostname end up in tables, logs and
+        selectors, its tools' schemas in the validation of every task."""
+        limits = self._limits
+        labels = dict(hello.labels)
+        check_labels(labels, max_labels=limits.max_labels, max_length=limits.max_name_length)
+        labels.update(record.labels)  # those fixed at join win; they were checked then
+        limits.check("max_labels", len(labels), "labels: count")
+        check_hostname(hello.hostname, max_length=limits.max_hostname_length)
+        return AgentSession(
+            agent_id=agent_id,
+            name=record.name,
+            labels=labels,
+            slots=max(hello.slots, 1),
+            hostname=hello.hostname or record.hostname,
+            version=shorten(hello.agent_version, limits.max_name_length),
+            platform=shorten(hello.platform, limits.max_name_length),
+            tools=tools_from_proto(hello.tools, self._bounds),
+            send_queue_limit=self._send_queue_limit,
+            draining=record.draining,
+        )
+
     async def _write_loop(self, session: AgentSession, context: Context) -> None:
         while True:
             messages = map(message_to_proto, await session.take_outbound())
@@ -142,15 +171,20 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 session.close("agent closed the stream")
                 return
             session.last_seen = time.monotonic()
-            for item in unbatch(message):
-                self._handle(session, item)
+            try:
+                for item in unbatch(message):
+                    self._handle(session, item)
+            except InvalidArgumentError as exc:
+                log.warning("agent %s: stream refused: %s", session.agent_id, exc)
+                session.close(f"refused: {exc}")
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
 
     def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
         kind = message.WhichOneof("body")
         if kind == "heartbeat":
             beat = message.heartbeat
             session.last_heartbeat_at = time.time()
-            tools = [tool_from_proto(t) for t in beat.tools] if beat.tools_changed else None
+            tools = tools_from_proto(beat.tools, self._bounds) if beat.tools_changed else None
             session.report(metrics_from_proto(beat.metrics), tools)
             if tools is not None:
                 self._engine.wake()
@@ -163,13 +197,15 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             self._engine.on_progress(
                 session.agent_id,
                 ref_from_proto(progress.attempt),
-                [progress_from_proto(e) for e in progress.events],
+                ProgressBatch(progress.events, self._bounds),
             )
         elif kind == "task_result":
             result = message.task_result
             # Acked once recorded (or at once when stale): then the agent may drop its copy.
             self._engine.on_result(
-                session.agent_id, ref_from_proto(result.attempt), outcome_from_proto(result)
+                session.agent_id,
+                ref_from_proto(result.attempt),
+                outcome_from_proto(result, self._bounds),
             )
         else:
             log.debug("ignoring %s from agent %s", kind, session.agent_id)

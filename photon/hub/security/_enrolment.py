@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..._ids import new_ulid
+from ..._names import check_hostname, check_labels, check_name
 from ...certs import certificate_to_pem, sign_agent_csr
 from ...errors import AuthError, ConflictError, InvalidArgumentError, NotFoundError
 from ..core import DEFAULT_LIMITS, AgentRecord, Limits
@@ -58,10 +59,20 @@ class Enrolment:
         self._cert_ttl = cert_ttl
         self._limits = limits
 
+    def _check(self, request: JoinRequest) -> None:
+        """Names, labels and hostnames end up in tables, logs and selectors: a control
+        character in one would recolour a terminal or forge a log line. Raises
+        InvalidArgumentError naming the field."""
+        limits = self._limits
+        check_hostname(request.hostname, max_length=limits.max_hostname_length)
+        if name := request.name or request.hostname:
+            check_name(name, "name", max_length=limits.max_name_length)
+
     async def join(self, request: JoinRequest) -> Joined:
         """Raises AuthError for a token that is unknown, wrong, revoked, expired or used up;
-        InvalidArgumentError for a bad certificate request; ConflictError for a name another
-        member has."""
+        InvalidArgumentError for a bad certificate request, name, hostname or label;
+        ConflictError for a name another member has."""
+        self._check(request)
         try:
             token = await self._store.get_join_token(request.token_id)
         except NotFoundError:
@@ -75,6 +86,10 @@ class Enrolment:
             raise AuthError("join token has expired")
         if token.uses_left <= 0:
             raise AuthError("join token has already been used")
+        labels = {**request.labels, **token.labels}
+        check_labels(
+            labels, max_labels=self._limits.max_labels, max_length=self._limits.max_name_length
+        )
         name = request.name or request.hostname
         if name and any(
             a.name == name or a.id == name for a in await self._store.list_agents() if not a.removed
@@ -97,7 +112,7 @@ class Enrolment:
             id=agent_id,
             name=name or agent_id,
             hostname=request.hostname,
-            labels={**request.labels, **token.labels},
+            labels=labels,
             certificate_serial=format(cert.serial_number, "x"),
             certificate_expires_at=cert.not_valid_after_utc.timestamp(),
             joined_at=time.time(),

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -46,6 +46,7 @@ from ._scheduler import ToolLimit, refusal
 from ._validation import check_spec
 
 log = logging.getLogger(__name__)
+CHECKS_PER_TURN = 250  # specs of a batch checked between yields to the event loop
 
 WatchItem = TaskRecord | TaskEventRecord
 
@@ -187,17 +188,27 @@ class TaskEngine:
     # -- submissions, queries, cancellation ---------------------------------------------------
 
     async def submit(self, spec: TaskSpec, *, refuse: bool = True) -> tuple[TaskRecord, bool]:
-        [result] = await self.submit_many([spec], refuse=refuse)
+        [result] = await self.submit_many([spec], refuse=refuse, single=True)
         return result
 
     async def submit_many(
-        self, specs: Sequence[TaskSpec], *, refuse: bool = True, fresh_keys: bool = False
+        self,
+        specs: Iterable[TaskSpec],
+        *,
+        refuse: bool = True,
+        fresh_keys: bool = False,
+        single: bool = False,
     ) -> list[tuple[TaskRecord, bool]]:
         """Commit new tasks in one store write; for each, the task and True, or its idempotent
         twin and False. Raises InvalidArgumentError, NotFoundError (a pinned agent that is not
         a member), or ConflictError when no connected agent could ever run one (unless
         `refuse` is False: then it waits, with the reason, like any task that cannot be placed
-        yet); either way nothing is submitted. Raises StoreError when the store has failed.
+        yet), naming the spec by its index unless it is the `single` one; either way nothing
+        is submitted. Raises StoreError when the store has failed.
+
+        `specs` are taken one at a time and checked as they come (a lazy iterable is converted
+        only as far as the first spec refused), yielding to the event loop every
+        CHECKS_PER_TURN of them: a batch of thousands holds up no other client.
 
         A task without an idempotency key is queued at once, so its dispatch overlaps the
         commit; a keyed one only once the store has ruled out a twin, unless the caller knows
@@ -208,12 +219,14 @@ class TaskEngine:
         members: dict[str, AgentRecord] | None = None
         checked = []
         for index, spec in enumerate(specs):
+            if index and not index % CHECKS_PER_TURN:
+                await asyncio.sleep(0)
             try:
                 if spec.agent and members is None:
                     members = {a.id: a for a in await self._store.list_agents()}
                 checked.append(self._check(spec, refuse=refuse, members=members or {}))
             except (InvalidArgumentError, ConflictError, NotFoundError) as exc:
-                raise exc if len(specs) == 1 else type(exc)(f"spec {index}: {exc}") from None
+                raise exc if single else type(exc)(f"spec {index}: {exc}") from None
         now = _now()
         tasks = [submitted(new_ulid(), spec, now) for spec in checked]
         early = {task.id for task in tasks if fresh_keys or not task.spec.idempotency_key}

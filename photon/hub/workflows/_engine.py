@@ -33,6 +33,7 @@ from ._dag import (
 from ._spec import StepSpec, WorkflowSpec, check_tools, parse_workflow, resolve_inputs
 
 log = logging.getLogger(__name__)
+STEPS_PER_TURN = 100  # steps cancelled between yields to the event loop
 
 
 @dataclass(slots=True, kw_only=True)
@@ -243,7 +244,10 @@ class WorkflowEngine:
             record, _ = await self._store.get_workflow(workflow_id)
             raise ConflictError(f"workflow {workflow_id} has already ended ({record.state})")
         async with run.lock:
-            for step_id, step in run.steps.items():
+            for index, step_id in enumerate(list(run.steps)):
+                if index and not index % STEPS_PER_TURN:
+                    await asyncio.sleep(0)  # a maximal workflow holds up no other client
+                step = run.steps[step_id]  # as it is now: a task may have ended meanwhile
                 if step.state is StepState.RUNNING:
                     for task_id in step.task_ids:
                         if not run.tasks[task_id].state.terminal:
