@@ -1,4 +1,4 @@
-# One command each: setup, protos, lint, test, demo, bench, bench-scale.
+# One command each: setup, protos, lint, test, demo, bench, bench-scale, bench-flood.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 PROTOS := $(wildcard protos/photon/v1/*.proto)
 PROTOC := $(PY) -m grpc_tools.protoc -Iprotos
 
-.PHONY: setup protos check-protos lint typecheck test demo bench bench-scale clean
+.PHONY: setup protos check-protos lint typecheck test demo bench bench-scale bench-flood clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,14 @@ bench: $(STAMP)
 SCALE_ARGS ?=
 bench-scale: $(STAMP)
 	$(PY) -m bench.scale $(SCALE_ARGS)
+
+# One hub, 2 real agents, and peers that misbehave one at a time and then together (an agent
+# flooding progress events, a client sending the nastiest workflows, inputs and batches the limits
+# allow, 200 watch streams and list calls): W1 idle and during each. Needs no bench extra. Options
+# through FLOOD_ARGS, e.g. make bench-flood FLOOD_ARGS=--quick or FLOOD_ARGS="--only a,c".
+FLOOD_ARGS ?=
+bench-flood: $(STAMP)
+	$(PY) -m bench.flood $(FLOOD_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

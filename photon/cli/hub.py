@@ -23,6 +23,7 @@ from ._common import (
 
 # Not __name__: that is "__main__" under `python -m`.
 log = logging.getLogger("photon.cli.hub")
+GIL_SWITCH_INTERVAL = 0.0001  # seconds
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:
@@ -167,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if (raised := raise_open_file_limit()) is not None:
             log.info("raised the open-file limit from %d to %d (a socket per agent)", *raised)
+        # Checks too costly for the event loop run in threads; by default the loop waits up to
+        # 5 ms for the GIL at each of a task's hops while one runs, and a task makes several.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         hub = Hub(config)
         await serve_until_signalled(hub.run(), hub.stop)
         return EXIT_OK

@@ -14,7 +14,8 @@ import grpc
 import grpc.aio
 
 from ...errors import AuthError
-from ..security import Principal, TokenAuthority, calling_as, required_role
+from ...wire import status_details
+from ..security import Principal, TokenAuthority, bind_caller, required_role
 
 log = logging.getLogger(__name__)
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 def _deny(code: grpc.StatusCode, message: str) -> Handler:
     async def abort(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        await context.abort(code, message)
+        await context.abort(code, status_details(message))
 
     return grpc.unary_unary_rpc_method_handler(abort)
 
@@ -40,17 +41,17 @@ def _bound(handler: Handler | None, principal: Principal) -> Handler | None:
         unary = handler.unary_unary
 
         async def unary_unary(request: Any, context: Any) -> Any:
-            with calling_as(principal):
-                return await unary(request, context)
+            bind_caller(principal)
+            return await unary(request, context)
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, **options)
     if handler.unary_stream is not None:
         stream = handler.unary_stream
 
         async def unary_stream(request: Any, context: Any) -> AsyncIterator[Any]:
-            with calling_as(principal):
-                async for item in stream(request, context):  # type: ignore[attr-defined]
-                    yield item
+            bind_caller(principal)
+            async for item in stream(request, context):  # type: ignore[attr-defined]
+                yield item
 
         return grpc.unary_stream_rpc_method_handler(unary_stream, **options)
     raise AssertionError("the api port serves unary and server-streaming RPCs only")

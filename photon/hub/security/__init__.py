@@ -1,8 +1,8 @@
 """Security: admin credentials and tokens, the RPC policy, the caller of each call, and
 enrolment of agents."""
 
+from ._caller import bind_caller as bind_caller
 from ._caller import caller as caller
-from ._caller import calling_as as calling_as
 from ._enrolment import AGENT_CERT_TTL as AGENT_CERT_TTL
 from ._enrolment import Enrolment as Enrolment
 from ._enrolment import Joined as Joined
@@ -30,8 +30,8 @@ __all__ = [
     "Joined",
     "Principal",
     "TokenAuthority",
+    "bind_caller",
     "caller",
-    "calling_as",
     "hash_secret",
     "required_role",
     "secret_matches",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ._tokens import Principal
 
@@ -18,11 +16,9 @@ def caller() -> Principal | None:
     return _CALLER.get()
 
 
-@contextmanager
-def calling_as(principal: Principal | None) -> Iterator[None]:
-    """Bind `principal` as the caller for the code run inside."""
-    token = _CALLER.set(principal)
-    try:
-        yield
-    finally:
-        _CALLER.reset(token)
+def bind_caller(principal: Principal | None) -> None:
+    """Bind `principal` as the caller for the rest of the running task. gRPC serves each call
+    in a task of its own, so the binding ends with the call; it is not reset on the way out,
+    since a server stream's generator may be closed from another context (a dropped stream's,
+    at garbage collection), where a reset would raise."""
+    _CALLER.set(principal)
