@@ -513,6 +513,20 @@ def test_one_agents_events_are_held_to_a_rate_across_its_tasks() -> None:
     assert len(recorded(machine.progress("a1", first.ref, events(10), at(2)))) == 10
 
 
+def test_an_agent_over_its_event_budget_is_said_to_be_until_it_keeps_within() -> None:
+    machine = TaskMachine(limits=Limits(max_agent_events_per_second=10))
+    task = running(machine, queued())
+    machine.progress("a1", task.ref, events(10), at(1))
+    assert not machine.over_budget("a1")  # the whole budget, not more
+    machine.progress("a1", task.ref, events(5), at(1))
+    assert machine.over_budget("a1") and not machine.over_budget("a2")
+    machine.progress("a1", task.ref, events(5), at(2))  # within the refilled budget
+    assert not machine.over_budget("a1")
+    machine.progress("a1", task.ref, events(50), at(2))
+    machine.agent_lost("a1", at(3))
+    assert not machine.over_budget("a1")
+
+
 def the_task_event(commands: Sequence[Command]) -> TaskEventRecord:
     [persist] = persists(commands)
     return persist.event

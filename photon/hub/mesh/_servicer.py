@@ -178,6 +178,10 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 log.warning("agent %s: stream refused: %s", session.agent_id, exc)
                 session.close(f"refused: {exc}")
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
+            if self._engine.over_budget(session.agent_id):
+                # Backpressure: the flood waits in the agent's send buffer, not on the hub's
+                # loop (each batch read costs decoding however few of its events are kept).
+                await asyncio.sleep(self._heartbeat_interval / 2)
 
     def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
         kind = message.WhichOneof("body")

@@ -412,6 +412,9 @@ class TaskEngine:
     def on_progress(self, agent_id: str, ref: AttemptRef, events: Sequence[Progress]) -> None:
         self._carry_out(self._machine.progress(agent_id, ref, events, _now()))
 
+    def over_budget(self, agent_id: str) -> bool:
+        return self._machine.over_budget(agent_id)
+
     def on_result(self, agent_id: str, ref: AttemptRef, outcome: Outcome) -> None:
         """Record the outcome if this is still the current attempt (the agent is acked once it
         is committed); a stale result is acked at once and dropped."""

@@ -142,6 +142,7 @@ class TaskMachine:
         self._kept: dict[str, int] = {}
         self._dropped: dict[str, int] = {}
         self._budgets: dict[str, tuple[float, float]] = {}  # agent id -> (events, as of mono)
+        self._over_budget: set[str] = set()  # agents whose last events overran their budget
         self._awaited = set(awaited)  # agents known before a restart, not back yet
         self._grace_until = grace_until  # monotonic; until then no agent is judged lost
 
@@ -306,6 +307,10 @@ class TaskMachine:
         wanted = min(len(events), room)
         limit = "max-events-per-task" if wanted < len(events) else "max-agent-events-per-second"
         kept = events[: self._spend(agent_id, wanted, now)]
+        if len(kept) < wanted:
+            self._over_budget.add(agent_id)
+        else:
+            self._over_budget.discard(agent_id)
         self._kept[task.id] = self._kept.get(task.id, 0) + len(kept)
         records = [self._event(task, e.kind or "log", e.message, e.data, now) for e in kept]
         if dropped := len(events) - len(kept):
@@ -314,6 +319,11 @@ class TaskMachine:
                 records.append(self._event(task, "warning", note, {"limit": limit}, now))
             self._dropped[task.id] = self._dropped.get(task.id, 0) + dropped
         return [Record(events=tuple(records))] if records else []
+
+    def over_budget(self, agent_id: str) -> bool:
+        """Whether the agent's last events overran max-agent-events-per-second (its stream is
+        then read more slowly, so that a flood costs the hub little more than its cap)."""
+        return agent_id in self._over_budget
 
     def _spend(self, agent_id: str, count: int, now: Instant) -> int:
         """How many of `count` events the agent's budget allows now (a token bucket refilled
@@ -428,6 +438,7 @@ class TaskMachine:
     def agent_lost(self, agent_id: str, now: Instant) -> list[Command]:
         """The agent is gone (silent, removed, or never back after a restart): its attempts get
         a new one, and what it was still ending is let go."""
+        self._over_budget.discard(agent_id)
         for task_id, owner in list(self._ending.items()):
             if owner == agent_id:
                 del self._ending[task_id]
