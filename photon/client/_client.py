@@ -22,11 +22,13 @@ from ._types import (
     JoinTokenInfo,
     Task,
     TaskEvent,
+    User,
     Workflow,
     agent_from_proto,
     event_from_proto,
     join_token_from_proto,
     task_from_proto,
+    user_from_proto,
     workflow_from_proto,
 )
 
@@ -68,7 +70,12 @@ class PhotonClient:
         """A client for a context; without one, for `load_context()` (the current context of
         the default client config). Raises ConfigError when there is none."""
         context = context or load_context()
-        return cls(address=context.api, ca_pem=context.ca_pem.encode(), api_key=context.api_key)
+        return cls(
+            address=context.api,
+            ca_pem=context.ca_pem.encode(),
+            api_key=context.api_key or None,
+            token=context.token or None,
+        )
 
     async def __aenter__(self) -> PhotonClient:
         credentials = grpc.ssl_channel_credentials(root_certificates=self._ca_pem)
@@ -126,6 +133,28 @@ class PhotonClient:
 
     async def revoke_join_token(self, token_id: str) -> None:
         await self._call("RevokeJoinToken", admin_pb2.RevokeJoinTokenRequest(id=token_id))
+
+    # -- users --------------------------------------------------------------------------------
+
+    async def create_user(self, name: str, role: str) -> tuple[User, str]:
+        """The new user and its API key (shown this once)."""
+        response = await self._call("CreateUser", admin_pb2.CreateUserRequest(name=name, role=role))
+        return user_from_proto(response.user), response.api_key
+
+    async def list_users(self) -> list[User]:
+        response = await self._call("ListUsers", admin_pb2.ListUsersRequest())
+        return [user_from_proto(u) for u in response.users]
+
+    async def create_user_token(self, name: str, *, ttl: float = 0.0) -> tuple[str, float]:
+        """A token acting as the user (for `ttl` seconds, at most and by default 1 h), and
+        when it expires."""
+        response = await self._call(
+            "CreateUserToken", admin_pb2.CreateUserTokenRequest(name=name, ttl_seconds=ttl)
+        )
+        return response.token, response.expires_at
+
+    async def delete_user(self, name: str) -> None:
+        await self._call("DeleteUser", admin_pb2.DeleteUserRequest(name=name))
 
     # -- agents -------------------------------------------------------------------------------
 

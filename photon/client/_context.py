@@ -21,6 +21,7 @@ class ClientContext:
     api: str
     ca_pem: str
     api_key: str
+    token: str = ""  # a short-lived token instead of the key (`photonctl user token`)
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -47,6 +48,9 @@ def load_context(
     ~/.config/photon/config.toml; the context `name`, else `PHOTON_CONTEXT`, else the file's
     current one. `env` stands for the process environment (the default).
 
+    `PHOTON_API_KEY` in `env` stands in for the context's API key, and `PHOTON_TOKEN` for a
+    token to call with instead of one (for scripts and CI: the context then needs no key).
+
     Raises ConfigError when the file, the context or one of its fields is missing.
     """
     env = os.environ if env is None else env
@@ -61,12 +65,17 @@ def load_context(
     context = data.get("contexts", {}).get(name)
     if not isinstance(context, dict):
         raise ConfigError(f"context {name!r} not found in {path}")
+    api_key = env.get("PHOTON_API_KEY") or context.get("api-key")
+    token = env.get("PHOTON_TOKEN", "")
     try:
+        if api_key is None and not token:
+            raise KeyError("api-key")
         return ClientContext(
             name=name,
             api=str(context["api"]),
             ca_pem=str(context["ca-pem"]),
-            api_key=str(context["api-key"]),
+            api_key=str(api_key or ""),
+            token=token,
         )
     except KeyError as exc:
         raise ConfigError(f"context {name!r} in {path} lacks {exc.args[0]!r}") from None
@@ -83,4 +92,47 @@ def save_context(path: Path, context: ClientContext, *, make_current: bool = Tru
     if make_current or "current-context" not in data:
         data["current-context"] = context.name
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(path, tomli_w.dumps(data).encode(), mode=0o600)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContextEntry:
+    """One context of a client config, as `photonctl context list` shows it."""
+
+    name: str
+    api: str
+    current: bool
+
+
+def list_contexts(path: Path) -> list[ContextEntry]:
+    """The contexts of the client config at `path`, by name (none when there is no file)."""
+    data = _read(path)
+    current = data.get("current-context", "")
+    contexts = data.get("contexts", {})
+    return [
+        ContextEntry(name=name, api=str(body.get("api", "")), current=name == current)
+        for name, body in sorted(contexts.items())
+        if isinstance(body, dict)
+    ]
+
+
+def use_context(path: Path, name: str) -> None:
+    """Make `name` the current context. Raises ConfigError when there is no such context."""
+    data = _read(path)
+    if name not in data.get("contexts", {}):
+        raise ConfigError(f"context {name!r} not found in {path}")
+    data["current-context"] = name
+    write_atomic(path, tomli_w.dumps(data).encode(), mode=0o600)
+
+
+def delete_context(path: Path, name: str) -> None:
+    """Remove the context (and its credential). Raises ConfigError when there is none; a
+    config left without its current context has none current until `use_context`."""
+    data = _read(path)
+    contexts = data.get("contexts", {})
+    if name not in contexts:
+        raise ConfigError(f"context {name!r} not found in {path}")
+    del contexts[name]
+    if data.get("current-context") == name:
+        data.pop("current-context")
     write_atomic(path, tomli_w.dumps(data).encode(), mode=0o600)

@@ -118,6 +118,21 @@ class JoinTokenInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class User:
+    name: str
+    role: str
+    created_at: float
+    created_by: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def user_from_proto(msg: admin_pb2.User) -> User:
+    return User(name=msg.name, role=msg.role, created_at=msg.created_at, created_by=msg.created_by)
+
+
 def _opt(value: float) -> float | None:
     return value or None
 

@@ -32,7 +32,7 @@ from ._config import HubConfig
 from .api import ApiServer
 from .fleet import Fleet
 from .mesh import MeshServer
-from .security import Enrolment, TokenAuthority
+from .security import Enrolment, TokenAuthority, Users
 from .store import Store, open_store
 from .tasks import TaskEngine
 from .web import HubMetrics, WebServer
@@ -135,6 +135,8 @@ class Hub:
                 store=store, tasks=engine, limits=config.limits, on_fatal=self.fail
             )
             await workflows.load()
+            users = Users(store, authority)
+            await users.load()
             # Flushed after the engines stop, before the store closes (unwound in reverse).
             stack.push_async_callback(engine.flush)
             stack.push_async_callback(workflows.flush)
@@ -156,6 +158,7 @@ class Hub:
                 key_pem=hub_key_pem,
                 chain_pem=hub_chain,
                 authority=authority,
+                users=users,
                 store=store,
                 fleet=fleet,
                 engine=engine,

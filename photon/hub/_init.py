@@ -27,7 +27,7 @@ from ..certs import (
 )
 from ..model import Role
 from ._config import HubPaths
-from .core import ApiKeyRecord
+from .core import ApiKeyRecord, UserRecord
 from .security import ApiKey, hash_secret
 from .store import open_store
 
@@ -80,14 +80,18 @@ async def init_hub(*, data_dir: Path, sans: list[str], store_url: str = "") -> I
             admin_key = None
         else:
             key = ApiKey.new()
-            await store.add_api_key(
+            now = time.time()
+            await store.add_user(
+                UserRecord(
+                    name="admin", role=Role.ADMIN, created_at=now, created_by="photon-hub init"
+                ),
                 ApiKeyRecord(
                     id=key.id,
                     user="admin",
                     role=Role.ADMIN,
                     secret_hash=hash_secret(key.secret),
-                    created_at=time.time(),
-                )
+                    created_at=now,
+                ),
             )
             admin_key = str(key)
     finally:

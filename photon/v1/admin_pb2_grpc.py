@@ -50,6 +50,26 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.RevokeJoinTokenRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.RevokeJoinTokenResponse.FromString,
                 _registered_method=True)
+        self.CreateUser = channel.unary_unary(
+                '/photon.v1.AdminService/CreateUser',
+                request_serializer=photon_dot_v1_dot_admin__pb2.CreateUserRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.CreateUserResponse.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/photon.v1.AdminService/ListUsers',
+                request_serializer=photon_dot_v1_dot_admin__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.CreateUserToken = channel.unary_unary(
+                '/photon.v1.AdminService/CreateUserToken',
+                request_serializer=photon_dot_v1_dot_admin__pb2.CreateUserTokenRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.CreateUserTokenResponse.FromString,
+                _registered_method=True)
+        self.DeleteUser = channel.unary_unary(
+                '/photon.v1.AdminService/DeleteUser',
+                request_serializer=photon_dot_v1_dot_admin__pb2.DeleteUserRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.DeleteUserResponse.FromString,
+                _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/photon.v1.AdminService/ListAgents',
                 request_serializer=photon_dot_v1_dot_admin__pb2.ListAgentsRequest.SerializeToString,
@@ -159,6 +179,30 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RevokeJoinToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateUserToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteUser(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -289,6 +333,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeJoinToken,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.RevokeJoinTokenRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.RevokeJoinTokenResponse.SerializeToString,
+            ),
+            'CreateUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUser,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.CreateUserRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.CreateUserResponse.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.ListUsersRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'CreateUserToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUserToken,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.CreateUserTokenRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.CreateUserTokenResponse.SerializeToString,
+            ),
+            'DeleteUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteUser,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.DeleteUserRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.DeleteUserResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
@@ -463,6 +527,114 @@ class AdminService:
             '/photon.v1.AdminService/RevokeJoinToken',
             photon_dot_v1_dot_admin__pb2.RevokeJoinTokenRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.RevokeJoinTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/CreateUser',
+            photon_dot_v1_dot_admin__pb2.CreateUserRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.CreateUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/ListUsers',
+            photon_dot_v1_dot_admin__pb2.ListUsersRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUserToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/CreateUserToken',
+            photon_dot_v1_dot_admin__pb2.CreateUserTokenRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.CreateUserTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/DeleteUser',
+            photon_dot_v1_dot_admin__pb2.DeleteUserRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.DeleteUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,6 +16,7 @@ from photon.hub.core import (
     JoinTokenRecord,
     TaskEventRecord,
     TaskRecord,
+    UserRecord,
 )
 from photon.hub.store import SqliteStore, Store
 from photon.model import Failure, FailureClass, RetryPolicy, Role, TaskSpec, TaskState
@@ -201,19 +202,39 @@ async def test_unknown_agent(store: Store) -> None:
     assert await store.list_agents() == []
 
 
-# -- api keys ----------------------------------------------------------------------------------
+# -- users and api keys ------------------------------------------------------------------------
 
 
-async def test_api_keys(store: Store) -> None:
+def user(name: str, role: Role = Role.ADMIN) -> UserRecord:
+    return UserRecord(name=name, role=role, created_at=NOW, created_by="root")
+
+
+def key_of(name: str, key_id: str, role: Role = Role.ADMIN) -> ApiKeyRecord:
+    return ApiKeyRecord(id=key_id, user=name, role=role, secret_hash="f" * 64, created_at=NOW)
+
+
+async def test_users_and_their_keys(store: Store) -> None:
     assert await store.count_api_keys() == 0
-    key = ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="f" * 64, created_at=NOW)
-    await store.add_api_key(key)
-    await store.add_api_key(replace(key, id="k2", user="ci", role=Role.OPERATOR))
-    assert await store.get_api_key("k1") == key
+    await store.add_user(user("root"), key_of("root", "k1"))
+    await store.add_user(user("ci", Role.OPERATOR), key_of("ci", "k2", Role.OPERATOR))
+    assert await store.get_api_key("k1") == key_of("root", "k1")
     assert (await store.get_api_key("k2")).role is Role.OPERATOR
     assert await store.count_api_keys() == 2
+    assert await store.list_users() == [user("ci", Role.OPERATOR), user("root")]
     with pytest.raises(NotFoundError):
         await store.get_api_key("k3")
+    # A name is taken once; the refused add leaves no key behind.
+    with pytest.raises(ConflictError, match="already exists"):
+        await store.add_user(user("ci"), key_of("ci", "k3"))
+    with pytest.raises(NotFoundError):
+        await store.get_api_key("k3")
+    # Deleting a user takes its keys with it.
+    await store.delete_user("ci")
+    assert await store.list_users() == [user("root")]
+    with pytest.raises(NotFoundError):
+        await store.get_api_key("k2")
+    with pytest.raises(NotFoundError, match="no user named 'ci'"):
+        await store.delete_user("ci")
 
 
 # -- tasks -------------------------------------------------------------------------------------
@@ -375,9 +396,7 @@ async def test_data_survives_close_and_reopen(opener: Opener) -> None:
     store = await opener()
     await store.add_join_token(join_token(uses=2))
     await store.consume_join_token("tok1", agent_record("a1"))
-    await store.add_api_key(
-        ApiKeyRecord(id="k1", user="root", role=Role.ADMIN, secret_hash="x", created_at=NOW)
-    )
+    await store.add_user(user("root"), key_of("root", "k1"))
     record = task("t1", key="k")
     await insert(store, record)
     await store.append_task_events([event("t1", 1)])
@@ -388,6 +407,7 @@ async def test_data_survives_close_and_reopen(opener: Opener) -> None:
         assert (await reopened.get_join_token("tok1")).uses_left == 1
         assert await reopened.get_agent("a1") == agent_record("a1")
         assert (await reopened.get_api_key("k1")).user == "root"
+        assert await reopened.list_users() == [user("root")]
         assert await reopened.get_task("t1") == record
         assert await insert(reopened, task("t2", key="k")) == (record, False)
         assert await reopened.list_task_events("t1") == [event("t1", 1)]

@@ -111,11 +111,15 @@ class Mesh:
         return Path(self.env["PHOTON_CONFIG"])
 
     def run(
-        self, *args: str, input: str | None = None, timeout: float = 60
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [PYTHON, *args],
-            env=self.env,
+            env=self.env if env is None else env,
             capture_output=True,
             text=True,
             input=input,

@@ -1,10 +1,12 @@
 """The api port's interceptor admits or denies every call in one place, and binds the verified
-principal for the whole of each admitted call (a real grpc.aio server on loopback)."""
+principal for the whole of each admitted call, judged by its user's record as it is now (a
+real grpc.aio server on loopback, real users in a real SQLite store)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -13,7 +15,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from photon.hub.api._interceptor import AuthInterceptor
-from photon.hub.security import Principal, TokenAuthority, caller
+from photon.hub.security import Principal, TokenAuthority, Users, caller
+from photon.hub.store import SqliteStore
 from photon.model import Role
 
 AUTHORITY = TokenAuthority(Ed25519PrivateKey.generate())
@@ -36,8 +39,20 @@ async def _stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
 
 
 @pytest.fixture
-async def channel() -> AsyncIterator[grpc.aio.Channel]:
-    server = grpc.aio.server(interceptors=[AuthInterceptor(AUTHORITY)])
+async def users(tmp_path: Path) -> AsyncIterator[Users]:
+    store = SqliteStore(tmp_path / "hub.db")
+    await store.open()
+    users = Users(store, AUTHORITY)
+    await users.load()
+    for role in Role:  # a user named after each role
+        await users.create(role.value, role, by="test")
+    yield users
+    await store.close()
+
+
+@pytest.fixture
+async def channel(users: Users) -> AsyncIterator[grpc.aio.Channel]:
+    server = grpc.aio.server(interceptors=[AuthInterceptor(AUTHORITY, users)])
     handlers = {
         "ListAgents": grpc.unary_unary_rpc_method_handler(_unary),
         "CancelTask": grpc.unary_unary_rpc_method_handler(_unary),
@@ -54,20 +69,21 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
     await server.stop(0)
 
 
-def _bearer(role: Role) -> tuple[tuple[str, str], ...]:
-    token, _ = AUTHORITY.issue(Principal(subject="ada", role=role, token_id="tok-7"))
+def _bearer(role: Role, subject: str = "") -> tuple[tuple[str, str], ...]:
+    principal = Principal(subject=subject or role.value, role=role, token_id="tok-7")
+    token, _ = AUTHORITY.issue(principal)
     return (("authorization", f"Bearer {token}"),)
 
 
 async def test_an_admitted_call_runs_as_its_principal(channel: grpc.aio.Channel) -> None:
     call = channel.unary_unary("/photon.v1.AdminService/ListAgents")
-    assert await call(b"", metadata=_bearer(Role.VIEWER)) == b"ada/viewer/tok-7"
+    assert await call(b"", metadata=_bearer(Role.VIEWER)) == b"viewer/viewer/tok-7"
 
 
 async def test_a_stream_runs_as_its_principal_throughout(channel: grpc.aio.Channel) -> None:
     stream = channel.unary_stream("/photon.v1.AdminService/WatchTask")
     items = [item async for item in stream(b"", metadata=_bearer(Role.OPERATOR))]
-    assert items == [b"ada/operator/tok-7"] * 3
+    assert items == [b"operator/operator/tok-7"] * 3
 
 
 async def test_calls_do_not_leak_their_principal_to_each_other(
@@ -75,7 +91,7 @@ async def test_calls_do_not_leak_their_principal_to_each_other(
 ) -> None:
     call = channel.unary_unary("/photon.v1.AdminService/ListAgents")
     answers = [await call(b"", metadata=_bearer(role)) for role in (Role.ADMIN, Role.VIEWER)]
-    assert answers == [b"ada/admin/tok-7", b"ada/viewer/tok-7"]
+    assert answers == [b"admin/admin/tok-7", b"viewer/viewer/tok-7"]
     assert caller() is None  # nothing bound outside a call
 
 
@@ -100,10 +116,27 @@ async def test_denials_are_logged_with_who_and_why(
 
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [
-        "denied '/photon.v1.AdminService/CancelTask' to ada (viewer):"
+        "denied '/photon.v1.AdminService/CancelTask' to viewer (viewer):"
         " role viewer may not call CancelTask (needs operator)",
         "denied '/photon.v1.AdminService/CancelTask' to an unauthenticated caller:"
         " missing bearer token; log in first",
         "denied '/photon.v1.AdminService/Unlisted' to an unauthenticated caller:"
         " /photon.v1.AdminService/Unlisted is not allowed by the policy",
     ]
+
+
+async def test_a_call_is_judged_by_its_user_as_it_is_now(
+    channel: grpc.aio.Channel, users: Users
+) -> None:
+    cancel = channel.unary_unary("/photon.v1.AdminService/CancelTask")
+    # A token that says admin, of a user who is a viewer: the record wins.
+    with pytest.raises(grpc.aio.AioRpcError) as demoted:
+        await cancel(b"", metadata=_bearer(Role.ADMIN, subject="viewer"))
+    assert demoted.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # A deleted user's tokens stop working at once.
+    assert await cancel(b"", metadata=_bearer(Role.OPERATOR)) == b"operator/operator/tok-7"
+    await users.delete("operator")
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await cancel(b"", metadata=_bearer(Role.OPERATOR))
+    assert gone.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert gone.value.details() == "user 'operator' no longer exists"

@@ -11,7 +11,7 @@ import pytest
 from photon.errors import StoreError
 from photon.hub.core import TaskRecord
 from photon.hub.store.sqlite import MIGRATIONS, SqliteStore
-from photon.model import TaskSpec, TaskState
+from photon.model import Role, TaskSpec, TaskState
 
 
 @pytest.fixture
@@ -47,6 +47,27 @@ async def test_reopen_is_idempotent(db_path: Path) -> None:
         await store.open()
         await store.close()
     assert schema_versions(db_path) == list(range(1, len(MIGRATIONS) + 1))
+
+
+async def test_a_hub_from_before_users_keeps_its_admin(db_path: Path) -> None:
+    # A database as `photon-hub init` left it before users had a table of their own.
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, script in enumerate(MIGRATIONS[:2], start=1):
+            conn.executescript(script)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        conn.execute(
+            "INSERT INTO api_keys (id, user, role, secret_hash, created_at)"
+            " VALUES ('k1', 'admin', 'admin', 'h', 5.0)"
+        )
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        [admin] = await store.list_users()
+    finally:
+        await store.close()
+    assert (admin.name, admin.role, admin.created_at) == ("admin", Role.ADMIN, 5.0)
+    assert admin.created_by == "photon-hub init"
 
 
 async def test_close_is_safe_twice_and_before_open(db_path: Path) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..._text import escape_controls
@@ -20,6 +21,12 @@ if TYPE_CHECKING:
 Handler: TypeAlias = Callable[[argparse.Namespace, PhotonClient], Awaitable[int]]
 """A command: given its parsed arguments and an open client, does the work and returns the
 exit code. Each action's parser names its handler with `set_defaults(handler=...)`."""
+
+LocalHandler: TypeAlias = Callable[
+    [argparse.Namespace, Path, Mapping[str, str]], Coroutine[Any, Any, int]
+]
+"""A command on the client config alone (no hub): given its arguments, the config's path and
+the environment. Its parser names it with `set_defaults(local=...)`."""
 
 INT32_MAX = 2**31 - 1  # counts travel in int32 fields: larger ones do not fit the request
 

@@ -6,13 +6,13 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...client import PhotonClient, load_context
+from ...client import PhotonClient, default_config_path, load_context
 from .._common import environ, run
-from . import _agents, _join_token, _run, _tasks, _workflow
-from ._command import Handler
+from . import _agents, _contexts, _join_token, _run, _tasks, _users, _workflow
+from ._command import Handler, LocalHandler
 
 # In the order `photonctl --help` lists them.
-NOUNS = (_join_token, _agents, _run, _workflow, _tasks)
+NOUNS = (_join_token, _agents, _run, _workflow, _tasks, _users, _contexts)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -29,8 +29,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handler: Handler = args.handler
     env = environ()
+    local: LocalHandler | None = getattr(args, "local", None)
+    if local is not None:
+        path = args.config or default_config_path(env)
+        return run(lambda: local(args, path, env), debug=args.debug)
+    handler: Handler = args.handler
 
     async def command() -> int:
         context = load_context(args.config, args.context, env=env)

@@ -29,12 +29,13 @@ from ..core import (
     quote,
 )
 from ..fleet import Fleet, SetDraining
-from ..security import hash_secret
+from ..security import Users, hash_secret
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import Snapshot, WorkflowEngine
 from . import _convert
 from ._errors import Context, abort, abort_for, translating
+from ._users import UserRpcs
 
 DEFAULT_JOIN_TTL = 15 * 60.0
 MAX_JOIN_TTL = 7 * 24 * 3600.0
@@ -42,7 +43,7 @@ WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
 
 
-class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+class AdminServicer(UserRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
         *,
@@ -52,9 +53,11 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
         workflows: WorkflowEngine,
         api_addresses: Callable[[], Sequence[str]],
         ca_pin: str,
+        users: Users,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
+        self._users = users
         self._fleet = fleet
         self._engine = engine
         self._workflows = workflows

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from ...errors import AuthError, NotFoundError
 from ...v1 import auth_pb2, auth_pb2_grpc
-from ..security import ApiKey, Principal, TokenAuthority, secret_matches
+from ..security import ApiKey, Principal, TokenAuthority, Users, secret_matches
 from ..store import CredentialStore
 from ._errors import Context, translating
 
 
 class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
-    def __init__(self, *, store: CredentialStore, authority: TokenAuthority) -> None:
+    def __init__(self, *, store: CredentialStore, authority: TokenAuthority, users: Users) -> None:
         self._store = store
         self._authority = authority
+        self._users = users
 
     @translating
     async def Login(
@@ -25,7 +26,8 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
             record = None
         if record is None or not secret_matches(key.secret, record.secret_hash):
             raise AuthError("API key is invalid")
-        token, expires_at = self._authority.issue(Principal(subject=record.user, role=record.role))
+        principal = self._users.admit(Principal(subject=record.user, role=record.role))
+        token, expires_at = self._authority.issue(principal)
         return auth_pb2.LoginResponse(
-            token=token, expires_at=expires_at, user=record.user, role=record.role.value
+            token=token, expires_at=expires_at, user=principal.subject, role=principal.role.value
         )

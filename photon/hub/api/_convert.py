@@ -9,7 +9,7 @@ from typing import cast
 from ...model import AgentState
 from ...v1 import admin_pb2, common_pb2
 from ...wire import failure_to_proto, metrics_to_proto, spec_to_proto, state_to_proto, tool_to_proto
-from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord
+from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord, UserRecord
 from ..fleet import AgentSession
 from ..workflows import Snapshot
 
@@ -85,6 +85,15 @@ def join_token_to_proto(record: JoinTokenRecord) -> admin_pb2.JoinToken:
         expires_at=record.expires_at,
         revoked=record.revoked,
         created_at=record.created_at,
+    )
+
+
+def user_to_proto(record: UserRecord) -> admin_pb2.User:
+    return admin_pb2.User(
+        name=record.name,
+        role=record.role.value,
+        created_at=record.created_at,
+        created_by=record.created_by,
     )
 
 

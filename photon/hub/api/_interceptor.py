@@ -15,7 +15,7 @@ import grpc.aio
 
 from ...errors import AuthError
 from ...wire import status_details
-from ..security import Principal, TokenAuthority, bind_caller, required_role
+from ..security import Principal, TokenAuthority, Users, bind_caller, required_role
 
 log = logging.getLogger(__name__)
 if TYPE_CHECKING:
@@ -66,8 +66,9 @@ else:  # the runtime classes are not generic
 class AuthInterceptor(_Interceptor):
     """Checks the bearer JWT and the role the policy table requires; unlisted RPCs are denied."""
 
-    def __init__(self, authority: TokenAuthority) -> None:
+    def __init__(self, authority: TokenAuthority, users: Users) -> None:
         self._authority = authority
+        self._users = users
 
     async def intercept_service(
         self,
@@ -89,7 +90,7 @@ class AuthInterceptor(_Interceptor):
                 grpc.StatusCode.UNAUTHENTICATED, method, None, "missing bearer token; log in first"
             )
         try:
-            principal = self._authority.verify(token.strip())
+            principal = self._users.admit(self._authority.verify(token.strip()))
         except AuthError as exc:
             return self._denied(grpc.StatusCode.UNAUTHENTICATED, method, None, str(exc))
         if not principal.role.allows(needed):

@@ -10,7 +10,7 @@ from ...v1 import admin_pb2_grpc, auth_pb2_grpc, enroll_pb2_grpc
 from ...wire import GrpcPort
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
-from ..security import Enrolment, TokenAuthority
+from ..security import Enrolment, TokenAuthority, Users
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import WorkflowEngine
@@ -30,6 +30,7 @@ class ApiServer(GrpcPort):
         key_pem: bytes,
         chain_pem: bytes,
         authority: TokenAuthority,
+        users: Users,
         store: Store,
         fleet: Fleet,
         engine: TaskEngine,
@@ -43,12 +44,13 @@ class ApiServer(GrpcPort):
         super().__init__(
             listen=listen,
             credentials=grpc.ssl_server_credentials([(key_pem, chain_pem)]),
-            interceptors=[AuthInterceptor(authority)],
+            interceptors=[AuthInterceptor(authority, users)],
         )
         server = self.server
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(
                 store=store,
+                users=users,
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
@@ -59,7 +61,7 @@ class ApiServer(GrpcPort):
             server,
         )
         auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(store=store, authority=authority), server
+            AuthServicer(store=store, authority=authority, users=users), server
         )
         enroll_pb2_grpc.add_EnrollServiceServicer_to_server(
             EnrollServicer(enrolment=enrolment, mesh_addresses=mesh_addresses), server

@@ -11,6 +11,7 @@ from ._records import JoinTokenRecord as JoinTokenRecord
 from ._records import StepRecord as StepRecord
 from ._records import TaskEventRecord as TaskEventRecord
 from ._records import TaskRecord as TaskRecord
+from ._records import UserRecord as UserRecord
 from ._records import WorkflowRecord as WorkflowRecord
 from ._retry import AGENT_SPECIFIC as AGENT_SPECIFIC
 from ._retry import FINAL as FINAL
@@ -29,6 +30,7 @@ __all__ = [
     "StepRecord",
     "TaskEventRecord",
     "TaskRecord",
+    "UserRecord",
     "WorkflowRecord",
     "quote",
     "retry_delay",

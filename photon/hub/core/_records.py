@@ -73,6 +73,16 @@ class JoinTokenRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserRecord:
+    """Someone allowed on the admin API: a person or a script, with one role."""
+
+    name: str
+    role: Role
+    created_at: float
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ApiKeyRecord:
     id: str
     user: str

@@ -17,6 +17,8 @@ from ._tokens import Principal as Principal
 from ._tokens import TokenAuthority as TokenAuthority
 from ._tokens import hash_secret as hash_secret
 from ._tokens import secret_matches as secret_matches
+from ._users import Users as Users
+from ._users import parse_role as parse_role
 
 __all__ = [
     "AGENT_CERT_TTL",
@@ -30,9 +32,11 @@ __all__ = [
     "Joined",
     "Principal",
     "TokenAuthority",
+    "Users",
     "bind_caller",
     "caller",
     "hash_secret",
+    "parse_role",
     "required_role",
     "secret_matches",
 ]

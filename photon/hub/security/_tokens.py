@@ -76,9 +76,13 @@ class TokenAuthority:
         # until they expire.
         self._verified: dict[str, tuple[Principal, float]] = {}
 
-    def issue(self, principal: Principal, *, now: float | None = None) -> tuple[str, float]:
+    def issue(
+        self, principal: Principal, *, now: float | None = None, ttl: float | None = None
+    ) -> tuple[str, float]:
+        """A token for `principal`, valid for the authority's lifetime (or `ttl`, never more
+        than MAX_TOKEN_TTL), and when it expires."""
         issued = time.time() if now is None else now
-        expires = issued + self._ttl
+        expires = issued + min(self._ttl if ttl is None else ttl, MAX_TOKEN_TTL)
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,

@@ -21,6 +21,7 @@ from ..core import (
     StepRecord,
     TaskEventRecord,
     TaskRecord,
+    UserRecord,
     WorkflowRecord,
 )
 
@@ -49,9 +50,20 @@ class EnrolmentStore(Protocol):
 
 
 class CredentialStore(Protocol):
-    """Admin API keys (only hashes of their secrets)."""
+    """The admin API's users and their API keys (only hashes of the keys' secrets)."""
 
-    async def add_api_key(self, key: ApiKeyRecord) -> None: ...
+    async def add_user(self, user: UserRecord, key: ApiKeyRecord) -> None:
+        """Add the user and its first key in one commit. Raises ConflictError when a user of
+        that name exists."""
+        ...
+
+    async def list_users(self) -> list[UserRecord]:
+        """Every user, by name."""
+        ...
+
+    async def delete_user(self, name: str) -> None:
+        """Delete the user and all its keys in one commit. Raises NotFoundError."""
+        ...
 
     async def get_api_key(self, key_id: str) -> ApiKeyRecord: ...
 

@@ -45,6 +45,14 @@ MIGRATIONS: tuple[str, ...] = (
         message TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL,
         PRIMARY KEY (workflow_id, step_id));
     """,
+    # Users of the admin API: until now only `photon-hub init`'s admin, known by its key.
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY, role TEXT NOT NULL, created_at REAL NOT NULL,
+        created_by TEXT NOT NULL);
+    INSERT INTO users (name, role, created_at, created_by)
+        SELECT user, MIN(role), MIN(created_at), 'photon-hub init' FROM api_keys GROUP BY user;
+    """,
 )
 
 

@@ -21,6 +21,7 @@ from ...core import (
     StepRecord,
     TaskEventRecord,
     TaskRecord,
+    UserRecord,
     WorkflowRecord,
 )
 from .. import _rows
@@ -266,13 +267,39 @@ class SqliteStore:
 
     # -- api keys -----------------------------------------------------------------------------
 
-    async def add_api_key(self, key: ApiKeyRecord) -> None:
+    async def add_user(self, user: UserRecord, key: ApiKeyRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM users WHERE name = ?", (user.name,)).fetchone():
+                raise ConflictError(f"a user named {user.name!r} already exists")
+            conn.execute(
+                "INSERT INTO users (name, role, created_at, created_by) VALUES (?, ?, ?, ?)",
+                (user.name, user.role.value, user.created_at, user.created_by),
+            )
             conn.execute(
                 "INSERT INTO api_keys (id, user, role, secret_hash, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (key.id, key.user, key.role.value, key.secret_hash, key.created_at),
             )
+
+        await self._write(op)
+
+    async def list_users(self) -> list[UserRecord]:
+        rows = await self._read("SELECT * FROM users ORDER BY name")
+        return [
+            UserRecord(
+                name=row["name"],
+                role=Role(row["role"]),
+                created_at=row["created_at"],
+                created_by=row["created_by"],
+            )
+            for row in rows
+        ]
+
+    async def delete_user(self, name: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            if not conn.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+                raise NotFoundError(f"no user named {name!r}")
+            conn.execute("DELETE FROM api_keys WHERE user = ?", (name,))
 
         await self._write(op)
 

@@ -1,0 +1,69 @@
+"""`photonctl user create|list|token|delete`: who may use the admin API, with which role."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import TYPE_CHECKING
+
+from ..._text import escape_controls
+from ...client import PhotonClient
+from .._common import EXIT_OK
+from .._inputs import parse_duration
+from .._output import human_age, render
+from ._command import output_flag
+
+if TYPE_CHECKING:
+    from ._command import Commands
+
+ROLES = ("admin", "operator", "viewer")
+COLUMNS = [("name", "name"), ("role", "role"), ("created by", "created_by"), ("age", "age")]
+
+
+def register(commands: Commands) -> None:
+    actions = commands.add_parser("user", help="users of the admin API").add_subparsers(
+        dest="action", required=True
+    )
+    create = actions.add_parser("create", parents=[output_flag()])
+    create.add_argument("name")
+    create.add_argument("--role", choices=ROLES, required=True)
+    create.set_defaults(handler=_create)
+    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    token = actions.add_parser("token", parents=[output_flag()])
+    token.add_argument("name")
+    token.add_argument("--ttl", default="1h", help="how long it is valid (at most 1h)")
+    token.set_defaults(handler=_token)
+    delete = actions.add_parser("delete")
+    delete.add_argument("name")
+    delete.set_defaults(handler=_delete)
+
+
+async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
+    user, api_key = await client.create_user(args.name, args.role)
+    if args.output == "table":
+        print(escape_controls(api_key))
+    else:
+        print(render({**user.to_dict(), "api_key": api_key}, args.output))
+    return EXIT_OK
+
+
+async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
+    now = time.time()
+    rows = [{**u.to_dict(), "age": human_age(u.created_at, now)} for u in await client.list_users()]
+    print(render(rows, args.output, columns=COLUMNS))
+    return EXIT_OK
+
+
+async def _token(args: argparse.Namespace, client: PhotonClient) -> int:
+    token, expires_at = await client.create_user_token(args.name, ttl=parse_duration(args.ttl))
+    if args.output == "table":
+        print(token)
+    else:
+        print(render({"token": token, "expires_at": expires_at}, args.output))
+    return EXIT_OK
+
+
+async def _delete(args: argparse.Namespace, client: PhotonClient) -> int:
+    await client.delete_user(args.name)
+    print(f"user {escape_controls(args.name)} deleted; its keys and tokens no longer work")
+    return EXIT_OK
