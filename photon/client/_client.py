@@ -19,12 +19,14 @@ from ..wire import CHANNEL_OPTIONS, error_for, spec_to_proto, state_to_proto
 from ._context import ClientContext, load_context
 from ._types import (
     Agent,
+    AuditRecord,
     JoinTokenInfo,
     Task,
     TaskEvent,
     User,
     Workflow,
     agent_from_proto,
+    audit_record_from_proto,
     event_from_proto,
     join_token_from_proto,
     task_from_proto,
@@ -155,6 +157,22 @@ class PhotonClient:
 
     async def delete_user(self, name: str) -> None:
         await self._call("DeleteUser", admin_pb2.DeleteUserRequest(name=name))
+
+    # -- audit --------------------------------------------------------------------------------
+
+    async def list_audit(
+        self, *, since: float = 0.0, actor: str = "", action: str = "", limit: int = 100
+    ) -> list[AuditRecord]:
+        """Records in order, those at or after `since` (unix time) of `actor`, whose action
+        starts with `action`."""
+        request = admin_pb2.ListAuditRequest(since=since, actor=actor, action=action, limit=limit)
+        response = await self._call("ListAudit", request)
+        return [audit_record_from_proto(r) for r in response.records]
+
+    async def verify_audit(self) -> tuple[int, str]:
+        """How many records the trail holds, and why it is not intact ("" when it is)."""
+        response = await self._call("VerifyAudit", admin_pb2.VerifyAuditRequest())
+        return response.records, "" if response.intact else response.problem
 
     # -- agents -------------------------------------------------------------------------------
 

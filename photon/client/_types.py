@@ -129,6 +129,35 @@ class User:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord:
+    seq: int
+    time: float
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    detail: Mapping[str, Any]
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def audit_record_from_proto(msg: admin_pb2.AuditRecord) -> AuditRecord:
+    detail = _json(msg.detail_json)
+    return AuditRecord(
+        seq=msg.seq,
+        time=msg.time,
+        actor=msg.actor,
+        action=msg.action,
+        target=msg.target,
+        outcome=msg.outcome,
+        detail=detail if isinstance(detail, dict) else {},
+        hash=msg.hash,
+    )
+
+
 def user_from_proto(msg: admin_pb2.User) -> User:
     return User(name=msg.name, role=msg.role, created_at=msg.created_at, created_by=msg.created_by)
 

@@ -37,6 +37,11 @@ class HubPaths:
         return self.root / "jwt.key"
 
     @property
+    def audit_anchor(self) -> Path:
+        """The audit trail's head, kept apart from the store so that a cut log is noticed."""
+        return self.root / "audit.head"
+
+    @property
     def secrets_key(self) -> Path:
         return self.root / "secrets.key"
 

@@ -30,6 +30,7 @@ from ..certs import fingerprint, load_certificate, load_private_key
 from ..errors import ConfigError, StoreError
 from ._config import HubConfig
 from .api import ApiServer
+from .audit import AuditTrail
 from .fleet import Fleet
 from .mesh import MeshServer
 from .security import Enrolment, TokenAuthority, Users
@@ -137,9 +138,11 @@ class Hub:
             await workflows.load()
             users = Users(store, authority)
             await users.load()
+            audit = AuditTrail(store, paths.audit_anchor, on_fatal=self.fail)
             # Flushed after the engines stop, before the store closes (unwound in reverse).
             stack.push_async_callback(engine.flush)
             stack.push_async_callback(workflows.flush)
+            stack.push_async_callback(audit.flush)
 
             mesh = MeshServer(
                 listen=config.mesh_listen,
@@ -151,6 +154,7 @@ class Hub:
                 engine=engine,
                 heartbeat_interval=config.heartbeat_interval,
                 send_queue_limit=config.send_queue_limit,
+                audit=audit,
                 limits=config.limits,
             )
             api = ApiServer(
@@ -159,6 +163,7 @@ class Hub:
                 chain_pem=hub_chain,
                 authority=authority,
                 users=users,
+                audit=audit,
                 store=store,
                 fleet=fleet,
                 engine=engine,

@@ -70,6 +70,16 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.DeleteUserRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.DeleteUserResponse.FromString,
                 _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/photon.v1.AdminService/ListAudit',
+                request_serializer=photon_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
+        self.VerifyAudit = channel.unary_unary(
+                '/photon.v1.AdminService/VerifyAudit',
+                request_serializer=photon_dot_v1_dot_admin__pb2.VerifyAuditRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.VerifyAuditResponse.FromString,
+                _registered_method=True)
         self.ListAgents = channel.unary_unary(
                 '/photon.v1.AdminService/ListAgents',
                 request_serializer=photon_dot_v1_dot_admin__pb2.ListAgentsRequest.SerializeToString,
@@ -203,6 +213,18 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteUser(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyAudit(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -353,6 +375,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteUser,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.DeleteUserRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.DeleteUserResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.ListAuditRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'VerifyAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAudit,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.VerifyAuditRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.VerifyAuditResponse.SerializeToString,
             ),
             'ListAgents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAgents,
@@ -635,6 +667,60 @@ class AdminService:
             '/photon.v1.AdminService/DeleteUser',
             photon_dot_v1_dot_admin__pb2.DeleteUserRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.DeleteUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/ListAudit',
+            photon_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/VerifyAudit',
+            photon_dot_v1_dot_admin__pb2.VerifyAuditRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.VerifyAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -75,11 +75,20 @@ def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPars
 
 def test_every_action_has_a_handler() -> None:
     nouns = _actions(_main.parser())
-    assert list(nouns) == ["join-token", "agents", "run", "workflow", "tasks", "user", "context"]
+    assert list(nouns) == [
+        "join-token",
+        "agents",
+        "run",
+        "workflow",
+        "tasks",
+        "user",
+        "audit",
+        "context",
+    ]
     leaves = {"run": nouns.pop("run")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 25
+    assert len(leaves) == 27
     for name, parser in leaves.items():
         # A command on the client config alone (`context`) names a `local` handler instead.
         kind = "local" if name.startswith("context ") else "handler"

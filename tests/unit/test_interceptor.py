@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from photon.hub.api._interceptor import AuthInterceptor
+from photon.hub.audit import AuditTrail
 from photon.hub.security import Principal, TokenAuthority, Users, caller
 from photon.hub.store import SqliteStore
 from photon.model import Role
@@ -39,20 +40,30 @@ async def _stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
 
 
 @pytest.fixture
-async def users(tmp_path: Path) -> AsyncIterator[Users]:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     store = SqliteStore(tmp_path / "hub.db")
     await store.open()
-    users = Users(store, AUTHORITY)
-    await users.load()
-    for role in Role:  # a user named after each role
-        await users.create(role.value, role, by="test")
-    yield users
+    yield store
     await store.close()
 
 
 @pytest.fixture
-async def channel(users: Users) -> AsyncIterator[grpc.aio.Channel]:
-    server = grpc.aio.server(interceptors=[AuthInterceptor(AUTHORITY, users)])
+async def users(store: SqliteStore) -> Users:
+    users = Users(store, AUTHORITY)
+    await users.load()
+    for role in Role:  # a user named after each role
+        await users.create(role.value, role, by="test")
+    return users
+
+
+@pytest.fixture
+def audit(store: SqliteStore, tmp_path: Path) -> AuditTrail:
+    return AuditTrail(store, tmp_path / "audit.head")
+
+
+@pytest.fixture
+async def channel(users: Users, audit: AuditTrail) -> AsyncIterator[grpc.aio.Channel]:
+    server = grpc.aio.server(interceptors=[AuthInterceptor(AUTHORITY, users, audit)])
     handlers = {
         "ListAgents": grpc.unary_unary_rpc_method_handler(_unary),
         "CancelTask": grpc.unary_unary_rpc_method_handler(_unary),
@@ -140,3 +151,22 @@ async def test_a_call_is_judged_by_its_user_as_it_is_now(
         await cancel(b"", metadata=_bearer(Role.OPERATOR))
     assert gone.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert gone.value.details() == "user 'operator' no longer exists"
+
+
+async def test_every_call_allowed_or_denied_is_recorded(
+    channel: grpc.aio.Channel, audit: AuditTrail
+) -> None:
+    cancel = channel.unary_unary("/photon.v1.AdminService/CancelTask")
+    assert await cancel(b"", metadata=_bearer(Role.OPERATOR)) == b"operator/operator/tok-7"
+    with pytest.raises(grpc.aio.AioRpcError):
+        await cancel(b"", metadata=_bearer(Role.VIEWER))
+    with pytest.raises(grpc.aio.AioRpcError):
+        await cancel(b"")
+    await audit.flush()
+    records = [(r.entry.actor, r.entry.action, r.entry.outcome) for r in await audit.list()]
+    assert records == [
+        ("operator", "admin.CancelTask", "allowed"),
+        ("viewer", "admin.CancelTask", "denied"),
+        ("-", "admin.CancelTask", "denied"),
+    ]
+    assert await audit.verify() == (3, None)

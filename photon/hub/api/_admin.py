@@ -19,6 +19,7 @@ from ...errors import InvalidArgumentError, NotFoundError, PhotonError
 from ...model import TaskSpec
 from ...v1 import admin_pb2, admin_pb2_grpc, common_pb2
 from ...wire import json_object, spec_from_proto, state_from_proto
+from ..audit import AuditTrail
 from ..core import (
     DEFAULT_LIMITS,
     AgentRecord,
@@ -34,6 +35,7 @@ from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import Snapshot, WorkflowEngine
 from . import _convert
+from ._audit import AuditRpcs
 from ._errors import Context, abort, abort_for, translating
 from ._users import UserRpcs
 
@@ -43,7 +45,7 @@ WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
 
 
-class AdminServicer(UserRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
         *,
@@ -54,10 +56,12 @@ class AdminServicer(UserRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ign
         api_addresses: Callable[[], Sequence[str]],
         ca_pin: str,
         users: Users,
+        audit: AuditTrail,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
         self._users = users
+        self._audit = audit
         self._fleet = fleet
         self._engine = engine
         self._workflows = workflows

@@ -4,32 +4,47 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ...errors import PhotonError
 from ...v1 import enroll_pb2, enroll_pb2_grpc
+from ..audit import AuditTrail
 from ..security import Enrolment, JoinRequest
 from ._errors import Context, translating
 
 
 class EnrollServicer(enroll_pb2_grpc.EnrollServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, *, enrolment: Enrolment, mesh_addresses: Callable[[], Sequence[str]]
+        self,
+        *,
+        enrolment: Enrolment,
+        mesh_addresses: Callable[[], Sequence[str]],
+        audit: AuditTrail,
     ) -> None:
         self._enrolment = enrolment
         self._mesh_addresses = mesh_addresses
+        self._audit = audit
 
     @translating
     async def Join(
         self, request: enroll_pb2.JoinRequest, context: Context
     ) -> enroll_pb2.JoinResponse:
-        joined = await self._enrolment.join(
-            JoinRequest(
-                token_id=request.token_id,
-                token_secret=request.token_secret,
-                csr_pem=request.csr_pem,
-                name=request.name,
-                labels=dict(request.labels),
-                hostname=request.hostname,
+        try:
+            joined = await self._enrolment.join(
+                JoinRequest(
+                    token_id=request.token_id,
+                    token_secret=request.token_secret,
+                    csr_pem=request.csr_pem,
+                    name=request.name,
+                    labels=dict(request.labels),
+                    hostname=request.hostname,
+                )
             )
-        )
+        except PhotonError as exc:
+            detail = {"token": request.token_id[:40], "reason": str(exc)[:200]}
+            self._audit.record("-", "agent.join", outcome="denied", detail=detail)
+            raise
+        agent = joined.agent
+        detail = {"token": request.token_id, "serial": agent.certificate_serial}
+        await self._audit.record(agent.id, "agent.join", target=agent.name, detail=detail)
         return enroll_pb2.JoinResponse(
             agent_id=joined.agent.id,
             certificate_pem=joined.certificate_pem,

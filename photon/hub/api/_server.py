@@ -8,6 +8,7 @@ import grpc
 
 from ...v1 import admin_pb2_grpc, auth_pb2_grpc, enroll_pb2_grpc
 from ...wire import GrpcPort
+from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..security import Enrolment, TokenAuthority, Users
@@ -31,6 +32,7 @@ class ApiServer(GrpcPort):
         chain_pem: bytes,
         authority: TokenAuthority,
         users: Users,
+        audit: AuditTrail,
         store: Store,
         fleet: Fleet,
         engine: TaskEngine,
@@ -44,13 +46,14 @@ class ApiServer(GrpcPort):
         super().__init__(
             listen=listen,
             credentials=grpc.ssl_server_credentials([(key_pem, chain_pem)]),
-            interceptors=[AuthInterceptor(authority, users)],
+            interceptors=[AuthInterceptor(authority, users, audit)],
         )
         server = self.server
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(
                 store=store,
                 users=users,
+                audit=audit,
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
@@ -61,8 +64,9 @@ class ApiServer(GrpcPort):
             server,
         )
         auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(store=store, authority=authority, users=users), server
+            AuthServicer(store=store, authority=authority, users=users, audit=audit), server
         )
         enroll_pb2_grpc.add_EnrollServiceServicer_to_server(
-            EnrollServicer(enrolment=enrolment, mesh_addresses=mesh_addresses), server
+            EnrollServicer(enrolment=enrolment, mesh_addresses=mesh_addresses, audit=audit),
+            server,
         )

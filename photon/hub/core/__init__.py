@@ -1,6 +1,12 @@
 """The hub's core: frozen values and pure rules every other layer builds on (no I/O)."""
 
 from ._agents import AgentView as AgentView
+from ._audit import GENESIS as AUDIT_GENESIS
+from ._audit import AuditEntry as AuditEntry
+from ._audit import AuditHead as AuditHead
+from ._audit import AuditRecord as AuditRecord
+from ._audit import first_break as first_audit_break
+from ._audit import link as link_audit
 from ._limits import DEFAULT_LIMITS as DEFAULT_LIMITS
 from ._limits import Limits as Limits
 from ._limits import quote as quote
@@ -19,12 +25,16 @@ from ._retry import retry_delay as retry_delay
 
 __all__ = [
     "AGENT_SPECIFIC",
+    "AUDIT_GENESIS",
     "DEFAULT_LIMITS",
     "FINAL",
     "AgentRecord",
     "AgentView",
     "ApiKeyRecord",
     "AttemptRef",
+    "AuditEntry",
+    "AuditHead",
+    "AuditRecord",
     "JoinTokenRecord",
     "Limits",
     "StepRecord",
@@ -32,6 +42,8 @@ __all__ = [
     "TaskRecord",
     "UserRecord",
     "WorkflowRecord",
+    "first_audit_break",
+    "link_audit",
     "quote",
     "retry_delay",
 ]

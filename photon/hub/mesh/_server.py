@@ -6,6 +6,7 @@ import grpc
 
 from ...v1 import mesh_pb2_grpc
 from ...wire import GrpcPort
+from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..store import EnrolmentStore
@@ -28,6 +29,7 @@ class MeshServer(GrpcPort):
         engine: TaskEngine,
         heartbeat_interval: float,
         send_queue_limit: int,
+        audit: AuditTrail,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(
@@ -44,6 +46,7 @@ class MeshServer(GrpcPort):
                 engine=engine,
                 heartbeat_interval=heartbeat_interval,
                 send_queue_limit=send_queue_limit,
+                audit=audit,
                 limits=limits,
             ),
             self.server,

@@ -18,6 +18,7 @@ from ...certs import agent_id_of, load_certificate
 from ...errors import CertificateError, InvalidArgumentError, NotFoundError
 from ...v1 import mesh_pb2, mesh_pb2_grpc
 from ...wire import EOF, joined, metrics_from_proto, status_details, unbatch
+from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, AgentRecord, Limits
 from ..fleet import AgentSession, Fleet
 from ..store import EnrolmentStore
@@ -51,9 +52,11 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         engine: TaskEngine,
         heartbeat_interval: float,
         send_queue_limit: int,
+        audit: AuditTrail,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
+        self._audit = audit
         self._fleet = fleet
         self._engine = engine
         self._heartbeat_interval = heartbeat_interval
@@ -108,6 +111,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             raise AssertionError("unreachable") from None
         self._fleet.attach(session)
         log.info("agent %s (%s) connected", record.name, agent_id)
+        self._audit.record(agent_id, "agent.connect", target=record.name)
         await context.write(
             mesh_pb2.ConnectResponse(
                 welcome=mesh_pb2.Welcome(
@@ -134,6 +138,8 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         finally:
             session.close(session.close_reason or "stream ended")
             log.info("agent %s stream closed: %s", record.name, session.close_reason)
+            reason = {"reason": session.close_reason}
+            self._audit.record(agent_id, "agent.disconnect", target=record.name, detail=reason)
 
     def _session(self, agent_id: str, record: AgentRecord, hello: mesh_pb2.Hello) -> AgentSession:
         """The session a Hello opens. Raises InvalidArgumentError naming what the agent said

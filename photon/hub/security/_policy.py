@@ -22,6 +22,8 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "ListUsers": Role.ADMIN,
     _ADMIN + "CreateUserToken": Role.ADMIN,
     _ADMIN + "DeleteUser": Role.ADMIN,
+    _ADMIN + "ListAudit": Role.ADMIN,
+    _ADMIN + "VerifyAudit": Role.ADMIN,
     _ADMIN + "ListAgents": Role.VIEWER,
     _ADMIN + "GetAgent": Role.VIEWER,
     _ADMIN + "DrainAgent": Role.OPERATOR,

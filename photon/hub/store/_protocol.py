@@ -17,6 +17,9 @@ from ...model import TaskState
 from ..core import (
     AgentRecord,
     ApiKeyRecord,
+    AuditEntry,
+    AuditHead,
+    AuditRecord,
     JoinTokenRecord,
     StepRecord,
     TaskEventRecord,
@@ -68,6 +71,32 @@ class CredentialStore(Protocol):
     async def get_api_key(self, key_id: str) -> ApiKeyRecord: ...
 
     async def count_api_keys(self) -> int: ...
+
+
+class AuditStore(Protocol):
+    """The audit trail, as a hash chain (core/_audit.py): records are appended in order and
+    never changed."""
+
+    async def append_audit(
+        self, entries: Sequence[AuditEntry], *, floor: AuditHead | None = None
+    ) -> AuditHead:
+        """Link the entries onto the chain in one commit; the chain's new head. They follow the
+        stored head, or `floor` when the stored log ends before it (records were cut off: the
+        gap stays for verification to name)."""
+        ...
+
+    async def list_audit(
+        self,
+        *,
+        after_seq: int = 0,
+        since: float = 0.0,
+        actor: str = "",
+        action: str = "",
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        """Records after `after_seq` in order, those at or after `since` of the actor and
+        action given (`action` matches a prefix: `admin.` for every admin call)."""
+        ...
 
 
 class TaskStore(Protocol):
@@ -133,7 +162,7 @@ class WorkflowStore(Protocol):
     async def list_unfinished_workflows(self) -> list[WorkflowRecord]: ...
 
 
-class Store(EnrolmentStore, CredentialStore, TaskStore, WorkflowStore, Protocol):
+class Store(EnrolmentStore, CredentialStore, AuditStore, TaskStore, WorkflowStore, Protocol):
     """Durable state of the hub."""
 
     @property

@@ -53,6 +53,14 @@ MIGRATIONS: tuple[str, ...] = (
     INSERT INTO users (name, role, created_at, created_by)
         SELECT user, MIN(role), MIN(created_at), 'photon-hub init' FROM api_keys GROUP BY user;
     """,
+    # The audit trail: a hash chain, one row per record.
+    """
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY, time REAL NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        target TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    CREATE INDEX audit_by_time ON audit (time);
+    """,
 )
 
 

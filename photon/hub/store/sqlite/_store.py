@@ -15,14 +15,19 @@ import aiosqlite
 from ....errors import ConflictError, NotFoundError, PhotonError, StoreError
 from ....model import Role, StepState, TaskState, WorkflowState
 from ...core import (
+    AUDIT_GENESIS,
     AgentRecord,
     ApiKeyRecord,
+    AuditEntry,
+    AuditHead,
+    AuditRecord,
     JoinTokenRecord,
     StepRecord,
     TaskEventRecord,
     TaskRecord,
     UserRecord,
     WorkflowRecord,
+    link_audit,
 )
 from .. import _rows
 from ._schema import migrate
@@ -318,6 +323,75 @@ class SqliteStore:
     async def count_api_keys(self) -> int:
         rows = await self._read("SELECT COUNT(*) FROM api_keys")
         return int(rows[0][0])
+
+    # -- audit --------------------------------------------------------------------------------
+
+    async def append_audit(
+        self, entries: Sequence[AuditEntry], *, floor: AuditHead | None = None
+    ) -> AuditHead:
+        def op(conn: sqlite3.Connection) -> AuditHead:
+            row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            seq, prev_hash = (row[0], row[1]) if row else (0, AUDIT_GENESIS)
+            if floor is not None and floor.seq > seq:
+                seq, prev_hash = floor.seq, floor.hash
+            for entry in entries:
+                seq += 1
+                record = link_audit(seq, entry, prev_hash)
+                conn.execute(
+                    "INSERT INTO audit (seq, time, actor, action, target, outcome, detail,"
+                    " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        entry.time,
+                        entry.actor,
+                        entry.action,
+                        entry.target,
+                        entry.outcome,
+                        _rows.dumps(dict(entry.detail)),
+                        record.prev_hash,
+                        record.hash,
+                    ),
+                )
+                prev_hash = record.hash
+            return AuditHead(seq=seq, hash=prev_hash)
+
+        result: AuditHead = await self._write(op)
+        return result
+
+    async def list_audit(
+        self,
+        *,
+        after_seq: int = 0,
+        since: float = 0.0,
+        actor: str = "",
+        action: str = "",
+        limit: int = 1000,
+    ) -> list[AuditRecord]:
+        sql = "SELECT * FROM audit WHERE seq > ? AND time >= ?"
+        args: list[Any] = [after_seq, since]
+        if actor:
+            sql += " AND actor = ?"
+            args.append(actor)
+        if action:
+            sql += " AND substr(action, 1, ?) = ?"
+            args += [len(action), action]
+        rows = await self._read(sql + " ORDER BY seq LIMIT ?", [*args, limit])
+        return [
+            AuditRecord(
+                seq=row["seq"],
+                entry=AuditEntry(
+                    time=row["time"],
+                    actor=row["actor"],
+                    action=row["action"],
+                    target=row["target"],
+                    outcome=row["outcome"],
+                    detail=json.loads(row["detail"]),
+                ),
+                prev_hash=row["prev_hash"],
+                hash=row["hash"],
+            )
+            for row in rows
+        ]
 
     # -- tasks --------------------------------------------------------------------------------
 
