@@ -118,6 +118,23 @@ class JoinTokenInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretInfo:
+    """A secret as the hub describes it: its latest version, never its value."""
+
+    name: str
+    version: int
+    set_by: str
+    set_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def secret_from_proto(msg: admin_pb2.Secret) -> SecretInfo:
+    return SecretInfo(name=msg.name, version=msg.version, set_by=msg.set_by, set_at=msg.set_at)
+
+
 def _opt(value: float) -> float | None:
     return value or None
 

@@ -32,6 +32,7 @@ from ._config import HubConfig
 from .api import ApiServer
 from .fleet import Fleet
 from .mesh import MeshServer
+from .secrets import SecretBox, Secrets, load_key
 from .security import Enrolment, TokenAuthority
 from .store import Store, open_store
 from .tasks import TaskEngine
@@ -108,6 +109,7 @@ class Hub:
             hub_key_pem = paths.hub_key.read_bytes()
             hub_chain = paths.hub_cert.read_bytes() + ca_pem
             jwt_key = load_pem_private_key(paths.jwt_key.read_bytes(), password=None)
+            box = SecretBox(load_key(paths.secrets_key))
         except FileNotFoundError as exc:
             raise ConfigError(
                 f"{exc.filename} is missing; run: photon-hub init --data-dir {config.data_dir}"
@@ -121,6 +123,8 @@ class Hub:
             store: Store = await open_store(config.store_url, default_path=paths.database)
             stack.push_async_callback(store.close)
             fleet = Fleet()
+            secrets = Secrets(store=store, box=box, limits=config.limits)
+            await secrets.load()
             engine = TaskEngine(
                 store=store,
                 fleet=fleet,
@@ -128,6 +132,7 @@ class Hub:
                 failover_grace=config.failover_grace,
                 tool_limits=config.tool_limits,
                 limits=config.limits,
+                secrets=secrets,
                 on_fatal=self.fail,
             )
             await engine.load()
@@ -160,6 +165,7 @@ class Hub:
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
+                secrets=secrets,
                 enrolment=Enrolment(
                     store=store, ca_key=ca_key, ca_cert=ca_cert, limits=config.limits
                 ),

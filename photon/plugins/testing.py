@@ -55,6 +55,7 @@ class FakeTaskContext:
         workdir: Path | None = None,
         settings: Mapping[str, Any] | None = None,
         secrets: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         deadline: float | None = None,
         task_id: str = "test-task",
     ) -> None:
@@ -67,6 +68,7 @@ class FakeTaskContext:
         self._workdir = workdir
         self._settings = dict(settings or {})
         self._secrets = dict(secrets or {})
+        self._env = dict(env or {})
         self._deadline = deadline
         self._cancelled = asyncio.Event()
         self.events: list[Event] = []
@@ -90,6 +92,10 @@ class FakeTaskContext:
     @property
     def secrets(self) -> Mapping[str, str]:
         return self._secrets
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return self._env
 
     @property
     def settings(self) -> Mapping[str, Any]:

@@ -75,11 +75,11 @@ def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPars
 
 def test_every_action_has_a_handler() -> None:
     nouns = _actions(_main.parser())
-    assert list(nouns) == ["join-token", "agents", "run", "workflow", "tasks"]
+    assert list(nouns) == ["join-token", "agents", "run", "workflow", "tasks", "secret"]
     leaves = {"run": nouns.pop("run")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 17
+    assert len(leaves) == 20
     for name, parser in leaves.items():
         assert callable(parser.get_default("handler")), name
 

@@ -42,7 +42,7 @@ LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
     "photon.hub": (
         ("core",),
         ("store",),
-        ("fleet", "security"),
+        ("fleet", "security", "secrets"),
         ("tasks",),
         ("workflows",),
         ("api", "mesh", "web"),

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from ...client import PhotonClient, load_context
 from .._common import environ, run
-from . import _agents, _join_token, _run, _tasks, _workflow
+from . import _agents, _join_token, _run, _secret, _tasks, _workflow
 from ._command import Handler
 
 # In the order `photonctl --help` lists them.
-NOUNS = (_join_token, _agents, _run, _workflow, _tasks)
+NOUNS = (_join_token, _agents, _run, _workflow, _tasks, _secret)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from ...v1 import admin_pb2, common_pb2
 from ...wire import failure_to_proto, metrics_to_proto, spec_to_proto, state_to_proto, tool_to_proto
 from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord
 from ..fleet import AgentSession
+from ..secrets import SecretInfo
 from ..workflows import Snapshot
 
 
@@ -85,6 +86,12 @@ def join_token_to_proto(record: JoinTokenRecord) -> admin_pb2.JoinToken:
         expires_at=record.expires_at,
         revoked=record.revoked,
         created_at=record.created_at,
+    )
+
+
+def secret_to_proto(info: SecretInfo) -> admin_pb2.Secret:
+    return admin_pb2.Secret(
+        name=info.name, version=info.version, set_by=info.set_by, set_at=info.set_at
     )
 
 

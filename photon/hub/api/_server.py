@@ -10,6 +10,7 @@ from ...v1 import admin_pb2_grpc, auth_pb2_grpc, enroll_pb2_grpc
 from ...wire import GrpcPort
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
+from ..secrets import Secrets
 from ..security import Enrolment, TokenAuthority
 from ..store import Store
 from ..tasks import TaskEngine
@@ -34,6 +35,7 @@ class ApiServer(GrpcPort):
         fleet: Fleet,
         engine: TaskEngine,
         workflows: WorkflowEngine,
+        secrets: Secrets,
         enrolment: Enrolment,
         ca_pin: str,
         api_addresses: Callable[[], Sequence[str]],
@@ -52,6 +54,7 @@ class ApiServer(GrpcPort):
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
+                secrets=secrets,
                 api_addresses=api_addresses,
                 ca_pin=ca_pin,
                 limits=limits,

@@ -3,6 +3,7 @@
 from ._open import open_store as open_store
 from ._protocol import CredentialStore as CredentialStore
 from ._protocol import EnrolmentStore as EnrolmentStore
+from ._protocol import SecretStore as SecretStore
 from ._protocol import Store as Store
 from ._protocol import TaskStore as TaskStore
 from ._protocol import WorkflowStore as WorkflowStore
@@ -11,6 +12,7 @@ from .sqlite import SqliteStore as SqliteStore
 __all__ = [
     "CredentialStore",
     "EnrolmentStore",
+    "SecretStore",
     "SqliteStore",
     "Store",
     "TaskStore",

@@ -18,6 +18,7 @@ from ..core import (
     AgentRecord,
     ApiKeyRecord,
     JoinTokenRecord,
+    SecretRecord,
     StepRecord,
     TaskEventRecord,
     TaskRecord,
@@ -56,6 +57,30 @@ class CredentialStore(Protocol):
     async def get_api_key(self, key_id: str) -> ApiKeyRecord: ...
 
     async def count_api_keys(self) -> int: ...
+
+
+class SecretStore(Protocol):
+    """Secrets, every version of each, sealed (the store never sees a value)."""
+
+    async def add_secret(self, secret: SecretRecord) -> None:
+        """Add one version. Raises ConflictError when the name already has that version."""
+        ...
+
+    async def get_secret(self, name: str) -> SecretRecord:
+        """The latest version. Raises NotFoundError."""
+        ...
+
+    async def list_secrets(self) -> list[SecretRecord]:
+        """The latest version of each secret, by name."""
+        ...
+
+    async def list_secret_versions(self, name: str) -> list[SecretRecord]:
+        """Every version of the secret, oldest first ([] for an unknown name)."""
+        ...
+
+    async def delete_secret(self, name: str) -> int:
+        """Remove every version; how many there were. Raises NotFoundError."""
+        ...
 
 
 class TaskStore(Protocol):
@@ -121,7 +146,7 @@ class WorkflowStore(Protocol):
     async def list_unfinished_workflows(self) -> list[WorkflowRecord]: ...
 
 
-class Store(EnrolmentStore, CredentialStore, TaskStore, WorkflowStore, Protocol):
+class Store(EnrolmentStore, CredentialStore, SecretStore, TaskStore, WorkflowStore, Protocol):
     """Durable state of the hub."""
 
     @property

@@ -45,6 +45,13 @@ MIGRATIONS: tuple[str, ...] = (
         message TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL,
         PRIMARY KEY (workflow_id, step_id));
     """,
+    # Every version of each secret, sealed; the value itself is never stored.
+    """
+    CREATE TABLE secrets (
+        name TEXT NOT NULL, version INTEGER NOT NULL, nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL, set_by TEXT NOT NULL, set_at REAL NOT NULL,
+        PRIMARY KEY (name, version));
+    """,
 )
 
 
