@@ -82,6 +82,10 @@ class TaskContext(Protocol):
         """
         ...
 
+    def mask(self, value: Any) -> Any:
+        """`value` with every secret value in its strings (nested too) replaced by "***"."""
+        ...
+
 
 class Plugin(Protocol):
     """A tool adapter, registered in the `photon.plugins` entry-point group.

@@ -119,6 +119,10 @@ class FakeTaskContext:
             (kind, _mask(message, values), {k: _mask(v, values) for k, v in data.items()})
         )
 
+    def mask(self, value: Any) -> Any:
+        values = sorted({v for v in self._secrets.values() if v}, key=len, reverse=True)
+        return _mask(value, values)
+
     def messages(self, kind: str = "log") -> list[str]:
         """The messages of the events of one kind, in order."""
         return [message for k, message, _ in self.events if k == kind]

@@ -105,7 +105,8 @@ def read_value(args: argparse.Namespace) -> bytes:
 
 
 async def _set(args: argparse.Namespace, client: PhotonClient) -> int:
-    info = await client.set_secret(args.name, read_value(args))
+    value = read_value(args)  # before any call: a bad source is a usage error
+    info = await client.set_secret(args.name, value)
     if args.output == "table":
         print(escape_controls(f"secret {info.name} set (version {info.version})"))
     else:
