@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from photon.client import PhotonClient, load_context
 from photon.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
 from photon.hub.security import Principal, TokenAuthority
-from photon.model import FailureClass, Role, TaskState
+from photon.model import FailureClass, Role, TaskState, WorkflowState
 
-from .harness import PYTHON, Mesh
+from .harness import PYTHON, Mesh, free_port
 
 # The tool prints its token (to be masked) and the token's SHA-256 (to prove it got it).
 SCRIPT = 'echo "token=$TOKEN"; printf %s "$TOKEN" | sha256sum'
@@ -167,6 +167,28 @@ async def test_references_are_checked_at_submit_and_at_dispatch(mesh: Mesh) -> N
                     ],
                 }
             )
+        # A step's env references secrets as a task's does.
+        await client.set_secret("wf", "wf-value-123")
+        started = await client.submit_workflow(
+            {
+                "name": "uses",
+                "steps": [
+                    {
+                        "id": "s",
+                        "tool": "shell",
+                        "inputs": {"argv": ["sh", "-c", "echo got $K"]},
+                        "env": {"K": "secret:wf"},
+                    }
+                ],
+            }
+        )
+        done = await client.wait_workflow(started.id)
+        assert done.state is WorkflowState.SUCCEEDED, done
+        [step] = done.steps
+        step_task = await client.get_task(step.task_ids[0])
+        assert step_task.outputs == {"exit_code": 0, "stdout": "got ***\n", "stderr": ""}
+        assert step_task.spec.env == {"K": "secret:wf"}
+
         # The second task waits for the lock the first holds; its secret is deleted meanwhile.
         holder = await client.submit("shell", inputs={"argv": ["sleep", "1.5"]}, locks=["repo:web"])
         waiter = await client.submit(
@@ -206,3 +228,31 @@ async def test_only_admins_change_secrets_and_viewers_see_none(mesh: Mesh) -> No
             await admin.set_secret("bin", b"\xff\xfe")
         with pytest.raises(NotFoundError):
             await admin.delete_secret("never")
+
+
+async def test_secrets_survive_a_restart_and_a_replaced_key_fails_their_tasks(mesh: Mesh) -> None:
+    value = f"kept-{secrets.token_hex(8)}"
+    made = ctl(mesh, "secret", "set", "tok", input=value)
+    assert made.returncode == 0, made.stderr
+    assert mesh.hub is not None
+    mesh.hub.stop()
+    # Fixed ports from now on, so the agent finds the hub again after the next restart.
+    mesh.mesh_port, mesh.api_port = free_port(), free_port()
+    await mesh.start_hub()
+    await mesh.agent("box", "--allow-tool", "shell")
+    task = run_script(mesh, SCRIPT, "TOKEN=secret:tok")
+    assert sha256(value) in task["outputs"]["stdout"]
+
+    mesh.hub.stop()
+    key = mesh.hub_dir / "secrets.key"
+    key.write_bytes(secrets.token_bytes(32))
+    await mesh.start_hub()
+    assert "1 of 1 secrets do not open with the hub's secrets key" in mesh.hub.output()
+    await mesh.wait_agent_state("box", "connected", timeout=40)
+    failed = run_script(mesh, SCRIPT, "TOKEN=secret:tok")
+    assert failed["state"] == "FAILED"
+    assert failed["failure"]["failure_class"] == "invalid_input"
+    assert failed["failure"]["message"] == (
+        "env TOKEN: secret 'tok' version 1 does not open: the hub's secrets key is not the one"
+        " that sealed it, or the stored value was altered"
+    )

@@ -8,15 +8,18 @@ sealed, so a dispatch opens what it needs without waiting for the store.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..._names import check_name
-from ...errors import InvalidArgumentError, NotFoundError
+from ...errors import InvalidArgumentError, NotFoundError, SecretError
 from ..core import DEFAULT_LIMITS, Limits, SecretRecord
 from ..store import SecretStore
 from ._box import SecretBox
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,8 +69,24 @@ class Secrets:
         self._writing = asyncio.Lock()  # one version number at a time
 
     async def load(self) -> None:
-        """Read the latest version of each secret from the store."""
+        """Read the latest version of each secret from the store, and say in the log when some
+        do not open with this key (a replaced secrets.key): the tasks that reference them will
+        fail, naming the secret."""
         self._latest = {s.name: s for s in await self._store.list_secrets()}
+        unopened = []
+        for record in self._latest.values():
+            try:
+                self._box.open(record.name, record.version, record.nonce, record.ciphertext)
+            except SecretError:
+                unopened.append(record.name)
+        if unopened:
+            log.error(
+                "%d of %d secrets do not open with the hub's secrets key (was it replaced?),"
+                " first %r: tasks that reference them will fail",
+                len(unopened),
+                len(self._latest),
+                unopened[0],
+            )
 
     def _check_name(self, name: str) -> None:
         check_name(name, "secret name", max_length=self._limits.max_name_length)
