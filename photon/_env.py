@@ -49,6 +49,8 @@ def substitute(env: Mapping[str, str], secrets: Mapping[str, str]) -> dict[str, 
     resolved = dict(env)
     for key, name in references(env).items():
         if name not in secrets:
-            raise InvalidArgumentError(f"env {key}: secret {name!r} was not sent with the task")
+            raise InvalidArgumentError(
+                f"env {shorten(key, 40)}: secret {name!r} was not sent with the task"
+            )
         resolved[key] = secrets[name]
     return resolved

@@ -8,6 +8,7 @@ import hashlib
 import json
 import secrets
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -132,11 +133,15 @@ async def test_a_secret_reaches_the_tool_masked_everywhere_else(mesh: Mesh) -> N
     assert (gone.returncode, gone.stderr) == (1, "error: no secret named 'tok'\n")
 
     # Nothing of either value anywhere the hub writes or the client was shown.
+    with urllib.request.urlopen(f"http://{mesh.serving['http']}/metrics", timeout=10) as page:
+        metrics = page.read().decode()
+    assert "photon_agents" in metrics
     mesh.stop_all()
     for value in (first, second):
         assert value.encode() not in stored_bytes(mesh.hub_dir)
         assert value not in (mesh.root / "hub.log").read_text()
         assert value not in agent.output()
+        assert value not in metrics
 
 
 async def test_references_are_checked_at_submit_and_at_dispatch(mesh: Mesh) -> None:
