@@ -45,6 +45,11 @@ class StoreError(PhotonError):
     """The hub's store could not commit, even after retrying: the hub stops serving."""
 
 
+class SecretError(PhotonError):
+    """A stored secret does not open: the secrets key is not the one that sealed it, or the
+    stored bytes were altered."""
+
+
 class PluginError(PhotonError):
     """A plugin failed to load or broke its contract."""
 

@@ -26,8 +26,9 @@ from .._bounds import (
     load_json,
 )
 from .._duration import parse_duration as _parse_duration
+from .._env import check_env
 from .._text import escape_controls, has_controls
-from ..errors import UsageError
+from ..errors import InvalidArgumentError, UsageError
 
 _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
 _LABEL_MAX = 63
@@ -279,6 +280,30 @@ def parse_labels(text: str) -> dict[str, str]:
             raise UsageError(f"label '{part}': duplicate key '{key}'")
         labels[key] = value
     return labels
+
+
+def parse_env(items: Sequence[str]) -> dict[str, str]:
+    """Parse `--env NAME=VALUE` items (a value `secret:NAME` references a secret) into a dict;
+    raises UsageError for an item without "=", an empty or repeated name, or a NUL byte."""
+    env: dict[str, str] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise UsageError(f"--env {_show_env(item)}: expected NAME=VALUE")
+        if key in env:
+            raise UsageError(f"--env {_show_env(key)}: given twice")
+        env[key] = value
+    try:
+        check_env(env)
+    except InvalidArgumentError as exc:
+        raise UsageError(f"--{exc}") from None
+    return env
+
+
+def _show_env(item: str) -> str:
+    if len(item) > _SHOWN_ITEM_MAX:
+        item = item[: _SHOWN_ITEM_MAX - 3] + "..."
+    return "'" + escape_controls(item) + "'"
 
 
 def parse_duration(text: str) -> float:

@@ -16,6 +16,7 @@ from ._context import save_context as save_context
 from ._context import use_context as use_context
 from ._types import Agent as Agent
 from ._types import JoinTokenInfo as JoinTokenInfo
+from ._types import SecretInfo as SecretInfo
 from ._types import Task as Task
 from ._types import TaskEvent as TaskEvent
 from ._types import Tool as Tool
@@ -29,6 +30,7 @@ __all__ = [
     "ContextEntry",
     "JoinTokenInfo",
     "PhotonClient",
+    "SecretInfo",
     "Task",
     "TaskEvent",
     "Tool",

@@ -21,6 +21,7 @@ from ._types import (
     Agent,
     AuditRecord,
     JoinTokenInfo,
+    SecretInfo,
     Task,
     TaskEvent,
     User,
@@ -29,6 +30,7 @@ from ._types import (
     audit_record_from_proto,
     event_from_proto,
     join_token_from_proto,
+    secret_from_proto,
     task_from_proto,
     user_from_proto,
     workflow_from_proto,
@@ -196,6 +198,25 @@ class PhotonClient:
     async def remove_agent(self, agent: str) -> None:
         """Revoke an agent: its stream closes and its certificate is refused from now on."""
         await self._call("RemoveAgent", admin_pb2.RemoveAgentRequest(id=agent))
+
+    # -- secrets ------------------------------------------------------------------------------
+
+    async def set_secret(self, name: str, value: bytes | str) -> SecretInfo:
+        """Store `value` (UTF-8 text, no NUL byte, at most the hub's max-secret-bytes) as the
+        next version of secret `name`; needs the admin role. Returns the new version's info."""
+        data = value.encode() if isinstance(value, str) else bytes(value)
+        response = await self._call("SetSecret", admin_pb2.SetSecretRequest(name=name, value=data))
+        return secret_from_proto(response.secret)
+
+    async def list_secrets(self) -> list[SecretInfo]:
+        """Every secret's latest version (never a value); needs the operator role."""
+        response = await self._call("ListSecrets", admin_pb2.ListSecretsRequest())
+        return [secret_from_proto(s) for s in response.secrets]
+
+    async def delete_secret(self, name: str) -> int:
+        """Remove every version of the secret; how many there were. Needs the admin role."""
+        response = await self._call("DeleteSecret", admin_pb2.DeleteSecretRequest(name=name))
+        return int(response.versions)
 
     # -- tasks --------------------------------------------------------------------------------
 

@@ -130,6 +130,19 @@ class User:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SecretInfo:
+    """A secret as the hub describes it: its latest version, never its value."""
+
+    name: str
+    version: int
+    set_by: str
+    set_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuditRecord:
     seq: int
     time: float
@@ -160,6 +173,10 @@ def audit_record_from_proto(msg: admin_pb2.AuditRecord) -> AuditRecord:
 
 def user_from_proto(msg: admin_pb2.User) -> User:
     return User(name=msg.name, role=msg.role, created_at=msg.created_at, created_by=msg.created_by)
+
+
+def secret_from_proto(msg: admin_pb2.Secret) -> SecretInfo:
+    return SecretInfo(name=msg.name, version=msg.version, set_by=msg.set_by, set_at=msg.set_at)
 
 
 def _opt(value: float) -> float | None:

@@ -33,6 +33,7 @@ from .api import ApiServer
 from .audit import AuditTrail
 from .fleet import Fleet
 from .mesh import MeshServer
+from .secrets import SecretBox, Secrets, load_key
 from .security import Enrolment, TokenAuthority, Users
 from .store import Store, open_store
 from .tasks import TaskEngine
@@ -109,6 +110,7 @@ class Hub:
             hub_key_pem = paths.hub_key.read_bytes()
             hub_chain = paths.hub_cert.read_bytes() + ca_pem
             jwt_key = load_pem_private_key(paths.jwt_key.read_bytes(), password=None)
+            box = SecretBox(load_key(paths.secrets_key))
         except FileNotFoundError as exc:
             raise ConfigError(
                 f"{exc.filename} is missing; run: photon-hub init --data-dir {config.data_dir}"
@@ -122,6 +124,14 @@ class Hub:
             store: Store = await open_store(config.store_url, default_path=paths.database)
             stack.push_async_callback(store.close)
             fleet = Fleet()
+            audit = AuditTrail(store, paths.audit_anchor, on_fatal=self.fail)
+
+            def opened(name: str, version: int, purpose: str) -> None:
+                detail = {"version": version, "for": purpose}
+                audit.record("hub", "secret.open", target=name, detail=detail)
+
+            secrets = Secrets(store=store, box=box, limits=config.limits, on_open=opened)
+            await secrets.load()
             engine = TaskEngine(
                 store=store,
                 fleet=fleet,
@@ -129,6 +139,7 @@ class Hub:
                 failover_grace=config.failover_grace,
                 tool_limits=config.tool_limits,
                 limits=config.limits,
+                secrets=secrets,
                 on_fatal=self.fail,
             )
             await engine.load()
@@ -138,7 +149,6 @@ class Hub:
             await workflows.load()
             users = Users(store, authority)
             await users.load()
-            audit = AuditTrail(store, paths.audit_anchor, on_fatal=self.fail)
             # Flushed after the engines stop, before the store closes (unwound in reverse).
             stack.push_async_callback(engine.flush)
             stack.push_async_callback(workflows.flush)
@@ -168,6 +178,7 @@ class Hub:
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
+                secrets=secrets,
                 enrolment=Enrolment(
                     store=store, ca_key=ca_key, ca_cert=ca_cert, limits=config.limits
                 ),

@@ -50,7 +50,15 @@ class TaskContext(Protocol):
     def workdir(self) -> Path: ...
 
     @property
-    def secrets(self) -> Mapping[str, str]: ...
+    def secrets(self) -> Mapping[str, str]:
+        """The values of the secrets the task references, by secret name."""
+        ...
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The task's `env`, each `secret:NAME` replaced by the secret's value: a plugin that
+        starts a process puts these in its environment."""
+        ...
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -72,6 +80,10 @@ class TaskContext(Protocol):
 
         Kinds: "log", "tool_call", "usage", "cost", "status". Secret values are masked.
         """
+        ...
+
+    def mask(self, value: Any) -> Any:
+        """`value` with every secret value in its strings (nested too) replaced by "***"."""
         ...
 
 
@@ -131,7 +143,8 @@ class SimpleTaskContext:
     """A plain TaskContext: the agent builds one per attempt, tests build their own.
 
     `emit` replaces every non-empty secret value with "***" in the message and in the strings of
-    `data` (nested too) before calling `on_event`. `cancelled` is a fresh, unset event.
+    `data` (nested too) before calling `on_event`; `mask` does the same to any value (the agent
+    masks outputs and failure messages with it). `cancelled` is a fresh, unset event.
     """
 
     task_id: str
@@ -139,15 +152,24 @@ class SimpleTaskContext:
     inputs: Mapping[str, Any]
     workdir: Path
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
     settings: Mapping[str, Any] = field(default_factory=dict)
     deadline: float | None = None
     on_event: EventSink = field(repr=False)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     def emit(self, kind: str, message: str = "", /, **data: Any) -> None:
-        # Longest first, so a secret that contains another is masked whole.
-        values = sorted({v for v in self.secrets.values() if v}, key=len, reverse=True)
+        values = _masked_values(self.secrets)
         self.on_event(kind, _mask(message, values), {k: _mask(v, values) for k, v in data.items()})
+
+    def mask(self, value: Any) -> Any:
+        """`value` with every secret value in its strings (nested too) replaced by "***"."""
+        return _mask(value, _masked_values(self.secrets))
+
+
+def _masked_values(secrets: Mapping[str, str]) -> list[str]:
+    # Longest first, so a secret that contains another is masked whole.
+    return sorted({v for v in secrets.values() if v}, key=len, reverse=True)
 
 
 def _mask(value: Any, secrets: Sequence[str]) -> Any:

@@ -136,7 +136,9 @@ class CliAdapter(ABC):
 
     def environment(self, ctx: TaskContext) -> dict[str, str]:
         # The tool runs on this agent as the agent's user, so it starts from the agent's env.
-        env = {**os.environ, **{str(k): str(v) for k, v in ctx.settings.get("env", {}).items()}}
+        # Then the tool's `env` setting, then the task's env (its secret references resolved).
+        settings_env = {str(k): str(v) for k, v in ctx.settings.get("env", {}).items()}
+        env = {**os.environ, **settings_env, **ctx.env}
         for secret, variable in self.secret_env.items():
             if secret in ctx.secrets:
                 env[variable] = ctx.secrets[secret]

@@ -55,6 +55,7 @@ class FakeTaskContext:
         workdir: Path | None = None,
         settings: Mapping[str, Any] | None = None,
         secrets: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         deadline: float | None = None,
         task_id: str = "test-task",
     ) -> None:
@@ -67,6 +68,7 @@ class FakeTaskContext:
         self._workdir = workdir
         self._settings = dict(settings or {})
         self._secrets = dict(secrets or {})
+        self._env = dict(env or {})
         self._deadline = deadline
         self._cancelled = asyncio.Event()
         self.events: list[Event] = []
@@ -92,6 +94,10 @@ class FakeTaskContext:
         return self._secrets
 
     @property
+    def env(self) -> Mapping[str, str]:
+        return self._env
+
+    @property
     def settings(self) -> Mapping[str, Any]:
         return self._settings
 
@@ -112,6 +118,10 @@ class FakeTaskContext:
         self.events.append(
             (kind, _mask(message, values), {k: _mask(v, values) for k, v in data.items()})
         )
+
+    def mask(self, value: Any) -> Any:
+        values = sorted({v for v in self._secrets.values() if v}, key=len, reverse=True)
+        return _mask(value, values)
 
     def messages(self, kind: str = "log") -> list[str]:
         """The messages of the events of one kind, in order."""

@@ -170,6 +170,21 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowResponse.FromString,
                 _registered_method=True)
+        self.SetSecret = channel.unary_unary(
+                '/photon.v1.AdminService/SetSecret',
+                request_serializer=photon_dot_v1_dot_admin__pb2.SetSecretRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.SetSecretResponse.FromString,
+                _registered_method=True)
+        self.ListSecrets = channel.unary_unary(
+                '/photon.v1.AdminService/ListSecrets',
+                request_serializer=photon_dot_v1_dot_admin__pb2.ListSecretsRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.ListSecretsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSecret = channel.unary_unary(
+                '/photon.v1.AdminService/DeleteSecret',
+                request_serializer=photon_dot_v1_dot_admin__pb2.DeleteSecretRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.DeleteSecretResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -338,6 +353,24 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetSecret(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSecrets(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSecret(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -475,6 +508,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WatchWorkflow,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.WatchWorkflowResponse.SerializeToString,
+            ),
+            'SetSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSecret,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.SetSecretRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.SetSecretResponse.SerializeToString,
+            ),
+            'ListSecrets': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSecrets,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.ListSecretsRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.ListSecretsResponse.SerializeToString,
+            ),
+            'DeleteSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSecret,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.DeleteSecretRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.DeleteSecretResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1207,6 +1255,87 @@ class AdminService:
             '/photon.v1.AdminService/WatchWorkflow',
             photon_dot_v1_dot_admin__pb2.WatchWorkflowRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.WatchWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/SetSecret',
+            photon_dot_v1_dot_admin__pb2.SetSecretRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.SetSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSecrets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/ListSecrets',
+            photon_dot_v1_dot_admin__pb2.ListSecretsRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.ListSecretsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/DeleteSecret',
+            photon_dot_v1_dot_admin__pb2.DeleteSecretRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.DeleteSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,6 +14,7 @@ from photon.hub.core import (
     AgentRecord,
     ApiKeyRecord,
     JoinTokenRecord,
+    SecretRecord,
     TaskEventRecord,
     TaskRecord,
     UserRecord,
@@ -235,6 +236,57 @@ async def test_users_and_their_keys(store: Store) -> None:
         await store.get_api_key("k2")
     with pytest.raises(NotFoundError, match="no user named 'ci'"):
         await store.delete_user("ci")
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+def secret(name: str, version: int, *, by: str = "alice") -> SecretRecord:
+    return SecretRecord(
+        name=name,
+        version=version,
+        nonce=bytes([version]) * 12,
+        ciphertext=f"sealed {name} v{version}".encode(),
+        set_by=by,
+        set_at=NOW + version,
+    )
+
+
+async def test_secrets_keep_every_version_and_list_the_latest(store: Store) -> None:
+    assert await store.list_secrets() == []
+    with pytest.raises(NotFoundError, match="no secret named 'tok'"):
+        await store.get_secret("tok")
+    await store.add_secret(secret("tok", 1))
+    await store.add_secret(secret("tok", 2, by="bob"))
+    await store.add_secret(secret("api", 1))
+    assert await store.get_secret("tok") == secret("tok", 2, by="bob")
+    assert await store.list_secrets() == [secret("api", 1), secret("tok", 2, by="bob")]
+    assert await store.list_secret_versions("tok") == [
+        secret("tok", 1),
+        secret("tok", 2, by="bob"),
+    ]
+    assert await store.list_secret_versions("nope") == []
+    with pytest.raises(ConflictError, match="secret 'tok' already has version 2"):
+        await store.add_secret(secret("tok", 2))
+
+
+async def test_deleting_a_secret_removes_every_version(opener: Opener) -> None:
+    store = await opener()
+    try:
+        await store.add_secret(secret("tok", 1))
+        await store.add_secret(secret("tok", 2))
+        await store.add_secret(secret("api", 1))
+        assert await store.delete_secret("tok") == 2
+        with pytest.raises(NotFoundError):
+            await store.delete_secret("tok")
+        assert await store.list_secret_versions("tok") == []
+    finally:
+        await store.close()
+    store = await opener()
+    try:
+        assert await store.list_secrets() == [secret("api", 1)]
+    finally:
+        await store.close()
 
 
 # -- tasks -------------------------------------------------------------------------------------

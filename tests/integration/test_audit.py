@@ -24,7 +24,16 @@ async def test_calls_logins_joins_and_connections_are_recorded(mesh: Mesh) -> No
     as_viewer = {**mesh.env, "PHOTON_API_KEY": created.stdout.strip()}
     denied = mesh.run("-m", "photon.cli.ctl", "user", "list", env=as_viewer)
     assert denied.returncode == 1
+    set_secret = mesh.run(
+        "-m", "photon.cli.ctl", "secret", "set", "tok", input="s3cret-value-1234\n"
+    )
+    assert set_secret.returncode == 0, set_secret.stderr
+    ran = mesh.ctl("run", "echo", "--env", "TOKEN=secret:tok")
+    assert ran.returncode == 0, ran.stderr
     records = _records(mesh)
+    opened = [r for r in records if r["action"] == "secret.open"]
+    assert [(r["target"], r["detail"]["version"]) for r in opened] == [("tok", 1)]  # type: ignore[index]
+    assert "s3cret-value-1234" not in json.dumps(records)
     seen = {(r["actor"], r["action"], r["outcome"]) for r in records}
     worker = next(r["actor"] for r in records if r["action"] == "agent.join")
     assert {
@@ -35,6 +44,7 @@ async def test_calls_logins_joins_and_connections_are_recorded(mesh: Mesh) -> No
         ("admin", "admin.CreateUser", "allowed"),
         ("vi", "auth.login", "ok"),
         ("vi", "admin.ListUsers", "denied"),
+        ("admin", "admin.SetSecret", "allowed"),
     } <= seen
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
     created_user = next(r for r in records if r["action"] == "admin.CreateUser")

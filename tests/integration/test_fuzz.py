@@ -26,7 +26,7 @@ from photon.v1 import admin_pb2, auth_pb2, auth_pb2_grpc, mesh_pb2
 
 from .harness import Mesh, make_env
 
-EXAMPLES = 60  # per RPC: 21 admin RPCs and the mesh stream
+EXAMPLES = 60  # per RPC: 24 admin RPCs and the mesh stream
 RUNS: dict[str, int] = {}
 # What a hub may answer to nonsense; UNKNOWN (an exception nobody handled) is not among them.
 EXPECTED = {

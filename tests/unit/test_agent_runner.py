@@ -224,3 +224,62 @@ async def test_a_plugin_past_its_deadline_is_stopped_as_timed_out(
     assert outcome.failure is not None
     assert outcome.failure.failure_class is FailureClass.TIMEOUT
     assert outcome.failure.message == "waiter ran past its timeout"
+
+
+# -- a task's env and its secrets ----------------------------------------------------------------
+
+
+class Leaky(Waiter):
+    """Hands back its env in every way a plugin can: an event, its outputs, its failure."""
+
+    name = "leaky"
+
+    async def run(self, ctx: TaskContext) -> Mapping[str, Any]:
+        ctx.emit("log", f"token is {ctx.env.get('TOKEN')}")
+        if ctx.inputs.get("fail"):
+            raise TaskFailed(f"refused {ctx.env['TOKEN']}", failure_class=FailureClass.AUTH)
+        return {"env": dict(ctx.env), "nested": [{"t": ctx.env["TOKEN"]}]}
+
+
+@pytest.fixture
+async def leaky(tmp_path: Path) -> tuple[Runner, Recorder]:
+    config = AgentConfig(data_dir=tmp_path)
+    toolbox = await load_tools(config, loaded=LoadedPlugins(plugins={"leaky": Leaky()}, errors={}))
+    recorder = Recorder()
+    return Runner(toolbox=toolbox, workdir=tmp_path, reports=Reports(recorder)), recorder
+
+
+async def test_the_plugin_gets_the_env_with_secrets_substituted_and_masked_on_the_way_back(
+    leaky: tuple[Runner, Recorder],
+) -> None:
+    runner, recorder = leaky
+    env = {"TOKEN": "secret:tok", "PLAIN": "1"}
+    async with running(runner):
+        runner.assign(assignment("leaky", env=env, secrets={"tok": "hunter2"}))
+        outcome = await recorder.outcome()
+        runner.assign(
+            assignment(
+                "leaky", task_id="t2", env=env, secrets={"tok": "hunter2"}, inputs={"fail": 1}
+            )
+        )
+        failed = await recorder.outcome()
+    assert outcome.ok
+    assert outcome.outputs == {"env": {"TOKEN": "***", "PLAIN": "1"}, "nested": [{"t": "***"}]}
+    assert [e.message for _, e in recorder.progress] == ["token is ***", "token is ***"]
+    assert failed.failure is not None
+    assert failed.failure.failure_class is FailureClass.AUTH
+    assert failed.failure.message == "refused ***"
+    assert "hunter2" not in repr(assignment("leaky", env=env, secrets={"tok": "hunter2"}))
+
+
+async def test_a_reference_without_its_secret_is_refused_before_the_plugin_runs(
+    leaky: tuple[Runner, Recorder],
+) -> None:
+    runner, recorder = leaky
+    async with running(runner):
+        runner.assign(assignment("leaky", env={"TOKEN": "secret:tok"}))
+        outcome = await recorder.outcome()
+    assert outcome.failure is not None
+    assert outcome.failure.failure_class is FailureClass.INVALID_INPUT
+    assert outcome.failure.message == "env TOKEN: secret 'tok' was not sent with the task"
+    assert recorder.progress == []

@@ -258,6 +258,13 @@ def test_writes_need_operator_reads_need_viewer() -> None:
     assert required_role("/photon.v1.AdminService/ListTasks") is Role.VIEWER
 
 
+def test_only_admins_change_secrets_and_viewers_cannot_list_them() -> None:
+    assert required_role("/photon.v1.AdminService/SetSecret") is Role.ADMIN
+    assert required_role("/photon.v1.AdminService/DeleteSecret") is Role.ADMIN
+    assert required_role("/photon.v1.AdminService/ListSecrets") is Role.OPERATOR
+    assert not Role.VIEWER.allows(Role.OPERATOR)
+
+
 @pytest.mark.parametrize(
     "method",
     ["/photon.v1.AdminService/DropEverything", "/photon.v1.MeshService/Connect", "", "/x/y"],

@@ -81,6 +81,7 @@ def test_every_action_has_a_handler() -> None:
         "run",
         "workflow",
         "tasks",
+        "secret",
         "user",
         "audit",
         "context",
@@ -88,7 +89,7 @@ def test_every_action_has_a_handler() -> None:
     leaves = {"run": nouns.pop("run")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 27
+    assert len(leaves) == 30
     for name, parser in leaves.items():
         # A command on the client config alone (`context`) names a `local` handler instead.
         kind = "local" if name.startswith("context ") else "handler"
@@ -269,3 +270,94 @@ async def test_workflow_file_that_cannot_be_read(tmp_path: Path) -> None:
     assert await usage_error("workflow", "run", str(listed)) == (
         f"{listed}: a workflow is a mapping with name and steps, not a list"
     )
+
+
+# -- run --env and secret set: where values come from --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("run", "echo", "--env", "NOEQUALS"), "--env 'NOEQUALS': expected NAME=VALUE"),
+        (("run", "echo", "--env", "=v"), "--env '=v': expected NAME=VALUE"),
+        (("run", "echo", "--env", "A=1", "--env", "A=2"), "--env 'A': given twice"),
+        (("run", "echo", "--env", "A=secret:has space"), "--env 'A': secret name: must be"),
+        (("secret", "set", "tok", "--from-env", "PHOTON_TEST_UNSET_VAR"), "is not set"),
+    ],
+)
+async def test_bad_env_and_secret_sources_are_usage_errors(
+    argv: tuple[str, ...], message: str
+) -> None:
+    assert message in await usage_error(*argv)
+
+
+async def test_env_flags_reach_the_hub_as_given() -> None:
+    args = parse("run", "echo", "--detach", "-e", "TOKEN=secret:tok", "--env", "A=b=c")
+    client = RecordingClient()
+    assert await args.handler(args, client) == 0
+    ((_, _, fields),) = client.submitted
+    assert fields["env"] == {"TOKEN": "secret:tok", "A": "b=c"}
+
+
+class SecretClient:
+    def __init__(self) -> None:
+        self.values: list[tuple[str, bytes]] = []
+
+    async def set_secret(self, name: str, value: bytes) -> Any:
+        from photon.client import SecretInfo
+
+        self.values.append((name, value))
+        return SecretInfo(name=name, version=len(self.values), set_by="admin", set_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("content", "flags", "stored"),
+    [
+        (b"value\n", (), b"value"),
+        (b"value\r\n", (), b"value"),
+        (b"value\n\n", (), b"value\n"),  # one newline only
+        (b"value\n", ("--keep-newline",), b"value\n"),
+        (b"no newline", (), b"no newline"),
+    ],
+)
+async def test_secret_set_from_a_file_drops_one_trailing_newline(
+    tmp_path: Path, content: bytes, flags: tuple[str, ...], stored: bytes
+) -> None:
+    path = tmp_path / "value"
+    path.write_bytes(content)
+    args = parse("secret", "set", "tok", "--from-file", str(path), *flags)
+    client = SecretClient()
+    assert await args.handler(args, client) == 0
+    assert client.values == [("tok", stored)]
+
+
+async def test_secret_set_from_env_takes_the_value_as_it_is(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHOTON_TEST_SECRET_VALUE", "v\n")
+    args = parse("secret", "set", "tok", "--from-env", "PHOTON_TEST_SECRET_VALUE")
+    client = SecretClient()
+    assert await args.handler(args, client) == 0
+    assert client.values == [("tok", b"v\n")]
+    assert capsys.readouterr().out == "secret tok set (version 1)\n"
+
+
+async def test_an_empty_or_unreadable_value_is_a_usage_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"\n")
+    assert await usage_error("secret", "set", "tok", "--from-file", str(empty)) == (
+        f"{empty} is empty: a secret needs a value"
+    )
+    missing = tmp_path / "missing"
+    assert await usage_error("secret", "set", "tok", "--from-file", str(missing)) == (
+        f"cannot read {missing}: No such file or directory"
+    )
+
+
+def test_a_secret_value_cannot_be_given_as_a_flag() -> None:
+    with pytest.raises(SystemExit):
+        parse("secret", "set", "tok", "--value", "hunter2")
+    with pytest.raises(SystemExit):
+        parse("secret", "set", "tok", "hunter2")
+    with pytest.raises(SystemExit):  # one source at a time
+        parse("secret", "set", "tok", "--from-file", "f", "--from-env", "V")

@@ -42,7 +42,7 @@ LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
     "photon.hub": (
         ("core",),
         ("store",),
-        ("audit", "fleet", "security"),
+        ("audit", "fleet", "security", "secrets"),
         ("tasks",),
         ("workflows",),
         ("api", "mesh", "web"),

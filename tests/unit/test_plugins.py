@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.metadata
 import logging
 import os
@@ -42,6 +43,7 @@ def make_ctx(
     *,
     action: str = "",
     secrets: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     deadline: float | None = None,
 ) -> tuple[SimpleTaskContext, list[Event]]:
     events: list[Event] = []
@@ -51,6 +53,7 @@ def make_ctx(
         inputs=inputs,
         workdir=tmp_path,
         secrets=secrets or {},
+        env=env or {},
         deadline=deadline,
         on_event=lambda kind, message, data: events.append((kind, message, data)),
     )
@@ -222,6 +225,21 @@ async def test_shell_runs_in_workdir_with_extra_env(tmp_path: Path) -> None:
     outputs = await ShellPlugin().run(ctx)
     assert outputs["stdout"] == f"{tmp_path}\n"
     assert ("log", "v", {"stream": "stderr"}) in events
+
+
+async def test_shell_gets_the_tasks_env_under_its_env_input(tmp_path: Path) -> None:
+    argv = ["sh", "-c", 'echo "$A $B $C" | tr -d "\n" | sha256sum; echo "$A"']
+    ctx, events = make_ctx(
+        tmp_path,
+        {"argv": argv, "env": {"B": "input"}},
+        env={"A": "hunter2", "B": "task", "C": "c"},
+        secrets={"tok": "hunter2"},
+    )
+    outputs = await ShellPlugin().run(ctx)
+    digest = hashlib.sha256(b"hunter2 input c").hexdigest()
+    assert outputs["stdout"] == f"{digest}  -\nhunter2\n"  # the plugin's own outputs, unmasked
+    assert events[-1] == ("log", "***", {"stream": "stdout"})
+    assert ctx.mask(outputs)["stdout"].endswith("\n***\n")
 
 
 async def test_shell_nonzero_exit_is_tool_error_with_last_stderr_line(tmp_path: Path) -> None:
@@ -555,3 +573,29 @@ async def test_shell_script_needs_the_agent_setting(tmp_path: Path) -> None:
     outputs = await plugin.run(context({"script": True}))
     assert outputs["stdout"] == "one\nTWO\n"
     assert [m for k, m, _ in events if k == "log"] == ["one", "TWO"]
+
+
+# --- the AI CLI adapters' environment -------------------------------------------------------
+
+
+def test_cli_adapters_add_the_settings_env_then_the_tasks_env_then_their_secrets(
+    tmp_path: Path,
+) -> None:
+    from photon.plugins.builtin.claude_code import ClaudeCodePlugin
+
+    plugin = ClaudeCodePlugin()
+    [(secret, variable)] = list(plugin.secret_env.items())[:1]
+    ctx = SimpleTaskContext(
+        task_id="t1",
+        action="prompt",
+        inputs={},
+        workdir=tmp_path,
+        settings={"env": {"FROM_SETTINGS": "s", "BOTH": "settings"}},
+        env={"BOTH": "task", "FROM_TASK": "t"},
+        secrets={secret: "k3y"},
+        on_event=lambda *_: None,
+    )
+    env = plugin.environment(ctx)
+    assert (env["FROM_SETTINGS"], env["BOTH"], env["FROM_TASK"]) == ("s", "task", "t")
+    assert env[variable] == "k3y"
+    assert env["PATH"] == os.environ["PATH"]

@@ -530,3 +530,24 @@ def test_an_agent_over_its_event_budget_is_said_to_be_until_it_keeps_within() ->
 def the_task_event(commands: Sequence[Command]) -> TaskEventRecord:
     [persist] = persists(commands)
     return persist.event
+
+
+# -- an attempt the hub could not send ---------------------------------------------------------
+
+
+def test_an_undeliverable_attempt_ends_as_its_failure_frees_its_slot_and_acks_nobody() -> None:
+    machine = TaskMachine()
+    [assigned] = dispatched(machine, queued(locks=("repo",))).values()
+    gone = Failure(failure_class=FailureClass.INVALID_INPUT, message="env T: secret gone")
+    commands = machine.undeliverable("a1", assigned.ref, gone, at(0.1))
+    assert [type(c) for c in commands] == [Free, Persist]
+    ended = the_task(commands)
+    assert (ended.state, ended.failure, ended.epoch) == (TaskState.FAILED, gone, assigned.epoch)
+    assert sends(commands) == [] and persists(commands)[0].then == ()
+    # The lock is free again: the next task holding it is placed.
+    machine.admit(queued("t2", locks=("repo",)))
+    assert persists(machine.dispatch([agent("a1")], at(0.2)))
+    # Once ended, or for another agent, it changes nothing.
+    assert machine.undeliverable("a1", assigned.ref, gone, at(0.3)) == []
+    [other] = dispatched(machine, queued("t3")).values()
+    assert machine.undeliverable("a2", other.ref, gone, at(0.4)) == []

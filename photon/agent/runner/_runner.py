@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ...errors import TaskFailed
+from ..._env import substitute
+from ...errors import InvalidArgumentError, TaskFailed
 from ...model import Failure, FailureClass
 from ...plugins import Plugin, SimpleTaskContext, run_plugin
 from ..tools import Toolbox
@@ -116,6 +117,11 @@ class Runner:
                 ),
             )
             return
+        try:
+            env = substitute(assignment.env, assignment.secrets)
+        except InvalidArgumentError as exc:
+            self._refuse(ref, TaskFailed(str(exc), failure_class=FailureClass.INVALID_INPUT))
+            return
         timeout = assignment.timeout
         context = SimpleTaskContext(
             task_id=ref.task_id,
@@ -123,6 +129,7 @@ class Runner:
             inputs=assignment.inputs,
             workdir=self._workdir,
             secrets=dict(assignment.secrets),
+            env=env,
             settings=self._toolbox.settings_for(assignment.tool),
             deadline=time.monotonic() + timeout if timeout else None,
             on_event=lambda kind, text, data: self._progress(ref, kind, text, data),
@@ -160,6 +167,8 @@ class Runner:
                 f"{plugin.name} ran past its timeout", failure_class=FailureClass.TIMEOUT
             )
             outcome = _failed(ref, overrun, started)
+        if context.secrets:
+            outcome = _masked(outcome, context)
         try:
             self._reports.finished(outcome)
         finally:
@@ -170,6 +179,15 @@ class Runner:
     def _refuse(self, ref: AttemptRef, failure: TaskFailed) -> None:
         """Answer an assignment this agent cannot run; reported like any outcome."""
         self._reports.finished(_failed(ref, failure, time.time()))
+
+
+def _masked(outcome: RunOutcome, context: SimpleTaskContext) -> RunOutcome:
+    """The outcome with the task's secret values masked in its outputs and failure message, as
+    its events are: a tool that prints a secret must not hand it back through either."""
+    failure = outcome.failure
+    if failure is not None:
+        failure = replace(failure, message=context.mask(failure.message))
+    return replace(outcome, outputs=context.mask(dict(outcome.outputs)), failure=failure)
 
 
 def _failed(ref: AttemptRef, failed: TaskFailed, started: float) -> RunOutcome:

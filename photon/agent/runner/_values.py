@@ -28,6 +28,9 @@ class Assignment:
     tool: str
     action: str = ""
     inputs: Mapping[str, Any] | None = field(default_factory=dict)
+    # The task's env as submitted: plain values and `secret:NAME` references.
+    env: Mapping[str, str] = field(default_factory=dict)
+    # The values of the secrets `env` references, by name.
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float | None = None
 

@@ -46,6 +46,7 @@ def assignment_from_proto(msg: mesh_pb2.Assign) -> Assignment:
         tool=spec.tool,
         action=spec.action,
         inputs=_inputs(spec.inputs_json),
+        env=dict(spec.env),
         secrets=dict(msg.secrets),
         timeout=spec.timeout_seconds or None,
     )

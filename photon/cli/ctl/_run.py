@@ -13,7 +13,7 @@ from ...client import PhotonClient, Task, TaskEvent
 from ...errors import InvalidArgumentError, UsageError
 from ...model import MAX_PRIORITY, TaskState
 from .._common import EXIT_FAILURE, EXIT_OK
-from .._inputs import parse_duration
+from .._inputs import parse_duration, parse_env
 from .._output import render
 from ._command import add_input_flags, check_range, event_line, output_flag, read_inputs
 
@@ -31,6 +31,14 @@ def register(commands: Commands) -> None:
     parser.add_argument("--priority", type=int)
     parser.add_argument("--timeout")
     parser.add_argument("--idempotency-key", default="")
+    parser.add_argument(
+        "--env",
+        "-e",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an environment variable for the tool; V may be secret:NAME (repeatable)",
+    )
     parser.add_argument("--detach", action="store_true")
     parser.set_defaults(handler=_run)
 
@@ -50,6 +58,7 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
         "priority": args.priority,
         "timeout": parse_duration(args.timeout) if args.timeout else None,
         "idempotency_key": args.idempotency_key,
+        "env": parse_env(args.env),
     }
 
 

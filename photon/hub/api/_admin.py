@@ -30,7 +30,8 @@ from ..core import (
     quote,
 )
 from ..fleet import Fleet, SetDraining
-from ..security import Users, hash_secret
+from ..secrets import Secrets
+from ..security import Users, caller, hash_secret
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import Snapshot, WorkflowEngine
@@ -53,6 +54,7 @@ class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  
         fleet: Fleet,
         engine: TaskEngine,
         workflows: WorkflowEngine,
+        secrets: Secrets,
         api_addresses: Callable[[], Sequence[str]],
         ca_pin: str,
         users: Users,
@@ -62,6 +64,7 @@ class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  
         self._store = store
         self._users = users
         self._audit = audit
+        self._secrets = secrets
         self._fleet = fleet
         self._engine = engine
         self._workflows = workflows
@@ -476,6 +479,31 @@ class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  
                 watch.changed.clear()
         finally:
             self._workflows.unsubscribe(request.id, watch)
+
+    # -- secrets ------------------------------------------------------------------------------
+
+    @translating
+    async def SetSecret(
+        self, request: admin_pb2.SetSecretRequest, context: Context
+    ) -> admin_pb2.SetSecretResponse:
+        principal = caller()
+        info = await self._secrets.set(
+            request.name, request.value, set_by=principal.subject if principal else ""
+        )
+        return admin_pb2.SetSecretResponse(secret=_convert.secret_to_proto(info))
+
+    @translating
+    async def ListSecrets(
+        self, request: admin_pb2.ListSecretsRequest, context: Context
+    ) -> admin_pb2.ListSecretsResponse:
+        infos = await self._secrets.list()
+        return admin_pb2.ListSecretsResponse(secrets=[_convert.secret_to_proto(i) for i in infos])
+
+    @translating
+    async def DeleteSecret(
+        self, request: admin_pb2.DeleteSecretRequest, context: Context
+    ) -> admin_pb2.DeleteSecretResponse:
+        return admin_pb2.DeleteSecretResponse(versions=await self._secrets.delete(request.name))
 
 
 def _task_message(task: TaskRecord, reason: str) -> admin_pb2.WatchTaskResponse:

@@ -11,6 +11,7 @@ from ...v1 import admin_pb2, common_pb2
 from ...wire import failure_to_proto, metrics_to_proto, spec_to_proto, state_to_proto, tool_to_proto
 from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord, UserRecord
 from ..fleet import AgentSession
+from ..secrets import SecretInfo
 from ..workflows import Snapshot
 
 
@@ -94,6 +95,12 @@ def user_to_proto(record: UserRecord) -> admin_pb2.User:
         role=record.role.value,
         created_at=record.created_at,
         created_by=record.created_by,
+    )
+
+
+def secret_to_proto(info: SecretInfo) -> admin_pb2.Secret:
+    return admin_pb2.Secret(
+        name=info.name, version=info.version, set_by=info.set_by, set_at=info.set_at
     )
 
 

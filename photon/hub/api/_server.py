@@ -11,6 +11,7 @@ from ...wire import GrpcPort
 from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
+from ..secrets import Secrets
 from ..security import Enrolment, TokenAuthority, Users
 from ..store import Store
 from ..tasks import TaskEngine
@@ -37,6 +38,7 @@ class ApiServer(GrpcPort):
         fleet: Fleet,
         engine: TaskEngine,
         workflows: WorkflowEngine,
+        secrets: Secrets,
         enrolment: Enrolment,
         ca_pin: str,
         api_addresses: Callable[[], Sequence[str]],
@@ -57,6 +59,7 @@ class ApiServer(GrpcPort):
                 fleet=fleet,
                 engine=engine,
                 workflows=workflows,
+                secrets=secrets,
                 api_addresses=api_addresses,
                 ca_pin=ca_pin,
                 limits=limits,

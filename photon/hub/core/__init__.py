@@ -14,6 +14,7 @@ from ._records import AgentRecord as AgentRecord
 from ._records import ApiKeyRecord as ApiKeyRecord
 from ._records import AttemptRef as AttemptRef
 from ._records import JoinTokenRecord as JoinTokenRecord
+from ._records import SecretRecord as SecretRecord
 from ._records import StepRecord as StepRecord
 from ._records import TaskEventRecord as TaskEventRecord
 from ._records import TaskRecord as TaskRecord
@@ -37,6 +38,7 @@ __all__ = [
     "AuditRecord",
     "JoinTokenRecord",
     "Limits",
+    "SecretRecord",
     "StepRecord",
     "TaskEventRecord",
     "TaskRecord",

@@ -57,6 +57,8 @@ class Limits:
     max_events_per_task: int = 10_000
     max_event_bytes: int = 16 * KIB  # one event's message and data; a failure's message
     max_agent_events_per_second: int = 1000  # all of one agent's tasks together
+    # A secret's value, as SetSecret is given it.
+    max_secret_bytes: int = 64 * KIB
     # Errors quote at most this much of what they were given.
     max_quote: int = MAX_QUOTE
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...model import Failure, Role, StepState, TaskSpec, TaskState, WorkflowState
@@ -89,6 +89,19 @@ class ApiKeyRecord:
     role: Role
     secret_hash: str
     created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretRecord:
+    """One version of a secret, sealed: `nonce` and `ciphertext` (AES-256-GCM under the hub's
+    secrets key, the name and version bound as associated data); never the value."""
+
+    name: str
+    version: int
+    nonce: bytes = field(repr=False)
+    ciphertext: bytes = field(repr=False)
+    set_by: str
+    set_at: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,10 +10,11 @@ from ..core import AttemptRef, TaskRecord
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssignTask:
-    """Run this attempt of the task (its ref is the task's current one)."""
+    """Run this attempt of the task (its ref is the task's current one), with the values of
+    the secrets its env references, by name (never shown in a repr)."""
 
     task: TaskRecord
-    secrets: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

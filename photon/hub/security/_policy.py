@@ -42,6 +42,11 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "ListWorkflows": Role.VIEWER,
     _ADMIN + "CancelWorkflow": Role.OPERATOR,
     _ADMIN + "WatchWorkflow": Role.VIEWER,
+    # Secrets: only admins change them; operators (who submit the tasks that reference them)
+    # may see their names and versions, never a value; viewers see nothing of them.
+    _ADMIN + "SetSecret": Role.ADMIN,
+    _ADMIN + "ListSecrets": Role.OPERATOR,
+    _ADMIN + "DeleteSecret": Role.ADMIN,
 }
 
 

@@ -4,6 +4,7 @@ from ._open import open_store as open_store
 from ._protocol import AuditStore as AuditStore
 from ._protocol import CredentialStore as CredentialStore
 from ._protocol import EnrolmentStore as EnrolmentStore
+from ._protocol import SecretStore as SecretStore
 from ._protocol import Store as Store
 from ._protocol import TaskStore as TaskStore
 from ._protocol import WorkflowStore as WorkflowStore
@@ -13,6 +14,7 @@ __all__ = [
     "AuditStore",
     "CredentialStore",
     "EnrolmentStore",
+    "SecretStore",
     "SqliteStore",
     "Store",
     "TaskStore",

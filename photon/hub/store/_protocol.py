@@ -21,6 +21,7 @@ from ..core import (
     AuditHead,
     AuditRecord,
     JoinTokenRecord,
+    SecretRecord,
     StepRecord,
     TaskEventRecord,
     TaskRecord,
@@ -99,6 +100,30 @@ class AuditStore(Protocol):
         ...
 
 
+class SecretStore(Protocol):
+    """Secrets, every version of each, sealed (the store never sees a value)."""
+
+    async def add_secret(self, secret: SecretRecord) -> None:
+        """Add one version. Raises ConflictError when the name already has that version."""
+        ...
+
+    async def get_secret(self, name: str) -> SecretRecord:
+        """The latest version. Raises NotFoundError."""
+        ...
+
+    async def list_secrets(self) -> list[SecretRecord]:
+        """The latest version of each secret, by name."""
+        ...
+
+    async def list_secret_versions(self, name: str) -> list[SecretRecord]:
+        """Every version of the secret, oldest first ([] for an unknown name)."""
+        ...
+
+    async def delete_secret(self, name: str) -> int:
+        """Remove every version; how many there were. Raises NotFoundError."""
+        ...
+
+
 class TaskStore(Protocol):
     """Tasks and their ordered events. Updates are compare-and-set on the attempt's epoch, so
     a writer that lost a task to another (or to a restart) cannot overwrite it."""
@@ -162,7 +187,9 @@ class WorkflowStore(Protocol):
     async def list_unfinished_workflows(self) -> list[WorkflowRecord]: ...
 
 
-class Store(EnrolmentStore, CredentialStore, AuditStore, TaskStore, WorkflowStore, Protocol):
+class Store(
+    EnrolmentStore, CredentialStore, AuditStore, SecretStore, TaskStore, WorkflowStore, Protocol
+):
     """Durable state of the hub."""
 
     @property

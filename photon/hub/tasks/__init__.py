@@ -1,6 +1,7 @@
 """Tasks: the lifecycle state machine, the scheduler's placement rules, and the engine that
 carries their decisions out."""
 
+from ._engine import SecretResolver as SecretResolver
 from ._engine import TaskEngine as TaskEngine
 from ._engine import WatchItem as WatchItem
 from ._machine import Command as Command
@@ -36,6 +37,7 @@ __all__ = [
     "Progress",
     "Record",
     "Scheduler",
+    "SecretResolver",
     "Send",
     "TaskEngine",
     "TaskMachine",

@@ -361,6 +361,16 @@ class TaskMachine:
         ended = self._retry_or_fail(replace(task, started_at=started), failure, now, then=(ack,))
         return [*commands, ended]
 
+    def undeliverable(
+        self, agent_id: str, ref: AttemptRef, failure: Failure, now: Instant
+    ) -> list[Command]:
+        """An attempt the hub could not send to its agent (a secret it references is gone):
+        it ends with `failure` as if the agent had reported it, and the agent hears nothing."""
+        task = self._current(agent_id, ref)
+        if task is None:
+            return []
+        return [*self._attempt_ended(agent_id, ref), self._retry_or_fail(task, failure, now)]
+
     def _attempt_ended(self, agent_id: str, ref: AttemptRef) -> list[Command]:
         """The agent is done with an attempt: free its slot, and the task's locks if the attempt
         was the one holding them. A report from an agent that does not hold the attempt frees

@@ -181,6 +181,11 @@ class WorkflowEngine:
                     task = replace(task, agent=pins[task.agent])
                 except PhotonError as exc:
                     raise InvalidArgumentError(f"step {step.id!r}: {exc}") from None
+            if task.env:
+                try:
+                    self._tasks.check_env(task.env)
+                except InvalidArgumentError as exc:
+                    raise InvalidArgumentError(f"step {step.id!r}: {exc}") from None
             # Whether a task is refused depends on its tool and agent pin alone.
             if (task.tool, task.agent) not in refusals:
                 refusals[task.tool, task.agent] = self._tasks.refusal(task)

@@ -16,7 +16,8 @@ from .._process import run_process
 
 
 class ShellPlugin:
-    """Action `run` executes input `argv` in the task's workdir, with input `env` added.
+    """Action `run` executes input `argv` in the task's workdir, with the task's env and then
+    input `env` added to the agent's environment.
 
     Outputs: `exit_code`, and the last ~64 KiB of `stdout` and `stderr`. Each output line is
     also emitted as a "log" event with `stream` set to "stdout" or "stderr".
@@ -89,9 +90,11 @@ class ShellPlugin:
                     raise _invalid(f"input 'argv' item {i} contains a NUL byte")
         extra_env = ctx.inputs.get("env")
         env: dict[str, str] | None = None
-        if extra_env is not None:
-            # The program runs on this agent, so it starts from the agent's own environment.
-            env = {**os.environ, **_checked_env(extra_env)}
+        if extra_env is not None or ctx.env:
+            # The program runs on this agent, so it starts from the agent's own environment;
+            # the task's env comes on top, then the `env` input.
+            checked = {} if extra_env is None else _checked_env(extra_env)
+            env = {**os.environ, **ctx.env, **checked}
 
         def on_line(stream: str, line: str) -> None:
             ctx.emit("log", line, stream=stream)

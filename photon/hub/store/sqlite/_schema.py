@@ -61,6 +61,13 @@ MIGRATIONS: tuple[str, ...] = (
         prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
     CREATE INDEX audit_by_time ON audit (time);
     """,
+    # Every version of each secret, sealed; the value itself is never stored.
+    """
+    CREATE TABLE secrets (
+        name TEXT NOT NULL, version INTEGER NOT NULL, nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL, set_by TEXT NOT NULL, set_at REAL NOT NULL,
+        PRIMARY KEY (name, version));
+    """,
 )
 
 

@@ -22,6 +22,7 @@ from ...core import (
     AuditHead,
     AuditRecord,
     JoinTokenRecord,
+    SecretRecord,
     StepRecord,
     TaskEventRecord,
     TaskRecord,
@@ -393,6 +394,61 @@ class SqliteStore:
             for row in rows
         ]
 
+    # -- secrets ------------------------------------------------------------------------------
+
+    async def add_secret(self, secret: SecretRecord) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO secrets (name, version, nonce, ciphertext, set_by, set_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        secret.name,
+                        secret.version,
+                        secret.nonce,
+                        secret.ciphertext,
+                        secret.set_by,
+                        secret.set_at,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                # Said here, so the message names the secret and quotes nothing of the row.
+                raise ConflictError(
+                    f"secret {secret.name!r} already has version {secret.version}"
+                ) from None
+
+        await self._write(op)
+
+    async def get_secret(self, name: str) -> SecretRecord:
+        row = await self._read_one(
+            "SELECT * FROM secrets WHERE name = ? ORDER BY version DESC LIMIT 1",
+            (name,),
+            f"no secret named {name!r}",
+        )
+        return _secret(row)
+
+    async def list_secrets(self) -> list[SecretRecord]:
+        rows = await self._read(
+            "SELECT s.* FROM secrets s JOIN (SELECT name, MAX(version) AS version FROM secrets"
+            " GROUP BY name) latest ON latest.name = s.name AND latest.version = s.version"
+            " ORDER BY s.name"
+        )
+        return [_secret(r) for r in rows]
+
+    async def list_secret_versions(self, name: str) -> list[SecretRecord]:
+        rows = await self._read("SELECT * FROM secrets WHERE name = ? ORDER BY version", (name,))
+        return [_secret(r) for r in rows]
+
+    async def delete_secret(self, name: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            cur = conn.execute("DELETE FROM secrets WHERE name = ?", (name,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no secret named {name!r}")
+            return int(cur.rowcount)
+
+        deleted: int = await self._write(op)
+        return deleted
+
     # -- tasks --------------------------------------------------------------------------------
 
     async def insert_tasks(self, tasks: Sequence[TaskRecord]) -> list[tuple[TaskRecord, bool]]:
@@ -645,6 +701,17 @@ def _step(row: sqlite3.Row) -> StepRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         message=row["message"],
+    )
+
+
+def _secret(row: sqlite3.Row) -> SecretRecord:
+    return SecretRecord(
+        name=row["name"],
+        version=row["version"],
+        nonce=bytes(row["nonce"]),
+        ciphertext=bytes(row["ciphertext"]),
+        set_by=row["set_by"],
+        set_at=row["set_at"],
     )
 
 
