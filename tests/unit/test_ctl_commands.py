@@ -81,8 +81,8 @@ def test_every_action_has_a_handler() -> None:
         "run",
         "workflow",
         "tasks",
-        "secret",
         "user",
+        "secret",
         "audit",
         "context",
     ]

@@ -620,25 +620,19 @@ def test_only_steps_on_a_cycle_are_named_not_those_between_or_after_cycles() -> 
     assert rejected(document) == "steps a, b, c, d form a cycle through needs"
 
 
+@pytest.mark.timeout(30)
 def test_a_long_chain_referring_to_the_first_step_is_checked_in_linear_time() -> None:
     # Each reference to the first step is to an ancestor, not a need: before, each step's
-    # ancestors were searched for anew (minutes for 10,000 steps). Eight times the steps must
-    # cost about eight times the time, not sixty-four: a ratio, the fastest of a few runs, so a
-    # busy machine does not decide it.
-    def fastest(n: int, runs: int) -> float:
-        document = chain(
-            n, prev="${{{{ steps.s{prev}.outputs.x }}}}", first="${{{{ steps.s0.outputs.x }}}}"
-        )
-        best = float("inf")
-        for _ in range(runs):
-            seconds, spec = timed(parse_workflow, document, limits=Limits(max_workflow_steps=n))
-            assert isinstance(spec, WorkflowSpec)
-            assert spec.order[:3] == ("s0", "s1", "s2")
-            best = min(best, seconds)
-        return best
-
-    small, large = fastest(1000, 3), fastest(8000, 2)
-    assert large / small < 24, (small, large)
+    # ancestors were searched for anew, and 10,000 steps took minutes; in one pass they take
+    # about a second. No ratio of timings (a busy machine decides those): the 30 s timeout is
+    # far from either.
+    n = 10_000
+    document = chain(
+        n, prev="${{{{ steps.s{prev}.outputs.x }}}}", first="${{{{ steps.s0.outputs.x }}}}"
+    )
+    spec = parse_workflow(document, limits=Limits(max_workflow_steps=n))
+    assert isinstance(spec, WorkflowSpec)
+    assert spec.order[:3] == ("s0", "s1", "s2") and len(spec.order) == n
 
 
 def test_a_non_ancestor_at_the_end_of_a_long_chain_is_still_refused() -> None:
