@@ -8,6 +8,7 @@ from ...v1 import mesh_pb2_grpc
 from ...wire import GrpcPort
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
+from ..security import Renewal
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
 from ._servicer import MeshServicer
@@ -26,6 +27,7 @@ class MeshServer(GrpcPort):
         store: EnrolmentStore,
         fleet: Fleet,
         engine: TaskEngine,
+        renewal: Renewal,
         heartbeat_interval: float,
         send_queue_limit: int,
         limits: Limits = DEFAULT_LIMITS,
@@ -42,6 +44,7 @@ class MeshServer(GrpcPort):
                 store=store,
                 fleet=fleet,
                 engine=engine,
+                renewal=renewal,
                 heartbeat_interval=heartbeat_interval,
                 send_queue_limit=send_queue_limit,
                 limits=limits,

@@ -15,11 +15,12 @@ from ..._aio import first_completed
 from ..._names import check_hostname, check_labels
 from ..._text import shorten
 from ...certs import agent_id_of, load_certificate
-from ...errors import CertificateError, InvalidArgumentError, NotFoundError
+from ...errors import CertificateError, InvalidArgumentError, NotFoundError, PhotonError
 from ...v1 import mesh_pb2, mesh_pb2_grpc
 from ...wire import EOF, joined, metrics_from_proto, status_details, unbatch
 from ..core import DEFAULT_LIMITS, AgentRecord, Limits
-from ..fleet import AgentSession, Fleet
+from ..fleet import AgentSession, Fleet, RenewalAnswer
+from ..security import Renewal
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
 from ._convert import (
@@ -28,6 +29,7 @@ from ._convert import (
     message_to_proto,
     outcome_from_proto,
     ref_from_proto,
+    renewal_from_proto,
     tools_from_proto,
 )
 
@@ -49,6 +51,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         store: EnrolmentStore,
         fleet: Fleet,
         engine: TaskEngine,
+        renewal: Renewal,
         heartbeat_interval: float,
         send_queue_limit: int,
         limits: Limits = DEFAULT_LIMITS,
@@ -56,6 +59,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         self._store = store
         self._fleet = fleet
         self._engine = engine
+        self._renewal = renewal
         self._heartbeat_interval = heartbeat_interval
         self._send_queue_limit = send_queue_limit
         self._limits = limits
@@ -173,11 +177,27 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             session.last_seen = time.monotonic()
             try:
                 for item in unbatch(message):
-                    self._handle(session, item)
+                    if item.WhichOneof("body") == "renew_request":
+                        await self._renew(session, item.renew_request)
+                    else:
+                        self._handle(session, item)
             except InvalidArgumentError as exc:
                 log.warning("agent %s: stream refused: %s", session.agent_id, exc)
                 session.close(f"refused: {exc}")
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, status_details(str(exc)))
+
+    async def _renew(self, session: AgentSession, request: mesh_pb2.RenewRequest) -> None:
+        """Answer a renewal in the stream's order (the agent asks about twice a day); the
+        agent is the one the stream's certificate names, whatever the request says."""
+        try:
+            renewed = await self._renewal.renew(
+                renewal_from_proto(request, agent_id=session.agent_id)
+            )
+        except PhotonError as exc:
+            log.warning("agent %s: certificate renewal refused: %s", session.name, exc)
+            session.send(RenewalAnswer(error=str(exc)))
+            return
+        session.send(RenewalAnswer(certificate_pem=renewed.certificate_pem))
 
     def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
         kind = message.WhichOneof("body")

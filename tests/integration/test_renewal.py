@@ -1,0 +1,123 @@
+"""Agents' certificates renew over the stream, with a real hub giving 30-second certificates
+and real agent processes; an agent whose certificate expired while it was stopped says so."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from photon.certs import (
+    agent_id_of,
+    load_certificate,
+    load_private_key,
+)
+from photon.model import TaskState
+
+from .harness import Mesh, wait_for
+
+TTL = 30.0
+
+
+def _serial(data_dir: Path) -> int:
+    return load_certificate((data_dir / "agent.crt").read_bytes()).serial_number
+
+
+def _recorded(mesh: Mesh, agent_id: str) -> tuple[str, float]:
+    """The serial and expiry the hub's store holds for the agent."""
+    with sqlite3.connect(f"file:{mesh.hub_dir / 'hub.db'}?mode=ro", uri=True) as db:
+        row = db.execute(
+            "SELECT certificate_serial, certificate_expires_at FROM agents WHERE id = ?",
+            (agent_id,),
+        ).fetchone()
+    return str(row[0]), float(row[1])
+
+
+async def _echo(mesh: Mesh, text: str) -> None:
+    async with mesh.client() as client:
+        task = await client.submit("echo", inputs={"text": text})
+        done = await asyncio.wait_for(client.wait(task.id), 20)
+    assert done.state == TaskState.SUCCEEDED, done
+
+
+async def test_an_agent_stays_on_the_mesh_across_certificate_lifetimes(mesh: Mesh) -> None:
+    assert mesh.hub is not None
+    mesh.hub.stop()
+    await mesh.start_hub("--agent-cert-ttl", f"{TTL:g}s")
+    data_dir = mesh.join("renewing")
+    agent_id = json.loads((data_dir / "identity.json").read_text())["agent_id"]
+    first = load_certificate((data_dir / "agent.crt").read_bytes())
+    assert first.not_valid_after_utc - first.not_valid_before_utc < timedelta(seconds=TTL * 1.2)
+    agent = mesh.start_agent(data_dir)
+    await mesh.wait_agent_state("renewing", "connected")
+
+    # Past the first certificate's expiry the stream it opened still carries tasks.
+    end_of_first = first.not_valid_after_utc.timestamp()
+    await wait_for(lambda: time.time() > end_of_first + 1, timeout=TTL + 5, interval=0.5)
+    await _echo(mesh, "after the first expiry")
+    # Two lifetimes and more: each certificate renewed before it expired.
+    await wait_for(lambda: time.time() > end_of_first + TTL + 2, timeout=TTL + 5, interval=0.5)
+    await _echo(mesh, "two lifetimes on")
+
+    output = agent.output()
+    assert output.count("connected to hub") == 1, output  # never fell off the mesh
+    renewals = re.findall(r"certificate renewed: serial ([0-9a-f]+), valid until", output)
+    assert len(renewals) >= 3, output
+    assert len(set(renewals)) == len(renewals)
+    current = load_certificate((data_dir / "agent.crt").read_bytes())
+    assert current.serial_number != first.serial_number
+    assert format(current.serial_number, "x") == renewals[-1]
+    assert agent_id_of(current) == agent_id
+    assert current.not_valid_after_utc > datetime.now(UTC)
+    # The new key went with it, and the hub recorded the serial it gave.
+    key = load_private_key((data_dir / "agent.key").read_bytes())
+    assert key.public_key().public_numbers() == current.public_key().public_numbers()  # type: ignore[union-attr]
+    serial, expires_at = _recorded(mesh, agent_id)
+    assert serial == format(current.serial_number, "x")
+    assert expires_at == current.not_valid_after_utc.timestamp()
+    assert mesh.hub.output().count(f"({agent_id}) renewed its certificate: serial") >= 3
+
+    # A new connection (its first certificate long expired) uses the renewed one.
+    assert agent.stop() == 0
+    again = mesh.start_agent(data_dir)  # logs to the same file
+    await wait_for(lambda: again.output().count("connected to hub") == 2)
+    await mesh.wait_agent_state("renewing", "connected")
+    await _echo(mesh, "on a new stream")
+
+    # Removal still refuses it, whatever certificate it holds now; also after a hub restart.
+    assert mesh.ctl("agents", "remove", "renewing").returncode == 0
+    await wait_for(lambda: again.popen is not None and again.popen.poll() is not None)
+    assert again.popen is not None and again.popen.returncode == 1
+    mesh.hub.stop()
+    await mesh.start_hub("--agent-cert-ttl", f"{TTL:g}s")
+    refused = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), timeout=30)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"error: agent {agent_id} was removed from this mesh; join again with a new token"
+    )
+
+
+async def test_an_agent_whose_certificate_expired_while_stopped_says_so(mesh: Mesh) -> None:
+    assert mesh.hub is not None
+    mesh.hub.stop()
+    await mesh.start_hub("--agent-cert-ttl", f"{TTL:g}s")
+    data_dir = mesh.join("sleeper")
+    agent = mesh.start_agent(data_dir)
+    await mesh.wait_agent_state("sleeper", "connected")
+    assert agent.stop() == 0
+    expires = load_certificate((data_dir / "agent.crt").read_bytes()).not_valid_after_utc
+    await wait_for(lambda: datetime.now(UTC) > expires, timeout=TTL + 5, interval=0.5)
+
+    result = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), timeout=30)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"error: this agent's certificate expired at {expires:%Y-%m-%d %H:%M:%S} UTC;"
+        f" join again: photon-agent join --token TOKEN --data-dir {data_dir}"
+    )
+    assert result.stderr.count("certificate expired") == 1
+    assert "reconnecting" not in result.stderr
