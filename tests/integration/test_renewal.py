@@ -18,7 +18,7 @@ from photon.certs import (
 )
 from photon.model import TaskState
 
-from .harness import Mesh, wait_for
+from .harness import Mesh, free_port, wait_for
 
 TTL = 30.0
 
@@ -45,9 +45,7 @@ async def _echo(mesh: Mesh, text: str) -> None:
 
 
 async def test_an_agent_stays_on_the_mesh_across_certificate_lifetimes(mesh: Mesh) -> None:
-    assert mesh.hub is not None
-    mesh.hub.stop()
-    await mesh.start_hub("--agent-cert-ttl", f"{TTL:g}s")
+    await _short_lived(mesh)
     data_dir = mesh.join("renewing")
     agent_id = json.loads((data_dir / "identity.json").read_text())["agent_id"]
     first = load_certificate((data_dir / "agent.crt").read_bytes())
@@ -88,12 +86,37 @@ async def test_an_agent_stays_on_the_mesh_across_certificate_lifetimes(mesh: Mes
     await mesh.wait_agent_state("renewing", "connected")
     await _echo(mesh, "on a new stream")
 
-    # Removal still refuses it, whatever certificate it holds now; also after a hub restart.
-    assert mesh.ctl("agents", "remove", "renewing").returncode == 0
-    await wait_for(lambda: again.popen is not None and again.popen.poll() is not None)
-    assert again.popen is not None and again.popen.returncode == 1
+
+async def _short_lived(mesh: Mesh) -> None:
+    """Restart the fixture's hub so that it gives agents certificates valid for TTL seconds;
+    on fixed ports, so that agents find it again after a restart."""
+    assert mesh.hub is not None
     mesh.hub.stop()
+    if not mesh.mesh_port:
+        mesh.mesh_port, mesh.api_port = free_port(), free_port()
     await mesh.start_hub("--agent-cert-ttl", f"{TTL:g}s")
+
+
+async def test_a_removed_agent_is_refused_with_its_renewed_certificate(mesh: Mesh) -> None:
+    await _short_lived(mesh)
+    data_dir = mesh.join("revoked")
+    agent_id = json.loads((data_dir / "identity.json").read_text())["agent_id"]
+    first = _serial(data_dir)
+    agent = mesh.start_agent(data_dir)
+    await wait_for(lambda: "certificate renewed" in agent.output(), timeout=TTL)
+    renewed = _serial(data_dir)
+    assert renewed != first
+    assert _recorded(mesh, agent_id)[0] == format(renewed, "x")
+
+    assert mesh.ctl("agents", "remove", "revoked").returncode == 0
+    await wait_for(lambda: agent.popen is not None and agent.popen.poll() is not None)
+    assert agent.popen is not None and agent.popen.returncode == 1
+    # The hub forgets nothing when it restarts: the renewed (and still valid) certificate is
+    # refused too.
+    await _short_lived(mesh)
+    assert load_certificate((data_dir / "agent.crt").read_bytes()).not_valid_after_utc > (
+        datetime.now(UTC) + timedelta(seconds=5)
+    )
     refused = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), timeout=30)
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines()[-1] == (
@@ -102,9 +125,7 @@ async def test_an_agent_stays_on_the_mesh_across_certificate_lifetimes(mesh: Mes
 
 
 async def test_an_agent_whose_certificate_expired_while_stopped_says_so(mesh: Mesh) -> None:
-    assert mesh.hub is not None
-    mesh.hub.stop()
-    await mesh.start_hub("--agent-cert-ttl", f"{TTL:g}s")
+    await _short_lived(mesh)
     data_dir = mesh.join("sleeper")
     agent = mesh.start_agent(data_dir)
     await mesh.wait_agent_state("sleeper", "connected")
@@ -121,3 +142,25 @@ async def test_an_agent_whose_certificate_expired_while_stopped_says_so(mesh: Me
     )
     assert result.stderr.count("certificate expired") == 1
     assert "reconnecting" not in result.stderr
+
+
+async def test_an_agent_whose_certificate_expires_while_the_hub_is_away_stops(mesh: Mesh) -> None:
+    await _short_lived(mesh)
+    data_dir = mesh.join("stranded")
+    agent = mesh.start_agent(data_dir)
+    await mesh.wait_agent_state("stranded", "connected")
+    assert mesh.hub is not None
+    mesh.hub.stop()  # before the agent's first renewal is due (at 13 s at the earliest)
+    await wait_for(lambda: "reconnecting in" in agent.output())
+    expires = load_certificate((data_dir / "agent.crt").read_bytes()).not_valid_after_utc
+
+    # It stops once its certificate has expired (and not a whole backoff later).
+    await wait_for(lambda: agent.popen is not None and agent.popen.poll() is not None, TTL + 10)
+    assert agent.popen is not None and agent.popen.returncode == 1
+    assert datetime.now(UTC) < expires + timedelta(seconds=5)
+    output = agent.output()
+    assert output.strip().splitlines()[-1] == (
+        f"error: this agent's certificate expired at {expires:%Y-%m-%d %H:%M:%S} UTC;"
+        f" join again: photon-agent join --token TOKEN --data-dir {data_dir}"
+    )
+    assert output.count("certificate expired") == 1

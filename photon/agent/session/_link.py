@@ -8,6 +8,7 @@ import platform
 import random
 import socket
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -37,7 +38,7 @@ from ._convert import (
     ref_to_proto,
     renew_answer_from_proto,
 )
-from ._credentials import channel_credentials, check_certificate
+from ._credentials import channel_credentials, check_certificate, current_certificate
 from ._renewal import Renewer
 from ._reporter import Reporter
 
@@ -124,7 +125,9 @@ class HubLink:
             failures = 1 if welcomed else failures + 1
             delay = self._backoff.delay(failures, self._rng)
             log.info("reconnecting in %.1fs", delay)
-            await asyncio.sleep(delay)
+            # A certificate that expires meanwhile is said so when it does, not a backoff later.
+            expires = current_certificate(self._config.paths).not_valid_after_utc
+            await asyncio.sleep(min(delay, max((expires - datetime.now(UTC)).total_seconds(), 0)))
 
     async def _session(self, address: str) -> bool:
         """One stream's life; returns True if the hub welcomed us before it ended."""
