@@ -143,6 +143,17 @@ async def test_an_agent_whose_certificate_expired_while_stopped_says_so(mesh: Me
     assert result.stderr.count("certificate expired") == 1
     assert "reconnecting" not in result.stderr
 
+    # Doing as the line says brings the machine back (the lapsed member keeps its name).
+    token = mesh.ctl("join-token", "create")
+    assert token.returncode == 0, token.stderr
+    command = lines[-1].split("join again: ", 1)[1].split()
+    assert command[:2] == ["photon-agent", "join"]
+    command = [token.stdout.strip() if part == "TOKEN" else part for part in command[2:]]
+    rejoined = mesh.run("-m", "photon.cli.agent", "join", *command, "--name", "sleeper-2")
+    assert rejoined.returncode == 0, rejoined.stderr
+    mesh.start_agent(data_dir)
+    await mesh.wait_agent_state("sleeper-2", "connected")
+
 
 async def test_an_agent_whose_certificate_expires_while_the_hub_is_away_stops(mesh: Mesh) -> None:
     await _short_lived(mesh)
