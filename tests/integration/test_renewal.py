@@ -131,6 +131,11 @@ async def test_an_agent_whose_certificate_expired_while_stopped_says_so(mesh: Me
     await mesh.wait_agent_state("sleeper", "connected")
     assert agent.stop() == 0
     expires = load_certificate((data_dir / "agent.crt").read_bytes()).not_valid_after_utc
+    # While its certificate is valid, its data dir cannot be joined over.
+    token = mesh.ctl("join-token", "create").stdout.strip()
+    over = mesh.run("-m", "photon.cli.agent", "join", "--token", token, "--data-dir", str(data_dir))
+    assert over.returncode == 1
+    assert "already holds a joined agent" in over.stderr
     await wait_for(lambda: datetime.now(UTC) > expires, timeout=TTL + 5, interval=0.5)
 
     result = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), timeout=30)
