@@ -177,10 +177,8 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             session.last_seen = time.monotonic()
             try:
                 for item in unbatch(message):
-                    if item.WhichOneof("body") == "renew_request":
-                        await self._renew(session, item.renew_request)
-                    else:
-                        self._handle(session, item)
+                    if (renewal := self._handle(session, item)) is not None:
+                        await self._renew(session, renewal)
             except InvalidArgumentError as exc:
                 log.warning("agent %s: stream refused: %s", session.agent_id, exc)
                 session.close(f"refused: {exc}")
@@ -199,7 +197,11 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             return
         session.send(RenewalAnswer(certificate_pem=renewed.certificate_pem))
 
-    def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
+    def _handle(
+        self, session: AgentSession, message: mesh_pb2.ConnectRequest
+    ) -> mesh_pb2.RenewRequest | None:
+        """Hand the message on; a renewal request is returned for the read loop to answer
+        (that waits for the store, everything else here is taken at once)."""
         kind = message.WhichOneof("body")
         if kind == "heartbeat":
             beat = message.heartbeat
@@ -227,5 +229,8 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 ref_from_proto(result.attempt),
                 outcome_from_proto(result, self._bounds),
             )
+        elif kind == "renew_request":
+            return message.renew_request
         else:
             log.debug("ignoring %s from agent %s", kind, session.agent_id)
+        return None
