@@ -11,12 +11,21 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
+import grpc.aio
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+
 from photon.certs import (
     agent_id_of,
+    create_csr,
+    generate_private_key,
     load_certificate,
     load_private_key,
 )
 from photon.model import TaskState
+from photon.v1 import mesh_pb2, mesh_pb2_grpc
 
 from .harness import Mesh, free_port, wait_for
 
@@ -180,3 +189,66 @@ async def test_an_agent_whose_certificate_expires_while_the_hub_is_away_stops(me
         f" join again: photon-agent join --token TOKEN --data-dir {data_dir}"
     )
     assert output.count("certificate expired") == 1
+
+
+async def _answers(mesh: Mesh, data_dir: Path, csrs: list[bytes]) -> list[mesh_pb2.RenewResponse]:
+    """Open a stream with the agent's credentials, as the agent would, and send each request in
+    turn, waiting for its answer."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=(mesh.hub_dir / "ca.crt").read_bytes(),
+        private_key=(data_dir / "agent.key").read_bytes(),
+        certificate_chain=(data_dir / "agent.crt").read_bytes(),
+    )
+    answers = []
+    async with grpc.aio.secure_channel(mesh.serving["mesh"], credentials) as channel:
+        call = mesh_pb2_grpc.MeshServiceStub(channel).Connect()
+        await call.write(mesh_pb2.ConnectRequest(hello=mesh_pb2.Hello(slots=1)))
+        assert (await call.read()).WhichOneof("body") == "welcome"
+        for csr in csrs:
+            await call.write(
+                mesh_pb2.ConnectRequest(renew_request=mesh_pb2.RenewRequest(csr_pem=csr))
+            )
+            while (message := await call.read()).WhichOneof("body") != "renew_response":
+                pass
+            answers.append(message.renew_response)
+        call.cancel()
+    return answers
+
+
+async def test_the_hub_renews_only_for_the_streams_agent_and_refuses_bad_requests(
+    mesh: Mesh,
+) -> None:
+    mine = mesh.join("mine")
+    other = mesh.join("other")
+    other_id = json.loads((other / "identity.json").read_text())["agent_id"]
+    my_id = json.loads((mine / "identity.json").read_text())["agent_id"]
+    key = generate_private_key()
+    # A request that names the other agent every way a request can.
+    claiming = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, other_id)]))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.UniformResourceIdentifier(f"spiffe://photon/agent/{other_id}")]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+    good = create_csr(key=generate_private_key(), common_name="x")
+    answers = await _answers(mesh, mine, [claiming, b"junk", b"-" * 5000, *[good] * 6])
+    renewed = load_certificate(answers[0].certificate_pem)
+    assert answers[0].error == ""
+    assert agent_id_of(renewed) == my_id
+    assert [a.error for a in answers[1:3]] == [
+        "certificate request refused: malformed CSR",
+        "certificate request refused: larger than 4096 bytes",
+    ]
+    # Six renewals a minute at most (the first three count too).
+    assert [bool(a.certificate_pem) for a in answers[3:]] == [True, True, True, False, False, False]
+    assert answers[-1].error == "too many renewals: at most 6 in 60 s"
+    last = load_certificate(answers[5].certificate_pem)
+    assert agent_id_of(last) == my_id
+    assert _recorded(mesh, my_id)[0] == format(last.serial_number, "x")
+    assert _recorded(mesh, other_id)[0] == format(_serial(other), "x")  # untouched
