@@ -26,7 +26,7 @@ RETRY = Backoff(initial=2.0, multiplier=2.0, jitter=0.2, cap=300.0)
 MAX_SLEEP = 60.0
 
 
-class RenewalFailed(Exception):
+class _RenewalFailed(Exception):
     """One renewal attempt did not bring a new certificate (retried later)."""
 
 
@@ -77,7 +77,7 @@ class Renewer:
                 continue
             try:
                 cert = await self._renew(send)
-            except RenewalFailed as exc:
+            except _RenewalFailed as exc:
                 failures += 1
                 delay = self._backoff.delay(failures, self._rng)
                 log.warning("certificate renewal failed: %s; trying again in %.1fs", exc, delay)
@@ -87,7 +87,7 @@ class Renewer:
             due = renewal_time(cert, rng=self._rng)
 
     async def _renew(self, send: Callable[[mesh_pb2.ConnectRequest], None]) -> Certificate:
-        """One attempt: the new certificate, stored. Raises RenewalFailed."""
+        """One attempt: the new certificate, stored. Raises _RenewalFailed."""
         key_pem, csr_pem = await asyncio.to_thread(_key_and_request, self._agent_id)
         self._answer = asyncio.get_running_loop().create_future()
         try:
@@ -95,13 +95,13 @@ class Renewer:
             async with asyncio.timeout(self._answer_timeout):
                 answer = await self._answer
         except TimeoutError:
-            raise RenewalFailed(
+            raise _RenewalFailed(
                 f"the hub did not answer within {self._answer_timeout:g}s"
             ) from None
         finally:
             self._answer = None
         if answer.error:
-            raise RenewalFailed(f"the hub refused: {answer.error}")
+            raise _RenewalFailed(f"the hub refused: {answer.error}")
         # On the event loop, not in a thread: cancelling this task must not leave a thread
         # writing the certificate files while the next connection reads them.
         serial, cert = self._store(key_pem, answer.certificate_pem)
@@ -114,7 +114,7 @@ class Renewer:
 
     def _store(self, key_pem: bytes, cert_pem: bytes) -> tuple[str, Certificate]:
         """Check the hub's certificate is for this agent and key, from our CA; then store it.
-        Raises RenewalFailed."""
+        Raises _RenewalFailed."""
         from ...certs import (
             agent_id_of,
             certifies_key,
@@ -128,13 +128,13 @@ class Renewer:
             ca_cert = load_certificate(self._paths.ca_cert.read_bytes())
             ours = certifies_key(cert, load_private_key(key_pem))
         except (CertificateError, OSError) as exc:
-            raise RenewalFailed(f"cannot check the hub's certificate: {exc}") from None
+            raise _RenewalFailed(f"cannot check the hub's certificate: {exc}") from None
         if not ours or not is_issued_by(cert, ca_cert) or agent_id_of(cert) != self._agent_id:
-            raise RenewalFailed("the hub's certificate is not for this agent's new key")
+            raise _RenewalFailed("the hub's certificate is not for this agent's new key")
         try:
             save_renewed(self._paths, key_pem=key_pem, cert_pem=cert_pem)
         except OSError as exc:
-            raise RenewalFailed(f"cannot store the renewed certificate: {exc}") from None
+            raise _RenewalFailed(f"cannot store the renewed certificate: {exc}") from None
         return format(cert.serial_number, "x"), Certificate(
             not_valid_before_utc=cert.not_valid_before_utc,
             not_valid_after_utc=cert.not_valid_after_utc,
