@@ -285,7 +285,8 @@ async def test_an_expired_certificate_ends_the_renewer_with_one_line(tmp_path: P
 async def test_renewals_that_keep_failing_end_when_the_certificate_expires(
     tmp_path: Path,
 ) -> None:
-    paths = joined(tmp_path, ttl=timedelta(seconds=2), age=timedelta(seconds=1.5))
+    # Due at once (past 70 % of its life), expiring 1.5 s from now.
+    paths = joined(tmp_path, ttl=timedelta(seconds=5), age=timedelta(seconds=3.5))
     renewer = Renewer(paths=paths, agent_id="a1", rng=random.Random(0), backoff=FAST)
     hub = Hub(renewer, refuse=1_000_000)
     with pytest.raises(ConfigError, match="certificate expired at"):
