@@ -11,8 +11,15 @@ from pathlib import Path
 
 from .._duration import parse_duration
 from ..errors import ConfigError, InvalidArgumentError, UsageError
-from ..hub import Hub, HubConfig, Limits, ToolLimit, init_hub
-from ..hub.security import AGENT_CERT_TTL, check_agent_cert_ttl
+from ..hub import (
+    AGENT_CERT_TTL,
+    Hub,
+    HubConfig,
+    Limits,
+    ToolLimit,
+    check_agent_cert_ttl,
+    init_hub,
+)
 from ._common import (
     EXIT_OK,
     environ,
