@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from .errors import CertificateError
 
@@ -22,6 +24,19 @@ _VERSION = 0xA0  # [0] EXPLICIT, optional
 _INTEGER = 0x02
 _UTC_TIME = 0x17
 _GENERALIZED_TIME = 0x18
+# When in its lifetime an agent renews its certificate: a uniformly random point in this share.
+RENEW_FROM, RENEW_UNTIL = 0.5, 0.7
+
+
+class Validity(Protocol):
+    """What a certificate's schedule depends on (this module's `Certificate` or
+    cryptography's)."""
+
+    @property
+    def not_valid_before_utc(self) -> datetime: ...
+
+    @property
+    def not_valid_after_utc(self) -> datetime: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +63,13 @@ def load_certificate(pem: bytes) -> Certificate:
 def not_after(cert: Certificate) -> datetime:
     """Return the certificate's expiry as an aware UTC datetime."""
     return cert.not_valid_after_utc
+
+
+def renewal_time(cert: Validity, *, rng: random.Random) -> datetime:
+    """A random moment between 50 % and 70 % of the certificate's lifetime."""
+    # Jitter spreads renewals so agents enrolled together do not all ask the hub at once.
+    start = cert.not_valid_before_utc
+    return start + (cert.not_valid_after_utc - start) * rng.uniform(RENEW_FROM, RENEW_UNTIL)
 
 
 def _validity(der: bytes) -> Certificate:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +21,9 @@ _HUB_COMMON_NAME = "photon-hub"
 
 # Back-date every certificate so a peer whose clock runs a little behind still accepts it.
 _CLOCK_SKEW = timedelta(minutes=5)
+# ... but a short-lived leaf by a share of its lifetime only: agents renew at a share of the
+# lifetime from notBefore, and five minutes of a one-minute certificate would put that in the past.
+_SKEW_SHARE = 0.1
 
 
 def generate_private_key() -> ec.EllipticCurvePrivateKey:
@@ -225,16 +227,15 @@ def is_issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
     return True
 
 
+def certifies_key(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> bool:
+    """Return whether `cert` is for `key` (its public half)."""
+    der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+
+
 def not_after(cert: x509.Certificate) -> datetime:
     """Return the certificate's expiry as an aware UTC datetime."""
     return cert.not_valid_after_utc
-
-
-def renewal_time(cert: x509.Certificate, *, rng: random.Random) -> datetime:
-    """Return a random moment between 50 % and 70 % of the certificate's lifetime."""
-    # Jitter spreads renewals so agents enrolled together do not all hit the hub at once.
-    start = cert.not_valid_before_utc
-    return start + (cert.not_valid_after_utc - start) * rng.uniform(0.5, 0.7)
 
 
 def _issue_leaf(
@@ -253,13 +254,14 @@ def _issue_leaf(
     expires = min(now + ttl, ca_cert.not_valid_after_utc)
     if expires <= now:
         raise CertificateError(f"the CA expired at {ca_cert.not_valid_after_utc:%Y-%m-%d %H:%M}Z")
+    skew = min(_CLOCK_SKEW, ttl * _SKEW_SHARE)
     return (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _CLOCK_SKEW)
+        .not_valid_before(now - skew)
         .not_valid_after(expires)
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)

@@ -5,11 +5,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 
-from ..errors import ConfigError, UsageError
-from ..hub import Hub, HubConfig, Limits, ToolLimit, init_hub
+from .._duration import parse_duration
+from ..errors import ConfigError, InvalidArgumentError, UsageError
+from ..hub import (
+    AGENT_CERT_TTL,
+    Hub,
+    HubConfig,
+    Limits,
+    ToolLimit,
+    check_agent_cert_ttl,
+    init_hub,
+)
 from ._common import (
     EXIT_OK,
     environ,
@@ -60,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--send-queue-limit", type=int, help="messages buffered per agent (default 4096)"
     )
+    serve.add_argument(
+        "--agent-cert-ttl",
+        help="how long agents' certificates are valid, e.g. 12h (default 24h; 30s to 365d)",
+    )
     serve.add_argument("--log-format", choices=["text", "json"])
     serve.add_argument("--log-level", default="info")
     return parser
@@ -77,6 +91,7 @@ _FILE_KEYS = frozenset(
         "heartbeat_interval",
         "failover_grace",
         "send_queue_limit",
+        "agent_cert_ttl",
         "limits",
     }
 )
@@ -125,9 +140,45 @@ def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
             send_queue_limit=int(
                 str(pick("send_queue_limit", args.send_queue_limit, "PHOTON_SEND_QUEUE_LIMIT"))
             ),
+            agent_cert_ttl=_agent_cert_ttl(args, env, file),
         )
     except ValueError as exc:
         raise UsageError(f"bad setting: {exc}") from None
+
+
+def _agent_cert_ttl(
+    args: argparse.Namespace, env: dict[str, str], file: Mapping[str, object]
+) -> float:
+    """Seconds agents' certificates are valid, from a duration (`90s`, `12h`, `7d`; a bare
+    number is seconds). Raises UsageError naming where a bad one came from: one that does not
+    parse, or is out of range."""
+    value = layered(
+        "agent_cert_ttl",
+        args.agent_cert_ttl,
+        env=env,
+        env_name="PHOTON_AGENT_CERT_TTL",
+        file=file,
+        default=None,
+    )
+    if value is None:
+        return AGENT_CERT_TTL.total_seconds()
+    if args.agent_cert_ttl is not None:
+        where = "--agent-cert-ttl"
+    elif env.get("PHOTON_AGENT_CERT_TTL", "").strip():
+        where = "PHOTON_AGENT_CERT_TTL"
+    else:
+        where = f"config file {args.config}: agent-cert-ttl"
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value)
+        elif isinstance(value, str):
+            seconds = parse_duration(value)
+        else:
+            raise ValueError("expected a duration such as 24h")
+        check_agent_cert_ttl(timedelta(seconds=seconds))
+    except (ValueError, OverflowError, InvalidArgumentError) as exc:
+        raise UsageError(f"{where} {value}: {exc}") from None
+    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,11 +18,14 @@ from ._hub import Hub as Hub
 from ._init import InitResult as InitResult
 from ._init import init_hub as init_hub
 from .core import Limits as Limits
+from .security import AGENT_CERT_TTL as AGENT_CERT_TTL
+from .security import check_agent_cert_ttl as check_agent_cert_ttl
 from .store import SqliteStore as SqliteStore
 from .store import Store as Store
 from .tasks import ToolLimit as ToolLimit
 
 __all__ = [
+    "AGENT_CERT_TTL",
     "Hub",
     "HubConfig",
     "HubPaths",
@@ -31,5 +34,6 @@ __all__ = [
     "SqliteStore",
     "Store",
     "ToolLimit",
+    "check_agent_cert_ttl",
     "init_hub",
 ]

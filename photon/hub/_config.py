@@ -67,6 +67,7 @@ class HubConfig:
     missed_beats: int = 4
     failover_grace: float = 60.0
     token_ttl: float = 3600.0
+    agent_cert_ttl: float = 86400.0  # seconds an agent's certificate is valid, at join and renewal
     send_queue_limit: int = 4096
     shutdown_grace: float = 10.0
     tool_limits: Mapping[str, ToolLimit] = field(default_factory=dict)

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import socket
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ from .audit import AuditTrail
 from .fleet import Fleet
 from .mesh import MeshServer
 from .secrets import SecretBox, Secrets, load_key
-from .security import Enrolment, TokenAuthority, Users
+from .security import AgentIssuer, Enrolment, Renewal, TokenAuthority, Users
 from .store import Store, open_store
 from .tasks import TaskEngine
 from .web import HubMetrics, WebServer
@@ -119,6 +120,7 @@ class Hub:
             raise ConfigError(f"{paths.jwt_key} is not an Ed25519 key")
         ca_cert = load_certificate(ca_pem)
         authority = TokenAuthority(jwt_key, ttl=config.token_ttl)
+        cert_ttl = timedelta(seconds=config.agent_cert_ttl)
 
         async with contextlib.AsyncExitStack() as stack:
             store: Store = await open_store(config.store_url, default_path=paths.database)
@@ -162,6 +164,10 @@ class Hub:
                 store=store,
                 fleet=fleet,
                 engine=engine,
+                renewal=Renewal(
+                    store=store,
+                    issuer=AgentIssuer(ca_key=ca_key, ca_cert=ca_cert, ttl=cert_ttl),
+                ),
                 heartbeat_interval=config.heartbeat_interval,
                 send_queue_limit=config.send_queue_limit,
                 audit=audit,
@@ -180,7 +186,11 @@ class Hub:
                 workflows=workflows,
                 secrets=secrets,
                 enrolment=Enrolment(
-                    store=store, ca_key=ca_key, ca_cert=ca_cert, limits=config.limits
+                    store=store,
+                    ca_key=ca_key,
+                    ca_cert=ca_cert,
+                    cert_ttl=cert_ttl,
+                    limits=config.limits,
                 ),
                 limits=config.limits,
                 ca_pin=fingerprint(ca_cert),

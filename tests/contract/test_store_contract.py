@@ -203,6 +203,28 @@ async def test_unknown_agent(store: Store) -> None:
     assert await store.list_agents() == []
 
 
+async def test_a_renewed_certificate_changes_only_the_serial_and_expiry(store: Store) -> None:
+    await store.add_join_token(join_token(uses=3))
+    await store.consume_join_token("tok1", agent_record("a1"))
+    await store.consume_join_token("tok1", agent_record("a2"))
+    draining = replace(agent_record("a1"), draining=True)
+    await store.update_agent(draining)
+    await store.renew_agent_certificate("a1", serial="c0ffee", expires_at=NOW + 2 * 86400)
+    assert await store.get_agent("a1") == replace(
+        draining, certificate_serial="c0ffee", certificate_expires_at=NOW + 2 * 86400
+    )
+    assert await store.get_agent("a2") == agent_record("a2")
+
+    # A removed agent stays removed, with the certificate it had; an unknown one is not found.
+    removed = replace(agent_record("a2"), removed=True)
+    await store.update_agent(removed)
+    with pytest.raises(NotFoundError):
+        await store.renew_agent_certificate("a2", serial="dead", expires_at=NOW)
+    assert await store.get_agent("a2") == removed
+    with pytest.raises(NotFoundError):
+        await store.renew_agent_certificate("ghost", serial="dead", expires_at=NOW)
+
+
 # -- users and api keys ------------------------------------------------------------------------
 
 

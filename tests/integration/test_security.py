@@ -200,8 +200,11 @@ async def test_agent_with_expired_certificate_says_so(mesh: Mesh) -> None:
     (data_dir / "agent.crt").write_bytes(certificate_to_pem(expired))
     result = mesh.run("-m", "photon.cli.agent", "run", "--data-dir", str(data_dir), timeout=30)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("error: agent certificate expired at")
-    assert "join again with a new token" in result.stderr
+    expires = f"{expired.not_valid_after_utc:%Y-%m-%d %H:%M:%S}"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: this agent's certificate expired at {expires} UTC;"
+        f" join again: photon-agent join --token TOKEN --data-dir {data_dir}"
+    )
 
 
 async def _admin_call(mesh: Mesh, token: str | None) -> grpc.aio.AioRpcError:

@@ -4,6 +4,7 @@ stream's life is scripted)."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,14 @@ async def test_a_hub_that_refuses_this_agent_ends_the_link(tmp_path: Path, detai
 
 async def test_an_expired_certificate_ends_the_link(tmp_path: Path) -> None:
     scripted = link(tmp_path, [True], expired=True)
-    with pytest.raises(ConfigError, match=r"^agent certificate expired at"):
+    with pytest.raises(ConfigError) as ended:
         await scripted.run()
+    assert re.fullmatch(
+        r"this agent's certificate expired at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC;"
+        r" join again: photon-agent join --token TOKEN --data-dir (.+)",
+        str(ended.value),
+    )
+    assert str(ended.value).endswith(f"--data-dir {tmp_path}")
     assert scripted.addresses == []
 
 

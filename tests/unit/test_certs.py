@@ -237,6 +237,28 @@ def test_renewal_time_is_between_50_and_70_percent(pki: Pki) -> None:
     assert min(fractions) < 0.52 and max(fractions) > 0.68
 
 
+@pytest.mark.parametrize(
+    ("ttl", "back"),
+    [
+        (timedelta(hours=24), timedelta(minutes=5)),
+        (timedelta(hours=1), timedelta(minutes=5)),
+        (timedelta(minutes=10), timedelta(minutes=1)),
+        (timedelta(seconds=30), timedelta(seconds=3)),
+    ],
+)
+def test_a_short_lived_certificate_is_back_dated_by_a_tenth_of_its_life(
+    pki: Pki, ttl: timedelta, back: timedelta
+) -> None:
+    csr = create_csr(key=generate_private_key(), common_name="a")
+    cert = sign_agent_csr(
+        ca_key=pki.ca_key, ca_cert=pki.ca, csr_pem=csr, agent_id="a", ttl=ttl, now=NOW
+    )
+    assert cert.not_valid_before_utc == NOW - back
+    assert cert.not_valid_after_utc == NOW + ttl
+    # So that its renewal (at 50-70 % of its life) is still ahead when it is issued.
+    assert renewal_time(cert, rng=random.Random(0)) > NOW
+
+
 def test_pem_round_trips_and_garbage(pki: Pki) -> None:
     assert load_private_key(private_key_to_pem(pki.hub_key)).private_numbers() == (
         pki.hub_key.private_numbers()

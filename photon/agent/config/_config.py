@@ -25,6 +25,15 @@ class AgentPaths:
         return self.root / "agent.crt"
 
     @property
+    def next_key(self) -> Path:
+        """A renewed key, until it and `next_cert` replace `key` and `cert` together."""
+        return self.root / "agent.key.next"
+
+    @property
+    def next_cert(self) -> Path:
+        return self.root / "agent.crt.next"
+
+    @property
     def ca_cert(self) -> Path:
         return self.root / "ca.crt"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..._bounds import READ, JsonBounds, check_json_text, load_json
@@ -29,6 +29,25 @@ _EVENT = JsonBounds(
     bytes_limit="",
 )
 MAX_MESSAGE_CHARS = MAX_MESSAGE_BYTES // 64  # an event's or a failure's message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenewAnswer:
+    """The hub's answer to a renewal: the new certificate, or why there is none."""
+
+    certificate_pem: bytes
+    error: str
+
+
+def renew_request_to_proto(csr_pem: bytes) -> mesh_pb2.ConnectRequest:
+    return mesh_pb2.ConnectRequest(renew_request=mesh_pb2.RenewRequest(csr_pem=csr_pem))
+
+
+def renew_answer_from_proto(msg: mesh_pb2.RenewResponse) -> RenewAnswer:
+    error = shorten(msg.error, MAX_MESSAGE_CHARS)
+    if not error and not msg.certificate_pem:
+        error = "the hub sent neither a certificate nor a reason"
+    return RenewAnswer(certificate_pem=msg.certificate_pem, error=error)
 
 
 def ref_from_proto(msg: mesh_pb2.AttemptRef) -> AttemptRef:

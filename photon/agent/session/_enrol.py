@@ -16,6 +16,7 @@ from ...errors import CertificateError, ConfigError
 from ...v1 import enroll_pb2, enroll_pb2_grpc
 from ...wire import CHANNEL_OPTIONS, error_for
 from ..config import AgentPaths, Identity
+from ._credentials import check_certificate
 
 JOIN_TIMEOUT = 15.0
 
@@ -24,7 +25,10 @@ async def join(
     *, token_text: str, data_dir: Path, name: str = "", labels: Mapping[str, str] | None = None
 ) -> Identity:
     """Enrol this host. Raises UsageError (bad token), CertificateError (pin mismatch),
-    TransportError (hub unreachable), AuthError (token refused), ConfigError (already joined)."""
+    TransportError (hub unreachable), AuthError (token refused), ConfigError (already joined).
+
+    A data dir whose agent can no longer connect (its certificate has expired, or is missing)
+    may be joined again: the new agent replaces it there."""
     # Imported here: `photon-agent run` loads this module too (through photon.agent), and
     # cryptography would add ~11 MB to the daemon's resident memory for a step it never runs.
     from ...certs import (
@@ -41,7 +45,7 @@ async def join(
     token = JoinToken.decode(token_text)
     ensure_private_dir(data_dir)
     paths = AgentPaths(root=data_dir)
-    if paths.identity.exists():
+    if paths.identity.exists() and _still_valid(paths):
         raise ConfigError(
             f"{data_dir} already holds a joined agent; use another --data-dir or remove it"
         )
@@ -79,3 +83,12 @@ async def join(
     write_atomic(paths.ca_cert, ca_pem, mode=0o644)
     identity.save(paths.identity)
     return identity
+
+
+def _still_valid(paths: AgentPaths) -> bool:
+    """Whether the agent in `paths` could still connect (its certificate has not expired)."""
+    try:
+        check_certificate(paths)
+    except ConfigError:
+        return False
+    return True

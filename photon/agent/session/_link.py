@@ -8,6 +8,7 @@ import platform
 import random
 import socket
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -35,8 +36,10 @@ from ._convert import (
     assignment_from_proto,
     ref_from_proto,
     ref_to_proto,
+    renew_answer_from_proto,
 )
-from ._credentials import channel_credentials, check_certificate
+from ._credentials import channel_credentials, check_certificate, current_certificate
+from ._renewal import Renewer
 from ._reporter import Reporter
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ class HubLink:
     """Keeps a Connect stream to the hub: says Hello, waits for Welcome, then heartbeats, hands
     the hub's assignments and cancels to the runner and sends what `reporter` is given.
     A lost stream is reconnected after a capped, jittered backoff, trying the hub's addresses
-    in turn.
+    in turn. While a stream is up, the agent's certificate is renewed over it when due.
 
     `connected` is set while a stream is established.
     """
@@ -80,6 +83,7 @@ class HubLink:
         self.connected = connected or asyncio.Event()
         self._stopping = asyncio.Event()
         self._heartbeat_interval = 5.0
+        self._renewer = Renewer(paths=config.paths, agent_id=identity.agent_id, rng=rng)
 
     def stop(self) -> None:
         """End the stream and the reconnect loop. Safe to call twice or before `run()`."""
@@ -91,7 +95,8 @@ class HubLink:
         Raises PermissionDeniedError with the hub's words when the hub refuses this agent for
         good (it was removed from the mesh, or is not a member), InvalidArgumentError with the
         hub's words when it refuses what the Hello says (labels, hostname, tools), and
-        ConfigError when the agent certificate is missing or has expired: retrying cannot help
+        ConfigError when the agent certificate is missing or has expired (before a connection,
+        or while connected when it could not be renewed in time): retrying cannot help
         either. Any other failure (hub down or unreachable, stream broken) is logged and
         retried. Cancelling it closes the stream.
         """
@@ -120,7 +125,9 @@ class HubLink:
             failures = 1 if welcomed else failures + 1
             delay = self._backoff.delay(failures, self._rng)
             log.info("reconnecting in %.1fs", delay)
-            await asyncio.sleep(delay)
+            # A certificate that expires meanwhile is said so when it does, not a backoff later.
+            expires = current_certificate(self._config.paths).not_valid_after_utc
+            await asyncio.sleep(min(delay, max((expires - datetime.now(UTC)).total_seconds(), 0)))
 
     async def _session(self, address: str) -> bool:
         """One stream's life; returns True if the hub welcomed us before it ended."""
@@ -152,6 +159,7 @@ class HubLink:
                     self._write_loop(call, outgoing),
                     self._read_loop(call),
                     self._heartbeat_loop(),
+                    self._renewer.run(self._send_now),
                 )
             finally:
                 self.connected.clear()
@@ -190,6 +198,9 @@ class HubLink:
             for item in unbatch(message):
                 self._handle(item)
 
+    def _send_now(self, message: mesh_pb2.ConnectRequest) -> None:
+        self._reporter.send(message, droppable=False)
+
     async def _heartbeat_loop(self) -> None:
         # The first beat goes out at once so the hub has metrics from the start.
         while True:
@@ -210,6 +221,8 @@ class HubLink:
             self._runner.cancel(ref_from_proto(message.cancel.attempt))
         elif kind == "result_ack":
             self._reporter.ack(message.result_ack.attempt)
+        elif kind == "renew_response":
+            self._renewer.answered(renew_answer_from_proto(message.renew_response))
         else:
             log.debug("ignoring %s from the hub", kind)
 

@@ -4,6 +4,7 @@ from ._messages import AckResult as AckResult
 from ._messages import AgentMessage as AgentMessage
 from ._messages import AssignTask as AssignTask
 from ._messages import CancelAttempt as CancelAttempt
+from ._messages import RenewalAnswer as RenewalAnswer
 from ._messages import SetDraining as SetDraining
 from ._session import AgentSession as AgentSession
 from ._session import Fleet as Fleet
@@ -15,5 +16,6 @@ __all__ = [
     "AssignTask",
     "CancelAttempt",
     "Fleet",
+    "RenewalAnswer",
     "SetDraining",
 ]

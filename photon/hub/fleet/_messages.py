@@ -35,4 +35,12 @@ class AckResult:
     ref: AttemptRef
 
 
-AgentMessage = AssignTask | CancelAttempt | SetDraining | AckResult
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenewalAnswer:
+    """The agent's renewed certificate, or (`error`) why it was not renewed."""
+
+    certificate_pem: bytes = b""
+    error: str = ""
+
+
+AgentMessage = AssignTask | CancelAttempt | SetDraining | AckResult | RenewalAnswer

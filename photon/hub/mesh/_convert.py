@@ -14,7 +14,8 @@ from ...model import ToolInfo
 from ...v1 import common_pb2, mesh_pb2
 from ...wire import failure_from_proto, lenient_object, spec_to_proto, tool_from_proto
 from ..core import AttemptRef, Limits
-from ..fleet import AckResult, AgentMessage, AssignTask, CancelAttempt, SetDraining
+from ..fleet import AckResult, AgentMessage, AssignTask, CancelAttempt, RenewalAnswer, SetDraining
+from ..security import RenewalRequest
 from ..tasks import Outcome, Progress
 
 
@@ -123,6 +124,11 @@ def tools_from_proto(msgs: Iterable[common_pb2.ToolCapability], bounds: Bounds) 
     return tools
 
 
+def renewal_from_proto(msg: mesh_pb2.RenewRequest, *, agent_id: str) -> RenewalRequest:
+    """An agent's renewal request; who it is for comes from the stream's peer certificate."""
+    return RenewalRequest(agent_id=agent_id, csr_pem=msg.csr_pem)
+
+
 def message_to_proto(message: AgentMessage) -> mesh_pb2.ConnectResponse:
     if isinstance(message, AssignTask):
         task = message.task
@@ -139,6 +145,12 @@ def message_to_proto(message: AgentMessage) -> mesh_pb2.ConnectResponse:
         )
     if isinstance(message, SetDraining):
         return mesh_pb2.ConnectResponse(drain=mesh_pb2.Drain(draining=message.draining))
+    if isinstance(message, RenewalAnswer):
+        return mesh_pb2.ConnectResponse(
+            renew_response=mesh_pb2.RenewResponse(
+                certificate_pem=message.certificate_pem, error=message.error
+            )
+        )
     assert isinstance(message, AckResult)
     return mesh_pb2.ConnectResponse(
         result_ack=mesh_pb2.ResultAck(attempt=ref_to_proto(message.ref))

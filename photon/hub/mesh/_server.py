@@ -9,6 +9,7 @@ from ...wire import GrpcPort
 from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
+from ..security import Renewal
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
 from ._servicer import MeshServicer
@@ -27,6 +28,7 @@ class MeshServer(GrpcPort):
         store: EnrolmentStore,
         fleet: Fleet,
         engine: TaskEngine,
+        renewal: Renewal,
         heartbeat_interval: float,
         send_queue_limit: int,
         audit: AuditTrail,
@@ -44,6 +46,7 @@ class MeshServer(GrpcPort):
                 store=store,
                 fleet=fleet,
                 engine=engine,
+                renewal=renewal,
                 heartbeat_interval=heartbeat_interval,
                 send_queue_limit=send_queue_limit,
                 audit=audit,

@@ -15,12 +15,13 @@ from ..._aio import first_completed
 from ..._names import check_hostname, check_labels
 from ..._text import shorten
 from ...certs import agent_id_of, load_certificate
-from ...errors import CertificateError, InvalidArgumentError, NotFoundError
+from ...errors import CertificateError, InvalidArgumentError, NotFoundError, PhotonError
 from ...v1 import mesh_pb2, mesh_pb2_grpc
 from ...wire import EOF, joined, metrics_from_proto, status_details, unbatch
 from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, AgentRecord, Limits
-from ..fleet import AgentSession, Fleet
+from ..fleet import AgentSession, Fleet, RenewalAnswer
+from ..security import Renewal
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
 from ._convert import (
@@ -29,6 +30,7 @@ from ._convert import (
     message_to_proto,
     outcome_from_proto,
     ref_from_proto,
+    renewal_from_proto,
     tools_from_proto,
 )
 
@@ -50,6 +52,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         store: EnrolmentStore,
         fleet: Fleet,
         engine: TaskEngine,
+        renewal: Renewal,
         heartbeat_interval: float,
         send_queue_limit: int,
         audit: AuditTrail,
@@ -59,6 +62,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         self._audit = audit
         self._fleet = fleet
         self._engine = engine
+        self._renewal = renewal
         self._heartbeat_interval = heartbeat_interval
         self._send_queue_limit = send_queue_limit
         self._limits = limits
@@ -179,7 +183,8 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             session.last_seen = time.monotonic()
             try:
                 for item in unbatch(message):
-                    self._handle(session, item)
+                    if (renewal := self._handle(session, item)) is not None:
+                        await self._renew(session, renewal)
             except InvalidArgumentError as exc:
                 log.warning("agent %s: stream refused: %s", session.agent_id, exc)
                 session.close(f"refused: {exc}")
@@ -189,7 +194,28 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 # loop (each batch read costs decoding however few of its events are kept).
                 await asyncio.sleep(self._heartbeat_interval / 2)
 
-    def _handle(self, session: AgentSession, message: mesh_pb2.ConnectRequest) -> None:
+    async def _renew(self, session: AgentSession, request: mesh_pb2.RenewRequest) -> None:
+        """Answer a renewal in the stream's order (the agent asks about twice a day); the
+        agent is the one the stream's certificate names, whatever the request says."""
+        try:
+            renewed = await self._renewal.renew(
+                renewal_from_proto(request, agent_id=session.agent_id)
+            )
+        except PhotonError as exc:
+            log.warning("agent %s: certificate renewal refused: %s", session.name, exc)
+            why = {"reason": str(exc)[:200]}
+            self._audit.record(session.agent_id, "cert.renew", outcome="denied", detail=why)
+            session.send(RenewalAnswer(error=str(exc)))
+            return
+        detail = {"serial": renewed.serial, "expires_at": renewed.expires_at}
+        await self._audit.record(session.agent_id, "cert.renew", target=session.name, detail=detail)
+        session.send(RenewalAnswer(certificate_pem=renewed.certificate_pem))
+
+    def _handle(
+        self, session: AgentSession, message: mesh_pb2.ConnectRequest
+    ) -> mesh_pb2.RenewRequest | None:
+        """Hand the message on; a renewal request is returned for the read loop to answer
+        (that waits for the store, everything else here is taken at once)."""
         kind = message.WhichOneof("body")
         if kind == "heartbeat":
             beat = message.heartbeat
@@ -217,5 +243,8 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
                 ref_from_proto(result.attempt),
                 outcome_from_proto(result, self._bounds),
             )
+        elif kind == "renew_request":
+            return message.renew_request
         else:
             log.debug("ignoring %s from agent %s", kind, session.agent_id)
+        return None

@@ -13,14 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..._ids import new_ulid
 from ..._names import check_hostname, check_labels, check_name
-from ...certs import certificate_to_pem, sign_agent_csr
-from ...errors import AuthError, ConflictError, InvalidArgumentError, NotFoundError
+from ...errors import AuthError, ConflictError, NotFoundError
 from ..core import DEFAULT_LIMITS, AgentRecord, Limits
 from ..store import EnrolmentStore
+from ._issuer import AGENT_CERT_TTL, AgentIssuer
 from ._tokens import secret_matches
 
 log = logging.getLogger(__name__)
-AGENT_CERT_TTL = timedelta(hours=24)
 _INVALID = "join token is invalid"
 
 
@@ -54,9 +53,7 @@ class Enrolment:
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
-        self._ca_key = ca_key
-        self._ca_cert = ca_cert
-        self._cert_ttl = cert_ttl
+        self._issuer = AgentIssuer(ca_key=ca_key, ca_cert=ca_cert, ttl=cert_ttl)
         self._limits = limits
 
     def _check(self, request: JoinRequest) -> None:
@@ -98,23 +95,14 @@ class Enrolment:
                 f"an agent named {name!r} is already a member; join with another --name"
             )
         agent_id = new_ulid().lower()
-        try:
-            cert = sign_agent_csr(
-                ca_key=self._ca_key,
-                ca_cert=self._ca_cert,
-                csr_pem=request.csr_pem,
-                agent_id=agent_id,
-                ttl=self._cert_ttl,
-            )
-        except Exception as exc:  # CertificateError, or a parse error of a foreign CSR
-            raise InvalidArgumentError(f"certificate request refused: {exc}") from None
+        issued = self._issuer.issue(csr_pem=request.csr_pem, agent_id=agent_id)
         agent = AgentRecord(
             id=agent_id,
             name=name or agent_id,
             hostname=request.hostname,
             labels=labels,
-            certificate_serial=format(cert.serial_number, "x"),
-            certificate_expires_at=cert.not_valid_after_utc.timestamp(),
+            certificate_serial=issued.serial,
+            certificate_expires_at=issued.expires_at,
             joined_at=time.time(),
         )
         try:
@@ -124,6 +112,6 @@ class Enrolment:
         log.info("agent %s (%s) joined with token %s", agent.name, agent_id, token.id)
         return Joined(
             agent=agent,
-            certificate_pem=certificate_to_pem(cert),
-            ca_certificate_pem=certificate_to_pem(self._ca_cert),
+            certificate_pem=issued.certificate_pem,
+            ca_certificate_pem=self._issuer.ca_certificate_pem,
         )

@@ -52,6 +52,14 @@ class EnrolmentStore(Protocol):
 
     async def update_agent(self, agent: AgentRecord) -> None: ...
 
+    async def renew_agent_certificate(
+        self, agent_id: str, *, serial: str, expires_at: float
+    ) -> None:
+        """Record the agent's new certificate, changing nothing else about it (a concurrent
+        removal stays). Raises NotFoundError when no such agent is a member (unknown, or
+        removed)."""
+        ...
+
 
 class CredentialStore(Protocol):
     """The admin API's users and their API keys (only hashes of the keys' secrets)."""

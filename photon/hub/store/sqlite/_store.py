@@ -271,6 +271,20 @@ class SqliteStore:
 
         await self._write(op)
 
+    async def renew_agent_certificate(
+        self, agent_id: str, *, serial: str, expires_at: float
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE agents SET certificate_serial = ?, certificate_expires_at = ?"
+                " WHERE id = ? AND removed = 0",
+                (serial, expires_at, agent_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"agent {agent_id} is not a member of this mesh")
+
+        await self._write(op)
+
     # -- api keys -----------------------------------------------------------------------------
 
     async def add_user(self, user: UserRecord, key: ApiKeyRecord) -> None:
