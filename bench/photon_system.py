@@ -34,8 +34,9 @@ class PhotonSystem(System[str]):
     native_chain = True
     native_fan = True
 
-    def __init__(self, *, workdir: Path) -> None:
+    def __init__(self, *, workdir: Path, hub_config: str = "") -> None:
         self._root = workdir
+        self._hub_config = hub_config  # TOML for `serve --config`, when the defaults will not do
         self._env = child_env(
             {"HOME": str(workdir / "home"), "PHOTON_CONFIG": str(workdir / "home/config.toml")}
         )
@@ -78,6 +79,10 @@ class PhotonSystem(System[str]):
     async def start(self, *, slots: int) -> Footprint:
         hub_dir = self._root / "hub"
         await self._cli("-m", "photon.cli.hub", "init", "--data-dir", str(hub_dir))
+        config: list[str] = []
+        if self._hub_config:
+            (self._root / "hub.toml").write_text(self._hub_config)
+            config = ["--config", str(self._root / "hub.toml")]
         self._hub = Daemon(
             [
                 PYTHON,
@@ -92,6 +97,7 @@ class PhotonSystem(System[str]):
                 "127.0.0.1:0",
                 "--http-listen",
                 "127.0.0.1:0",
+                *config,
             ],
             self._root / "hub.log",
             env=self._env,

@@ -41,6 +41,10 @@ class InvalidArgumentError(PhotonError):
     """A request field is malformed."""
 
 
+class RateLimitedError(PhotonError):
+    """Too many requests, or too many failed ones, from one peer: it may try again later."""
+
+
 class StoreError(PhotonError):
     """The hub's store could not commit, even after retrying: the hub stops serving."""
 

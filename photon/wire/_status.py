@@ -12,6 +12,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
     PhotonError,
+    RateLimitedError,
     StoreError,
     TransportError,
 )
@@ -25,6 +26,7 @@ _TABLE: tuple[tuple[type[PhotonError], grpc.StatusCode], ...] = (
     (ConfigError, grpc.StatusCode.INVALID_ARGUMENT),
     (TransportError, grpc.StatusCode.UNAVAILABLE),
     (StoreError, grpc.StatusCode.UNAVAILABLE),
+    (RateLimitedError, grpc.StatusCode.RESOURCE_EXHAUSTED),
 )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -15,7 +17,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+)
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from photon._join_token import JoinToken
@@ -264,6 +270,53 @@ async def test_admin_api_refuses_bad_tokens(mesh: Mesh) -> None:
             admin_pb2.ListAgentsRequest(), metadata=(("authorization", f"Bearer {good}"),)
         )
     assert list(response.agents) == []
+
+
+async def test_forged_and_malformed_tokens_are_refused_one_by_one(mesh: Mesh) -> None:
+    now = int(time.time())
+    claims = {
+        "iss": "photon-hub",
+        "aud": "photon-admin",
+        "sub": "admin",
+        "role": "admin",
+        "iat": now,
+        "exp": now + 600,
+    }
+    hub_key = load_pem_private_key((mesh.hub_dir / "jwt.key").read_bytes(), password=None)
+
+    def signed(**changes: object) -> str:
+        body = {k: v for k, v in {**claims, **changes}.items() if v is not None}
+        return jwt.encode(body, hub_key, algorithm="EdDSA")  # type: ignore[arg-type]
+
+    header, _, signature = signed().split(".")
+    swapped = f"{header}.{_b64({**claims, 'sub': 'x'})}.{signature}"
+    public_pem = hub_key.public_key().public_bytes(  # type: ignore[union-attr]
+        Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
+    )
+    # HMAC keyed with the hub's public key, the classic algorithm confusion (PyJWT will not
+    # make one, so it is made by hand).
+    unsigned_hs = f"{_b64({'alg': 'HS256', 'typ': 'JWT'})}.{_b64(claims)}"
+    mac = hmac.new(public_pem, unsigned_hs.encode(), hashlib.sha256).digest()
+    hs256 = f"{unsigned_hs}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
+    forged = {
+        "another hub's key": jwt.encode(claims, Ed25519PrivateKey.generate(), algorithm="EdDSA"),
+        "alg none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "HMAC with the public key": hs256,
+        "expired": signed(iat=now - 7200, exp=now - 3600),
+        "another audience": signed(aud="someone-else"),
+        "another issuer": signed(iss="not-photon"),
+        "no expiry": signed(exp=None),
+        "a lifetime of a day": signed(exp=now + 86400),
+        "no valid role": signed(role="root"),
+        "a subject the hub does not know": signed(sub="mallory"),
+        "a payload swapped under the signature": swapped,
+        "not a token at all": "garbage",
+    }
+    assert len(forged) == 12
+    for what, token in forged.items():
+        refused = await _admin_call(mesh, token)
+        assert refused.code() == grpc.StatusCode.UNAUTHENTICATED, (what, refused.details())
+        assert refused.details() and "\n" not in refused.details(), what
 
 
 async def test_bad_api_key_in_context_gives_one_line(mesh: Mesh) -> None:

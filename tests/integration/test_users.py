@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import grpc
 import pytest
 
+from photon._join_token import JoinToken
 from photon.client import load_context
 from photon.hub.security import POLICY
 from photon.model import Role
@@ -189,3 +191,57 @@ async def test_a_user_logs_in_with_its_role(mesh: Mesh, role: str) -> None:
         login = auth_pb2_grpc.AuthServiceStub(channel).Login
         answer = login(auth_pb2.LoginRequest(api_key=key), timeout=10)
     assert (answer.user, answer.role) == (f"u-{role}", role)
+
+
+async def test_a_peer_guessing_keys_or_join_tokens_is_locked_out(mesh: Mesh) -> None:
+    # Joining is throttled apart from logging in: wrong join tokens lock the peer out of
+    # joining, and it may still log in.
+    made = mesh.ctl("join-token", "create")
+    assert made.returncode == 0, made.stderr
+    token = JoinToken.decode(made.stdout.strip())
+    answers = [mesh.run(
+        "-m", "photon.cli.agent", "join", "--data-dir", str(mesh.root / f"guess-{n}"),
+        "--token", JoinToken(
+            api_addresses=token.api_addresses, ca_pin=token.ca_pin,
+            token_id=token.token_id, secret=f"wrong{n}",
+        ).encode(),
+    ).stderr.strip() for n in range(11)]  # fmt: skip
+    assert answers[:10] == ["error: join token is invalid"] * 10
+    assert re.fullmatch(
+        r"error: too many failed joins from 127\.0\.0\.1; try again in (59|60)s", answers[10]
+    ), answers[10]
+    assert mesh.ctl("agents", "list").returncode == 0
+
+    context = load_context(mesh.config_path)
+    credentials = grpc.ssl_channel_credentials(root_certificates=context.ca_pem.encode())
+    codes: list[grpc.StatusCode] = []
+    with grpc.secure_channel(context.api, credentials) as channel:
+        login = auth_pb2_grpc.AuthServiceStub(channel).Login
+        for n in range(300):
+            try:
+                login(auth_pb2.LoginRequest(api_key=f"phk_guess{n}.nope"), timeout=10)
+            except grpc.RpcError as exc:
+                codes.append(exc.code())
+        # Ten wrong keys are told they are wrong; from then on the peer is locked out, even
+        # with the right key.
+        assert codes[:10] == [grpc.StatusCode.UNAUTHENTICATED] * 10
+        assert set(codes[10:]) == {grpc.StatusCode.RESOURCE_EXHAUSTED} and len(codes) == 300
+        try:
+            login(auth_pb2.LoginRequest(api_key=context.api_key), timeout=10)
+            raise AssertionError("a locked-out peer logged in")
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    locked = mesh.ctl("agents", "list")
+    assert locked.returncode == 1
+    assert re.fullmatch(
+        r"error: too many failed logins from 127\.0\.0\.1; try again in (5\d|60)s",
+        locked.stderr.strip(),
+    ), locked.stderr
+    # Each refusal is in the audit trail (read as the hub's own file: no one may log in).
+    with sqlite3.connect(mesh.hub_dir / "hub.db") as db:
+        outcomes = dict(
+            db.execute(
+                "SELECT outcome, COUNT(*) FROM audit WHERE action = 'auth.login' GROUP BY outcome"
+            ).fetchall()
+        )
+    assert outcomes["denied"] == 10 and outcomes["refused"] >= 290

@@ -12,7 +12,7 @@ from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..secrets import Secrets
-from ..security import Enrolment, TokenAuthority, Users
+from ..security import Enrolment, TokenAuthority, Users, auth_throttle
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import WorkflowEngine
@@ -67,9 +67,21 @@ class ApiServer(GrpcPort):
             server,
         )
         auth_pb2_grpc.add_AuthServiceServicer_to_server(
-            AuthServicer(store=store, authority=authority, users=users, audit=audit), server
+            AuthServicer(
+                store=store,
+                authority=authority,
+                users=users,
+                audit=audit,
+                throttle=auth_throttle(limits, "logins"),
+            ),
+            server,
         )
         enroll_pb2_grpc.add_EnrollServiceServicer_to_server(
-            EnrollServicer(enrolment=enrolment, mesh_addresses=mesh_addresses, audit=audit),
+            EnrollServicer(
+                enrolment=enrolment,
+                mesh_addresses=mesh_addresses,
+                audit=audit,
+                throttle=auth_throttle(limits, "joins"),
+            ),
             server,
         )

@@ -59,6 +59,10 @@ class Limits:
     max_agent_events_per_second: int = 1000  # all of one agent's tasks together
     # A secret's value, as SetSecret is given it.
     max_secret_bytes: int = 64 * KIB
+    # Credentials tried by one peer (an IP address), at Login and at Join each: attempts a
+    # second, and failed ones a minute before a minute's lockout.
+    max_auth_attempts_per_second: int = 20
+    max_auth_failures_per_minute: int = 10
     # Errors quote at most this much of what they were given.
     max_quote: int = MAX_QUOTE
 

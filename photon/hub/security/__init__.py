@@ -19,6 +19,9 @@ from ._renewal import Renewal as Renewal
 from ._renewal import RenewalGate as RenewalGate
 from ._renewal import RenewalRequest as RenewalRequest
 from ._renewal import Renewed as Renewed
+from ._throttle import Throttle as Throttle
+from ._throttle import auth_throttle as auth_throttle
+from ._throttle import peer_host as peer_host
 from ._tokens import API_KEY_PREFIX as API_KEY_PREFIX
 from ._tokens import MAX_TOKEN_TTL as MAX_TOKEN_TTL
 from ._tokens import ApiKey as ApiKey
@@ -48,13 +51,16 @@ __all__ = [
     "RenewalGate",
     "RenewalRequest",
     "Renewed",
+    "Throttle",
     "TokenAuthority",
     "Users",
+    "auth_throttle",
     "bind_caller",
     "caller",
     "check_agent_cert_ttl",
     "hash_secret",
     "parse_role",
+    "peer_host",
     "required_role",
     "secret_matches",
 ]
