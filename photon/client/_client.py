@@ -65,6 +65,7 @@ class PhotonClient:
         self._api_key = api_key
         self._token = token
         self._token_expires = float("inf") if token else 0.0
+        self._logging_in = asyncio.Lock()
         self._channel: grpc.aio.Channel | None = None
         self._admin: Any = None
         self._auth: Any = None
@@ -98,14 +99,21 @@ class PhotonClient:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def _token_stale(self) -> bool:
+        return self._token is None or time.time() > self._token_expires - REFRESH_MARGIN
+
     async def _metadata(self) -> tuple[tuple[str, str], ...]:
-        if self._token is None or time.time() > self._token_expires - REFRESH_MARGIN:
-            if self._api_key is None:
-                raise AuthError("no credential: give an API key or a token")
-            response = await self._unary(
-                self._auth.Login, auth_pb2.LoginRequest(api_key=self._api_key), ()
-            )
-            self._token, self._token_expires = response.token, response.expires_at
+        if self._token_stale():
+            # One login for however many calls are waiting for a token (the hub throttles
+            # logins per peer, and each costs it a store read).
+            async with self._logging_in:
+                if self._token_stale():
+                    if self._api_key is None:
+                        raise AuthError("no credential: give an API key or a token")
+                    response = await self._unary(
+                        self._auth.Login, auth_pb2.LoginRequest(api_key=self._api_key), ()
+                    )
+                    self._token, self._token_expires = response.token, response.expires_at
         return (("authorization", f"Bearer {self._token}"),)
 
     @staticmethod

@@ -4,6 +4,7 @@ moved, in the hub's own SQLite file while the hub was down."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 
@@ -120,3 +121,12 @@ async def test_a_log_cut_short_is_named_by_its_anchored_head(mesh: Mesh) -> None
     # The verify call that counted them is recorded too, as the last record anchored.
     why = await _tampered(mesh, f"DELETE FROM audit WHERE seq > {last - 2}")
     assert why.startswith(f"error: the audit trail is not intact: record {last - 1} is missing")
+
+
+async def test_a_client_logs_in_once_for_all_its_first_calls(mesh: Mesh) -> None:
+    before = sum(r["action"] == "auth.login" for r in _records(mesh))
+    async with mesh.client() as client:
+        await asyncio.gather(*(client.list_agents() for _ in range(64)))
+    logins = sum(r["action"] == "auth.login" for r in _records(mesh))
+    # This client's one, and the one each `audit list` made.
+    assert logins - before == 2
