@@ -34,6 +34,7 @@ from ._common import (
 # Not __name__: that is "__main__" under `python -m`.
 log = logging.getLogger("photon.cli.hub")
 GIL_SWITCH_INTERVAL = 0.0001  # seconds
+MIN_CONNECTION_AGE = 5.0  # seconds: a reconnection costs a TLS handshake and a reconcile
 
 
 def _default_data_dir(env: dict[str, str]) -> Path:
@@ -71,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         "--send-queue-limit", type=int, help="messages buffered per agent (default 4096)"
     )
     serve.add_argument(
+        "--mesh-connection-age",
+        type=float,
+        help="seconds before an agent reconnects, showing its current certificate (default 3600)",
+    )
+    serve.add_argument(
         "--agent-cert-ttl",
         help="how long agents' certificates are valid, e.g. 12h (default 24h; 30s to 365d)",
     )
@@ -92,6 +98,7 @@ _FILE_KEYS = frozenset(
         "failover_grace",
         "send_queue_limit",
         "agent_cert_ttl",
+        "mesh_connection_age",
         "limits",
     }
 )
@@ -141,9 +148,28 @@ def _hub_config(args: argparse.Namespace, env: dict[str, str]) -> HubConfig:
                 str(pick("send_queue_limit", args.send_queue_limit, "PHOTON_SEND_QUEUE_LIMIT"))
             ),
             agent_cert_ttl=_agent_cert_ttl(args, env, file),
+            mesh_connection_age=_at_least(
+                "mesh_connection_age",
+                float(
+                    str(
+                        pick(
+                            "mesh_connection_age",
+                            args.mesh_connection_age,
+                            "PHOTON_MESH_CONNECTION_AGE",
+                        )
+                    )
+                ),
+                MIN_CONNECTION_AGE,
+            ),
         )
     except ValueError as exc:
         raise UsageError(f"bad setting: {exc}") from None
+
+
+def _at_least(name: str, value: float, least: float) -> float:
+    if not value >= least:
+        raise ValueError(f"{name.replace('_', '-')} must be at least {least:g} (got {value:g})")
+    return value
 
 
 def _agent_cert_ttl(

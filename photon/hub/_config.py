@@ -69,6 +69,9 @@ class HubConfig:
     token_ttl: float = 3600.0
     agent_cert_ttl: float = 86400.0  # seconds an agent's certificate is valid, at join and renewal
     send_queue_limit: int = 4096
+    # Seconds an agent's connection lasts before the hub asks it to connect anew: each new
+    # connection shows the agent's current certificate, checked then (renewals, revocations).
+    mesh_connection_age: float = 3600.0
     shutdown_grace: float = 10.0
     tool_limits: Mapping[str, ToolLimit] = field(default_factory=dict)
     limits: Limits = DEFAULT_LIMITS

@@ -171,6 +171,7 @@ class Hub:
                 heartbeat_interval=config.heartbeat_interval,
                 send_queue_limit=config.send_queue_limit,
                 audit=audit,
+                connection_age=config.mesh_connection_age,
                 limits=config.limits,
             )
             api = ApiServer(

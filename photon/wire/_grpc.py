@@ -46,6 +46,7 @@ class GrpcPort:
         listen: str,
         credentials: grpc.ServerCredentials,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        options: Sequence[tuple[str, int]] = (),
     ) -> None:
         # grpcio-health-checking comes with the hub's extra, not with an agent's install.
         from grpc_health.v1 import health, health_pb2_grpc
@@ -54,7 +55,9 @@ class GrpcPort:
         self._credentials = credentials
         # The decoding guard first: it wraps what the others hand on.
         guard = DecodingGuard()
-        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=[guard, *interceptors])
+        self.server = grpc.aio.server(
+            options=[*SERVER_OPTIONS, *options], interceptors=[guard, *interceptors]
+        )
         self._health = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self.server)
 

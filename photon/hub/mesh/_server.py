@@ -32,13 +32,21 @@ class MeshServer(GrpcPort):
         heartbeat_interval: float,
         send_queue_limit: int,
         audit: AuditTrail,
+        connection_age: float = 3600.0,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        # After `connection_age` the hub sends GOAWAY; the stream gets a grace to end, and the
+        # agent connects anew with the certificate it holds now (renewed, or revoked).
+        age_ms = int(connection_age * 1000)
         super().__init__(
             listen=listen,
             credentials=grpc.ssl_server_credentials(
                 [(key_pem, chain_pem)], root_certificates=ca_pem, require_client_auth=True
             ),
+            options=[
+                ("grpc.max_connection_age_ms", age_ms),
+                ("grpc.max_connection_age_grace_ms", min(30_000, age_ms // 2)),
+            ],
         )
         self._fleet = fleet
         mesh_pb2_grpc.add_MeshServiceServicer_to_server(
