@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from photon.client import PhotonClient, load_context
+from photon.client import PhotonClient, load_context, task_spec
 from photon.errors import InvalidArgumentError, NotFoundError, PermissionDeniedError
-from photon.model import FailureClass, Role, TaskState, WorkflowState
+from photon.model import FailureClass, RetryPolicy, Role, TaskState, WorkflowState
 
 from .harness import PYTHON, Mesh, free_port
 
@@ -260,3 +260,45 @@ async def test_secrets_survive_a_restart_and_a_replaced_key_fails_their_tasks(me
         "env TOKEN: secret 'tok' version 1 does not open: the hub's secrets key is not the one"
         " that sealed it, or the stored value was altered"
     )
+
+
+async def test_a_canary_used_by_a_thousand_tasks_is_in_no_sink(mesh: Mesh) -> None:
+    canary = f"canary-{secrets.token_hex(12)}"
+    await mesh.agent("box", "--allow-tool", "shell", "--slots", "8")
+    made = ctl(mesh, "secret", "set", "canary", input=canary)
+    assert made.returncode == 0, made.stderr
+    printing = ["sh", "-c", 'echo "token=$TOKEN"; echo "$TOKEN" >&2; exit 3']
+    async with mesh.client() as client:
+        env = {"TOKEN": "secret:canary"}
+        specs = [task_spec("echo", env=env, inputs={"n": n}) for n in range(990)]
+        specs += [
+            task_spec(
+                "shell", env=env, inputs={"argv": printing},
+                retry=RetryPolicy(max_attempts=1),
+            )
+            for _ in range(10)
+        ]  # fmt: skip
+        submitted = await client.submit_many(specs)
+        ended = await client.wait_many([t.id for t in submitted])
+        assert [t.state for t in ended].count(TaskState.SUCCEEDED) == 990
+        # What the printing tasks streamed back, and how they failed, is masked.
+        streamed = []
+        for task in ended[990:]:
+            assert task.state is TaskState.FAILED
+            streamed += [item async for item in client.watch(task.id, follow=False)]
+        records = await client.list_tasks(limit=2000)
+    shown = repr(streamed) + repr(records) + repr(ended)
+    assert "token=***" in shown and canary not in shown
+    audit = ctl(mesh, "audit", "list", "--action", "secret.open", "--limit", "2000", "-o", "json")
+    assert len(json.loads(audit.stdout)) == 1000  # each opening recorded, never the value
+    with urllib.request.urlopen(f"http://{mesh.serving['http']}/metrics", timeout=10) as page:
+        metrics = page.read()
+    assert mesh.hub is not None
+    for sink, data in {
+        "the database": stored_bytes(mesh.hub_dir),
+        "the hub's log": mesh.hub.output().encode(),
+        "the agent's log": mesh.agents[-1].output().encode(),
+        "the audit trail": audit.stdout.encode(),
+        "the metrics": metrics,
+    }.items():
+        assert canary.encode() not in data, sink
