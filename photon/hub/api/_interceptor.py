@@ -87,7 +87,7 @@ def _bound(
                     if mutating:
                         await record  # the record commits alongside the call's own writes
                     yield item
-            except (Exception, asyncio.CancelledError):
+            except Exception:  # not a cancellation: a caller that stops following is no failure
                 failed(request, context)
                 raise
 
