@@ -14,6 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
+import pytest
+
 from bench.flood import peer_args, problems, read_status, tracebacks
 from photon.client import PhotonClient
 from photon.errors import PhotonError
@@ -65,6 +67,7 @@ def _stored_events(hub_dir: Path, task_id: str) -> dict[str, int]:
     return dict(rows)
 
 
+@pytest.mark.alone
 async def test_misbehaving_peers_do_not_hold_up_another_clients_tasks(mesh: Mesh) -> None:
     await mesh.agent("worker")
     flooder = mesh.join("flooder")
