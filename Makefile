@@ -1,4 +1,4 @@
-# One command each: setup, protos, lint, test, demo, bench, bench-scale, bench-flood.
+# One command each: setup, protos, lint, test, test-clis, demo, bench, bench-scale, bench-flood.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,9 +6,18 @@ STAMP  := $(VENV)/.installed-dev
 PROTOS := $(wildcard protos/photon/v1/*.proto)
 PROTOC := $(PY) -m grpc_tools.protoc -Iprotos
 
-.PHONY: setup protos check-protos lint typecheck test demo bench bench-scale bench-flood clean
+.PHONY: setup system-tools protos check-protos lint typecheck test test-clis demo bench bench-scale bench-flood clean
 
 setup: $(STAMP)
+
+# Debian packages the tests drive for real: Chromium (the dashboard's browser tests) and promtool
+# (metrics and alerting rules). Installed only when missing.
+system-tools:
+	@command -v chromium >/dev/null && command -v promtool >/dev/null || \
+		{ apt-get install -y -qq chromium prometheus >/dev/null 2>&1 || \
+		  { apt-get update -qq && apt-get install -y -qq chromium prometheus >/dev/null; }; }
+	@command -v chromium >/dev/null && command -v promtool >/dev/null || \
+		{ echo "chromium and promtool are needed: apt-get install chromium prometheus"; exit 1; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,9 +44,23 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Tests marked `alone` compare latencies, which the other tests running beside them would skew.
-test: check-protos lint typecheck
-	$(VENV)/bin/pytest -n auto -m "not alone"
-	$(VENV)/bin/pytest -m alone
+test: check-protos lint typecheck system-tools
+	$(VENV)/bin/pytest -n auto -m "not alone" --ignore=tests/clis
+	$(VENV)/bin/pytest -m alone --ignore=tests/clis
+
+# The adapters against the real Claude Code, Gemini CLI and Codex (versions pinned in
+# tests/clis/package.json), installed into a cache outside the repo and run against local stand-ins
+# of their providers' APIs. The tests run in a network namespace that has only loopback, so no CLI
+# can reach anything else.
+CLI_CACHE ?= $(HOME)/.cache/photon/clis
+test-clis: $(STAMP)
+	@mkdir -p $(CLI_CACHE)
+	@cmp -s tests/clis/package-lock.json $(CLI_CACHE)/package-lock.json && \
+		test -x $(CLI_CACHE)/node_modules/.bin/claude || { \
+		cp tests/clis/package.json tests/clis/package-lock.json $(CLI_CACHE)/ && \
+		npm ci --prefix $(CLI_CACHE) --no-audit --no-fund --loglevel=error; }
+	PHOTON_CLI_BIN=$(CLI_CACHE)/node_modules/.bin unshare --net sh -c \
+		'ip link set lo up && exec $(VENV)/bin/pytest -n auto tests/clis'
 
 demo: $(STAMP)
 	$(PY) examples/demo.py
