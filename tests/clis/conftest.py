@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from .matrix import matrix_path, table
 
 _BIN = os.environ.get("PHOTON_CLI_BIN", "")
 
@@ -32,3 +35,14 @@ def cli_bin() -> Path:
         if not os.access(folder / name, os.X_OK):
             pytest.fail(f"{folder / name} is missing: run make test-clis")
     return folder
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _BIN and not hasattr(config, "workerinput"):  # the controller, once per run
+        matrix_path().unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _BIN and (text := table()):
+        terminalreporter.write_sep("=", "real-CLI matrix")
+        terminalreporter.write_line(text)
