@@ -41,4 +41,5 @@ def table() -> str:
     rows.sort(key=lambda r: (r["cli"], r["scenario"]))
     cells = [_COLUMNS, *[tuple(str(r[c]) for c in _COLUMNS) for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(_COLUMNS))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells)
+    lines = ("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
+    return "\n".join(line.rstrip() for line in lines)
