@@ -299,6 +299,19 @@ async def test_api_errors_as_the_real_cli_reports_them(
     assert info.value.retry_at is None
 
 
+async def test_a_429_the_cli_gave_up_on_is_quota_with_its_retry_time(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hello"}, scenario="quota_exhausted")
+    started = time.time()
+    with pytest.raises(TaskFailed) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.QUOTA
+    assert str(info.value).startswith(
+        "gemini hit a quota or rate limit (HTTP 429): [API Error: You exceeded your current quota"
+    )
+    assert info.value.retry_at is not None
+    assert started + 2 <= info.value.retry_at <= time.time() + 2
+
+
 QUOTA_NOTICE = (
     "Attempt 1 failed: You exceeded your current quota, please check your plan.\n"
     "Suggested retry after 2s.. Retrying after 5783ms..."

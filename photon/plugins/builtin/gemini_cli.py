@@ -203,19 +203,16 @@ class GeminiCliPlugin(CliAdapter):
         code = result.exit_code
         if state.result_seen and state.failure_class is None and code == 0:
             return state.outputs()
-        detail = state.error or _stderr_error(state.stderr)
         if code in _EXIT_CODES:
             failure_class, reason = _EXIT_CODES[code]
-            detail = _stderr_error(state.stderr) or state.error
             raise TaskFailed(
-                _join(f"gemini {reason} (exit {code})", detail), failure_class=failure_class
+                _join(f"gemini {reason} (exit {code})", _stderr_error(state.stderr) or state.error),
+                failure_class=failure_class,
             )
+        detail = state.error or _stderr_error(state.stderr)
         status = _status_in(state.error) or _HTTP_EXITS.get(code)
-        if failed := _api_failure(state.error or detail, status=status):
+        if failed := _api_failure(detail, status=status):
             raise failed
-        for text in (state.error, *reversed(state.stderr)):
-            if _QUOTA.search(text):
-                raise _quota(f"gemini hit a quota or rate limit (exit {code})", text)
         if not state.result_seen:
             raise TaskFailed(
                 _join(f"stream ended without a result event (exit {code})", detail),
@@ -278,30 +275,32 @@ def _status_in(text: str) -> int | None:
 
 
 def _api_failure(text: str, *, status: int | None) -> TaskFailed | None:
-    """The failure for a Gemini API error (`status` from the message or the exit code), None
-    when neither says which kind it is."""
+    """The failure for a Gemini API error (`status` from the message or the exit code; without
+    one, the words of the message decide), None when it is not recognisably one."""
     error = _google_error(text)
-    message = as_str(error.get("message")) or _ANSI.sub("", text).strip()
+    message = clip(as_str(error.get("message")) or _ANSI.sub("", text).strip())
     reasons = {as_str(d.get("reason")) for d in as_dicts(error.get("details"))}
     label = " ".join(str(p) for p in (status, as_str(error.get("status"))) if p)
+    http = f" (HTTP {label})" if label else ""
     if status in (401, 403) or "API_KEY_INVALID" in reasons:
         return TaskFailed(
-            _join(f"gemini authentication failed (HTTP {label})", clip(message)),
-            failure_class=FailureClass.AUTH,
+            f"gemini authentication failed{http}: {message}", failure_class=FailureClass.AUTH
         )
-    if status == 429 or (status is None and _QUOTA.search(text) and not _UNAVAILABLE.search(text)):
+    if status is None:
+        unavailable = bool(_UNAVAILABLE.search(text))
+        quota = not unavailable and bool(_QUOTA.search(text))
+    else:
+        unavailable, quota = 500 <= status < 600, status == 429
+    if quota:
         delay = _retry_delay(error) or _retry_delay_in(text)
-        return _quota(
-            "gemini hit a quota or rate limit" + (f" (HTTP {label})" if label else ""),
-            message,
-            delay,
-        )
-    if (status is not None and 500 <= status < 600) or (
-        status is None and _UNAVAILABLE.search(text)
-    ):
         return TaskFailed(
-            _join("gemini API unavailable" + (f" (HTTP {label})" if label else ""), clip(message)),
-            failure_class=FailureClass.TOOL_ERROR,
+            f"gemini hit a quota or rate limit{http}: {message}",
+            failure_class=FailureClass.QUOTA,
+            retry_at=time.time() + delay if delay is not None else None,
+        )
+    if unavailable:
+        return TaskFailed(
+            f"gemini API unavailable{http}: {message}", failure_class=FailureClass.TOOL_ERROR
         )
     return None
 
@@ -310,27 +309,15 @@ def _retry_delay(error: Mapping[str, Any]) -> float | None:
     """Seconds from a RetryInfo detail's retryDelay ("37s", "1.5s")."""
     for detail in as_dicts(error.get("details")):
         delay = as_str(detail.get("retryDelay"))
-        if delay.endswith("s"):
-            try:
-                return float(delay[:-1])
-            except ValueError:
-                return None
+        if re.fullmatch(r"\d+(?:\.\d+)?s", delay):
+            return float(delay[:-1])
     return None
 
 
 def _retry_delay_in(text: str) -> float | None:
+    """Seconds from "retry after 2s" / "retry in 37.5s" in a message."""
     found = _RETRY_DELAY.search(text)
     return float(found.group(1)) if found else None
-
-
-def _quota(message: str, detail: str, delay: float | None = None) -> TaskFailed:
-    if delay is None:
-        delay = _retry_delay_in(detail)
-    return TaskFailed(
-        _join(message, clip(detail.strip())),
-        failure_class=FailureClass.QUOTA,
-        retry_at=time.time() + delay if delay is not None else None,
-    )
 
 
 def _stderr_error(lines: Sequence[str]) -> str:
