@@ -72,9 +72,12 @@ def run(mesh: Mesh, scenario: str, prompt: str, *extra: str) -> tuple[dict[str, 
     return task, done.stderr
 
 
-def failure(task: dict[str, Any]) -> tuple[str, str]:
+def failure(task: dict[str, Any], failure_class: str, attempts: int) -> str:
+    """The message of a task that failed as `failure_class` after `attempts` attempts."""
     assert task["state"] == "FAILED", task
-    return task["failure"]["failure_class"], task["failure"]["message"]
+    assert (task["failure"]["failure_class"], task["attempt"]) == (failure_class, attempts), task
+    message: str = task["failure"]["message"]
+    return message
 
 
 def test_plain_answer(mesh: Mesh, standin: GeminiStandin) -> None:
@@ -106,62 +109,48 @@ def test_tool_round(mesh: Mesh, standin: GeminiStandin) -> None:
 
 def test_401_is_auth_and_not_retried(mesh: Mesh) -> None:
     task, _ = run(mesh, "401", "hi scenario:unauthenticated")
-    failure_class, message = failure(task)
-    assert failure_class == "auth"
-    assert task["attempt"] == 1
+    message = failure(task, "auth", 1)
     assert message.startswith("gemini authentication failed (HTTP 401 UNAUTHENTICATED)"), message
     assert "invalid authentication credentials" in message
 
 
 def test_400_invalid_key_is_auth(mesh: Mesh) -> None:
     task, _ = run(mesh, "400 invalid key", "hi scenario:bad_key")
-    failure_class, message = failure(task)
-    assert failure_class == "auth"
-    assert task["attempt"] == 1
+    message = failure(task, "auth", 1)
     assert "API key not valid" in message, message
 
 
 def test_429_is_quota_with_the_retry_time_in_seconds(mesh: Mesh, standin: GeminiStandin) -> None:
     started = time.time()
     task, _ = run(mesh, "429", "hi scenario:rate_limited")
-    failure_class, message = failure(task)
-    assert failure_class == "quota"
+    message = failure(task, "quota", 3)
     assert "exceeded your current quota" in message, message
     retry_at = task["failure"]["retry_at"]
     assert retry_at is not None
     assert retry_at >= started + gemini.RETRY_DELAY_SECONDS
     assert retry_at <= time.time() + gemini.RETRY_DELAY_SECONDS
     # PHOTON retried it: each attempt made one model call, the CLI's own retries were stopped.
-    assert task["attempt"] == 3
-    calls = standin.calls("rate_limited", "generateContent")
-    assert calls + standin.calls("rate_limited") == 3
+    assert standin.calls("rate_limited") == 3
     assert time.time() - started < 120
 
 
 def test_503_overloaded_is_transient(mesh: Mesh, standin: GeminiStandin) -> None:
     task, _ = run(mesh, "503 overloaded", "hi scenario:overloaded")
-    failure_class, message = failure(task)
-    assert failure_class == "tool_error"
+    message = failure(task, "tool_error", 3)
     assert message.startswith("gemini API unavailable (HTTP 503"), message
     assert "overloaded" in message
-    assert task["attempt"] == 3
-    calls = standin.calls("overloaded", "generateContent")
-    assert calls + standin.calls("overloaded") == 3
+    assert standin.calls("overloaded") == 3
 
 
 def test_stream_cut_mid_way_is_retried(mesh: Mesh) -> None:
     task, _ = run(mesh, "stream cut", "hi scenario:cut")
-    failure_class, message = failure(task)
-    assert failure_class == "tool_error"
-    assert task["attempt"] == 3
+    message = failure(task, "tool_error", 3)
     assert "terminated" in message, message
 
 
 def test_unknown_session_on_resume_is_invalid_input(mesh: Mesh) -> None:
     task, _ = run(mesh, "unknown session", "more", "--input", f"resume={UNKNOWN_SESSION}")
-    failure_class, message = failure(task)
-    assert failure_class == "invalid_input"
-    assert task["attempt"] == 1
+    message = failure(task, "invalid_input", 1)
     assert message == (
         "gemini input rejected (exit 42): Error resuming session:"
         f' Invalid session identifier "{UNKNOWN_SESSION}".'
@@ -170,8 +159,6 @@ def test_unknown_session_on_resume_is_invalid_input(mesh: Mesh) -> None:
 
 def test_untrusted_folder_is_refused_clearly(mesh: Mesh) -> None:
     task, _ = run(mesh, "untrusted folder", "hi", "--env", "GEMINI_CLI_TRUST_WORKSPACE=false")
-    failure_class, message = failure(task)
-    assert failure_class == "invalid_input"
-    assert task["attempt"] == 1
+    message = failure(task, "invalid_input", 1)
     assert "GEMINI_CLI_TRUST_WORKSPACE=false" in message
     assert "not running in a trusted directory" in message

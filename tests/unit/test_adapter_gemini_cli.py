@@ -413,6 +413,16 @@ def test_unreadable_user_settings_are_reported_not_fatal(tmp_path: Path) -> None
     assert message.startswith(f"gemini-cli: {user_dir / 'settings.json'} not used (")
 
 
+async def test_a_home_that_cannot_be_prepared_fails_clearly(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("a file where the home should be")
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"})
+    with pytest.raises(
+        TaskFailed, match=r"^gemini-cli: cannot prepare PHOTON's Gemini home: "
+    ) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.TOOL_ERROR
+
+
 API_KEY_ENV = {"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:1", "GEMINI_API_KEY": "k"}
 
 

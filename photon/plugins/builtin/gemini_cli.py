@@ -177,7 +177,13 @@ class GeminiCliPlugin(CliAdapter):
         """The agent's environment with _HEADLESS_ENV under it, and GEMINI_CLI_HOME pointing at
         PHOTON's Gemini home for this user (see `headless_home`)."""
         env = {**_HEADLESS_ENV, **super().environment(ctx)}
-        home, problem = headless_home(env)
+        try:
+            home, problem = headless_home(env)
+        except OSError as exc:
+            raise TaskFailed(
+                f"gemini-cli: cannot prepare PHOTON's Gemini home: {exc}",
+                failure_class=FailureClass.TOOL_ERROR,
+            ) from exc
         if problem:
             ctx.emit("log", f"gemini-cli: {problem}", severity="warning")
         env["GEMINI_CLI_HOME"] = str(home)

@@ -112,9 +112,10 @@ class GeminiStandin:
         if self._runner is not None:
             await self._runner.cleanup()
 
-    def calls(self, scenario: str, method: str = "streamGenerateContent") -> int:
-        """How many `method` calls a scenario's prompts made."""
-        return sum(1 for s in self.seen if s.scenario == scenario and s.method == method)
+    def calls(self, scenario: str) -> int:
+        """How many model calls (streamed or not) a scenario's prompts made."""
+        methods = ("generateContent", "streamGenerateContent")
+        return sum(1 for s in self.seen if s.scenario == scenario and s.method in methods)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         route = _ROUTE.match(request.path)
