@@ -131,7 +131,8 @@ def test_429_is_quota_with_the_retry_time_in_seconds(mesh: Mesh, standin: Gemini
     assert retry_at <= time.time() + gemini.RETRY_DELAY_SECONDS
     # PHOTON retried it: each attempt made one model call, the CLI's own retries were stopped.
     assert standin.calls("rate_limited") == 3
-    assert time.time() - started < 120
+    # Seconds, not minutes (the CLI alone spent over three per attempt); loose for a busy host.
+    assert time.time() - started < 150
 
 
 def test_503_overloaded_is_transient(mesh: Mesh, standin: GeminiStandin) -> None:
