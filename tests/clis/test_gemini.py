@@ -93,6 +93,17 @@ def test_plain_answer(mesh: Mesh, standin: GeminiStandin) -> None:
     assert standin.calls("plain") >= 1
 
 
+def test_resume_continues_the_session(mesh: Mesh, standin: GeminiStandin) -> None:
+    first, _ = run(mesh, "resume turn 1", "remember: the answer is 42")
+    session = first["outputs"]["session_id"]
+    again, _ = run(mesh, "resume turn 2", "what was the answer?", "--input", f"resume={session}")
+    assert again["state"] == "SUCCEEDED", again
+    assert again["outputs"]["session_id"] == session
+    # The CLI sent the first turn back as history: the session was kept between runs.
+    history = json.dumps(standin.seen[-1].body["contents"])
+    assert "the answer is 42" in history and "what was the answer?" in history
+
+
 def test_tool_round(mesh: Mesh, standin: GeminiStandin) -> None:
     task, _ = run(mesh, "tool", "what is in this folder? scenario:tool")
     assert task["state"] == "SUCCEEDED", task

@@ -375,6 +375,7 @@ def test_environment_is_headless_and_quiet(tmp_path: Path) -> None:
 
     assert env["GEMINI_TELEMETRY_ENABLED"] == "false"
     assert env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
+    assert env["GEMINI_CLI_NO_RELAUNCH"] == "true"
     gemini_home = Path(env["GEMINI_CLI_HOME"])
     assert home / ".cache" / "photon" / "gemini-cli" in gemini_home.parents
     settings = json.loads((gemini_home / ".gemini" / "settings.json").read_text())
