@@ -47,7 +47,13 @@ LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("workflows",),
         ("api", "mesh", "web"),
     ),
-    "photon.agent": (("config",), ("tools",), ("runner",), ("session",), ("lifecycle",)),
+    "photon.agent": (
+        ("config",),
+        ("tools", "workspaces"),
+        ("runner",),
+        ("session",),
+        ("lifecycle",),
+    ),
     "photon.plugins.builtin.http": (
         ("_policy", "_request"),
         ("_response",),
