@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from photon.agent.workspaces import MAX_PATCH_BYTES
 from photon.errors import InvalidArgumentError
 from photon.model import RetryPolicy
 
@@ -171,6 +172,25 @@ async def test_photonctl_runs_in_a_workspace_and_a_task_that_changes_nothing(mes
     assert quiet.returncode == 0 and quiet.stdout == ""
     assert quiet.stderr.strip() == f"photonctl: task {ended.id} changed nothing"
 
+    # A patch past the bound is cut at a line end; the commit has it all.
+    async with mesh.client() as client:
+        big = await client.run(
+            "shell",
+            "script",
+            inputs=script("seq 100000 > big.txt"),
+            workspace={"repo": str(origin)},
+        )
+    summary = dict(big.outputs or {})["workspace"]
+    assert summary["patch_truncated"] is True and summary["insertions"] == 100000
+    assert len(summary["patch"].encode()) <= MAX_PATCH_BYTES
+    assert summary["patch"].endswith("\n")
+    cut = mesh.ctl("tasks", "diff", big.id)
+    assert cut.returncode == 0 and cut.stdout == summary["patch"]
+    assert cut.stderr.strip() == (
+        f"photonctl: the patch was cut at {len(cut.stdout.encode())} bytes; the whole change is"
+        f" commit {summary['commit']} on branch {summary['branch']} in the agent's clone"
+    )
+
 
 async def test_shared_checkouts_take_turns_under_the_repositorys_lock(mesh: Mesh) -> None:
     origin = mesh.root / "src" / "site"
@@ -296,3 +316,51 @@ async def test_failed_tasks_keep_their_worktree_until_the_agent_prunes_it(mesh: 
             "shell", "script", inputs=script("echo x > x"), workspace={"repo": str(origin)}
         )
     assert again.state.value == "SUCCEEDED", again.failure
+
+
+async def test_a_workflow_step_runs_in_a_workspace_and_the_next_reads_its_commit(
+    mesh: Mesh,
+) -> None:
+    origin = mesh.root / "src" / "flow"
+    make_repo(origin)
+    await start(mesh, "w6")
+    document = {
+        "name": "edit-then-check",
+        "steps": [
+            {
+                "id": "edit",
+                "tool": "shell",
+                "action": "script",
+                "inputs": {"script": "echo edited >> README.md"},
+                "workspace": {"repo": str(origin), "ref": "main"},
+            },
+            {
+                "id": "check",
+                "tool": "shell",
+                "action": "script",
+                "needs": "edit",
+                # The same agent's clone holds the commit the step before made.
+                "inputs": {
+                    "script": "git show --format=%an --stat"
+                    " ${{ steps.edit.outputs.workspace.commit }}; cat README.md"
+                },
+                "workspace": {"repo": str(origin), "ref": "main"},
+            },
+        ],
+    }
+    async with mesh.client() as client:
+        submitted = await client.submit_workflow(document)
+        ended = await client.wait_workflow(submitted.id)
+        assert ended.state.value == "SUCCEEDED", [s.message for s in ended.steps]
+        [edit_id] = next(s for s in ended.steps if s.id == "edit").task_ids
+        edit = await client.get_task(edit_id)
+    assert edit.spec.workspace is not None and edit.spec.workspace.ref == "main"
+    assert dict(edit.outputs or {})["workspace"]["files_changed"] == ["README.md"]
+    [check_id] = next(s for s in ended.steps if s.id == "check").task_ids
+    async with mesh.client() as client:
+        check = await client.get_task(check_id)
+    shown = str(dict(check.outputs or {})["stdout"])
+    # It started from main, not from the edit: the edit lives on the edit task's branch.
+    assert shown.startswith("PHOTON agent w6\n") and shown.endswith(
+        "README.md | 1 +\n 1 file changed, 1 insertion(+)\nhello\n"
+    )
