@@ -364,3 +364,22 @@ async def test_a_workflow_step_runs_in_a_workspace_and_the_next_reads_its_commit
     assert shown.startswith("PHOTON agent w6\n") and shown.endswith(
         "README.md | 1 +\n 1 file changed, 1 insertion(+)\nhello\n"
     )
+
+
+async def test_an_agent_without_git_says_so(mesh: Mesh) -> None:
+    origin = mesh.root / "src" / "nogit"
+    make_repo(origin)
+    data_dir = mesh.join("w7")
+    write_config(mesh, data_dir, keep_days=7)
+    mesh.start_agent(data_dir, env={"PATH": str(mesh.root / "empty")})
+    await mesh.wait_agent_state("w7", "connected")
+    async with mesh.client() as client:
+        ended = await client.run(
+            "echo", workspace={"repo": str(origin)}, retry=RetryPolicy(max_attempts=1)
+        )
+    assert ended.state.value == "FAILED" and ended.failure is not None
+    assert ended.failure.failure_class.value == "tool_missing"
+    assert ended.failure.message == (
+        "git cannot be run here (No such file or directory): workspaces need git on the"
+        " agent's PATH"
+    )

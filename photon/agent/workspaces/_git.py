@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from ...errors import TaskFailed
+from ...model import FailureClass
+
 # Config every call gets: no background gc while tasks share a clone, no hooks from a
 # repository's own files, no signing prompts.
 _CONFIG: Final = (
@@ -48,17 +51,23 @@ async def git(
     *args: str, cwd: Path, env: Mapping[str, str] | None = None, check: bool = True
 ) -> tuple[int, str]:
     """Run `git ARGS` in `cwd`; its exit status and standard output. Raises GitError when it
-    fails (with `check`), FileNotFoundError when git is not installed."""
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        *_CONFIG,
-        *args,
-        cwd=cwd,
-        env={**os.environ, **_ENV, **(env or {})},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    fails (with `check`), TaskFailed (tool_missing) when git cannot be started."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            *_CONFIG,
+            *args,
+            cwd=cwd,
+            env={**os.environ, **_ENV, **(env or {})},
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        raise TaskFailed(
+            f"git cannot be run here ({exc.strerror}): workspaces need git on the agent's PATH",
+            failure_class=FailureClass.TOOL_MISSING,
+        ) from None
     out, err = await proc.communicate()
     code = proc.returncode or 0
     if check and code != 0:

@@ -8,6 +8,7 @@ Layout in the data dir: `repos/KEY.git` (a bare clone per repository, its branch
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -107,9 +108,9 @@ class Workspaces:
                     await git("worktree", "remove", "--force", str(path), cwd=clone)
                 self._worktrees.mkdir(parents=True, exist_ok=True)
                 await git("worktree", "add", "-q", "-B", branch, str(path), base, cwd=clone)
-            except GitError as exc:
+            except (GitError, OSError) as exc:
                 raise TaskFailed(
-                    f"workspace {spec.repo}: git failed: {exc.line}",
+                    f"workspace {spec.repo}: the checkout failed: {_said(exc)}",
                     failure_class=FailureClass.TOOL_ERROR,
                 ) from None
         return Checkout(spec=spec, path=path, clone=clone, base=base, branch=branch)
@@ -122,7 +123,8 @@ class Workspaces:
         uncommitted. A shared checkout is committed either way and stays."""
         shared = checkout.spec.isolate is Isolation.SHARED
         if not ok and not shared:
-            os.utime(checkout.path)  # kept from now on, for keep_days
+            with contextlib.suppress(OSError):  # the tool may have removed it
+                os.utime(checkout.path)  # kept from now on, for keep_days
             return {}
         async with self._lock(checkout.clone):
             try:
@@ -136,10 +138,10 @@ class Workspaces:
                     if not commit:  # nothing to keep: the branch would only name the base
                         await git("branch", "-D", "--", branch, cwd=checkout.clone)
                         branch = ""
-            except GitError as exc:
+            except (GitError, OSError) as exc:
                 raise TaskFailed(
                     f"workspace {checkout.spec.repo}: committing the task's changes failed:"
-                    f" {exc.line} (the worktree is kept at {checkout.path})",
+                    f" {_said(exc)} (the worktree is kept at {checkout.path})",
                     failure_class=FailureClass.TOOL_ERROR,
                 ) from None
         return {
@@ -158,7 +160,7 @@ class Workspaces:
         cutoff = (time.time() if now is None else now) - self._keep
         if self._worktrees.is_dir():
             for path in self._worktrees.iterdir():
-                if path.stat().st_mtime < cutoff:
+                if path.lstat().st_mtime < cutoff:
                     log.info("removing the worktree %s, kept since it failed", path)
                     shutil.rmtree(path, ignore_errors=True)
         if not self._repos.is_dir():
@@ -176,8 +178,8 @@ class Workspaces:
                     ref, date, worktree = line.split("\t")
                     if not worktree and int(date or 0) < cutoff:
                         await git("update-ref", "-d", ref, cwd=clone)
-            except GitError as exc:
-                log.warning("cleaning up %s failed: %s", clone, exc.line)
+            except (GitError, TaskFailed) as exc:
+                log.warning("cleaning up %s failed: %s", clone, exc)
 
     # -- the steps ----------------------------------------------------------------------------
 
@@ -288,6 +290,10 @@ def _key(repo: str) -> str:
 
 def _invalid(message: str) -> TaskFailed:
     return TaskFailed(message, failure_class=FailureClass.INVALID_INPUT)
+
+
+def _said(exc: GitError | OSError) -> str:
+    return exc.line if isinstance(exc, GitError) else f"{exc.strerror} ({exc.filename})"
 
 
 def _exists(path: Path) -> bool:
