@@ -109,8 +109,10 @@ def workspace_lock(spec: WorkspaceSpec) -> str | None:
 
 def _remote_host(repo: str) -> str | None:
     if (url := _URL.fullmatch(repo)) is not None:
-        return url["host"] if url["scheme"] in REMOTE_SCHEMES and url["host"] else None
-    if "::" in repo:  # git's <transport>::<address>, which can run programs
-        return None
-    scp = _SCP.fullmatch(repo)
-    return scp["host"] if scp is not None else None
+        host = url["host"] if url["scheme"] in REMOTE_SCHEMES else ""
+    elif "::" in repo:  # git's <transport>::<address>, which can run programs
+        host = ""
+    else:
+        host = scp["host"] if (scp := _SCP.fullmatch(repo)) is not None else ""
+    # A host that reads as an option would be one to ssh.
+    return host if host and not host.startswith("-") else None

@@ -70,6 +70,8 @@ def test_repositories_and_refs_that_are_accepted(repo: str, ref: str) -> None:
         ("ftp://host/x", "", "is not a repository"),
         ("relative/dir", "", "is not a repository"),
         ("-oProxyCommand=x", "", "is not a repository"),
+        ("ssh://-oProxyCommand=x/r", "", "is not a repository"),
+        ("https:///no-host", "", "is not a repository"),
         ("https://host/x\nfake", "", "without control characters"),
         ("/r", "a b", "workspace.ref 'a b' is not a branch"),
         ("/r", "-f", "is not a branch"),
