@@ -229,6 +229,28 @@ async def test_shared_checkouts_take_turns_under_the_repositorys_lock(mesh: Mesh
     assert {s["branch"] for s in summaries} == {"photon/shared"}
     assert git(origin, "status", "--porcelain") == ""
 
+    # A failed shared task's changes are committed too, so the next one starts clean.
+    shared = {"repo": str(origin), "isolate": "shared"}
+    async with mesh.client() as client:
+        failed = await client.run(
+            "shell",
+            "script",
+            inputs=script("echo broken > half.txt; exit 1"),
+            workspace=shared,
+            retry=RetryPolicy(max_attempts=1),
+        )
+        after = await client.run(
+            "shell",
+            "script",
+            inputs=script("git status --porcelain; git log -1 --format=%s; cat half.txt"),
+            workspace=shared,
+        )
+    assert failed.state.value == "FAILED" and after.state.value == "SUCCEEDED"
+    assert failed.failure is not None and "worktree is kept" not in failed.failure.message
+    assert dict(after.outputs or {})["stdout"] == (
+        f"photon: task {failed.id} (shell), which failed\nbroken\n"
+    )
+
 
 async def test_unusable_repositories_and_refs_fail_with_one_clear_line(mesh: Mesh) -> None:
     origin = mesh.root / "src" / "lib"
