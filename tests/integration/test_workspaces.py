@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from photon.agent.workspaces import MAX_PATCH_BYTES
+from photon.client import TaskEvent
 from photon.errors import InvalidArgumentError
 from photon.model import RetryPolicy
 
 from .harness import Mesh, Proc, wait_for
+from .test_adapters_claude_gemini import fake_env
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",
@@ -44,11 +46,13 @@ def make_repo(path: Path) -> str:
     return git(path, "rev-parse", "HEAD")
 
 
-async def start(mesh: Mesh, name: str, *, keep_days: float = 7) -> tuple[Path, Proc]:
+async def start(
+    mesh: Mesh, name: str, *, keep_days: float = 7, env: dict[str, str] | None = None
+) -> tuple[Path, Proc]:
     """An agent that runs shell scripts and may use repositories under ROOT/src."""
     data_dir = mesh.join(name)
     write_config(mesh, data_dir, keep_days=keep_days)
-    proc = mesh.start_agent(data_dir, "--slots", "4")
+    proc = mesh.start_agent(data_dir, "--slots", "4", env=env)
     await mesh.wait_agent_state(name, "connected")
     return data_dir, proc
 
@@ -405,3 +409,19 @@ async def test_an_agent_without_git_says_so(mesh: Mesh) -> None:
         "git cannot be run here (No such file or directory): workspaces need git on the"
         " agent's PATH"
     )
+
+
+async def test_an_ai_cli_works_in_the_tasks_worktree(mesh: Mesh) -> None:
+    origin = mesh.root / "src" / "ai"
+    make_repo(origin)
+    data_dir, _ = await start(mesh, "w8", env=fake_env("success"))
+    async with mesh.client() as client:
+        ended = await client.run(
+            "claude-code", inputs={"prompt": "hello"}, workspace={"repo": f"file://{origin}"}
+        )
+        assert ended.state.value == "SUCCEEDED", ended.failure
+        events = [e async for e in client.watch(ended.id, follow=False) if isinstance(e, TaskEvent)]
+    started = next(e for e in events if e.kind == "status")
+    assert started.data["cwd"] == str(data_dir / "worktrees" / ended.id)
+    assert dict(ended.outputs or {})["result"] == "Done: hello"
+    assert dict(ended.outputs or {})["workspace"]["commit"] == ""
