@@ -329,6 +329,7 @@ async def test_failed_tasks_keep_their_worktree_until_the_agent_prunes_it(mesh: 
     mesh.start_agent(data_dir)
     await mesh.wait_agent_state("w5", "connected")
     assert worktree.is_dir()
+    assert set(git(clone, "branch", "--format=%(refname:short)").split()) == branches
     mesh.agents[-1].stop()
     write_config(mesh, data_dir, keep_days=0)
     mesh.start_agent(data_dir)
