@@ -1,10 +1,10 @@
 """`HubStats`: what the hub counts as it works, in plain dicts and numbers.
 
-The task engine, the mesh streams and the store add to it on their hot paths (a dict update or
-two, no lock: everything runs on the event loop, but the store's commit timing, which is
-observed on the loop after its thread returns); the http port's collector reads it at scrape
-time and alone speaks Prometheus. Labels stay bounded: tool names are folded into "other" past
-`max_tools` distinct ones, outcomes and message kinds come from fixed sets.
+The task engine, the mesh streams and the store add to it on their hot paths: a dict update or
+two, no lock (all of them do it on the event loop's thread; the store times a commit in its
+worker thread and adds it once back on the loop). The http port's collector reads it at scrape
+time and alone speaks Prometheus. Labels stay bounded: tool names fold into "other" past
+`max_tools` distinct ones; outcomes and message kinds come from fixed sets.
 """
 
 from __future__ import annotations
