@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .harness import Mesh
+from .harness import Mesh, wait_for
 from .test_adapters_claude_gemini import fake_env
 
 PROMTOOL = shutil.which("promtool")
@@ -88,3 +88,20 @@ async def test_metrics_count_what_the_hub_did(mesh: Mesh) -> None:
         [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
     )
     assert (checked.returncode, checked.stdout, checked.stderr) == (0, "", "")
+
+
+async def test_queued_tasks_show_until_an_agent_takes_them(mesh: Mesh) -> None:
+    await mesh.agent("one-slot", "--slots", "1")
+    async with mesh.client() as client:
+        tasks = [await client.submit("echo", inputs={"sleep": 60}) for _ in range(3)]
+
+        def running_and_queued() -> tuple[float, float]:
+            found = samples(scrape(mesh))
+            return value(found, "photon_tasks_running"), value(
+                found, "photon_tasks_queued", tool="echo"
+            )
+
+        await wait_for(lambda: running_and_queued() == (1, 2))
+        for task in tasks:
+            await client.cancel_task(task.id)
+        await wait_for(lambda: running_and_queued() == (0, 0))
