@@ -49,6 +49,8 @@ async def test_cost_report_groups_a_workflows_spend(mesh: Mesh, tmp_path: Path) 
     assert ran.returncode == 0, ran.stderr
     workflow = json.loads(ran.stdout)
     assert workflow["state"] == "SUCCEEDED"
+    steps = {s["id"]: s["cost_usd"] for s in workflow["steps"]}
+    assert steps == {"plan": RUN_COST, "do": RUN_COST, "note": 0}
     async with mesh.client() as client:
         alone = [
             await client.run("claude-code", inputs={"prompt": "alone"}),
