@@ -50,12 +50,15 @@ class HubMetrics:
 
 
 def _register(registry: CollectorRegistry, collector: _HubCollector) -> None:
-    from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+    """The hub's collector, and the process and Python ones (the library's default registry
+    has those already)."""
+    from prometheus_client import REGISTRY, GCCollector, PlatformCollector, ProcessCollector
 
     registry.register(collector)
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
+    if registry is not REGISTRY:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
 
 
 class _HubCollector:
