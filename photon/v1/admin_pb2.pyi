@@ -625,3 +625,17 @@ class DeleteSecretResponse(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     versions: int
     def __init__(self, versions: _Optional[int] = ...) -> None: ...
+
+class CreateDashboardLoginRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateDashboardLoginResponse(_message.Message):
+    __slots__ = ("code", "http_port", "expires_in_seconds")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    HTTP_PORT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    http_port: int
+    expires_in_seconds: float
+    def __init__(self, code: _Optional[str] = ..., http_port: _Optional[int] = ..., expires_in_seconds: _Optional[float] = ...) -> None: ...

@@ -31,12 +31,13 @@ from ..core import (
 )
 from ..fleet import Fleet, SetDraining
 from ..secrets import Secrets
-from ..security import Users, caller, hash_secret
+from ..security import DashboardLogins, Users, caller, hash_secret
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import Snapshot, WorkflowEngine
 from . import _convert
 from ._audit import AuditRpcs
+from ._dashboard import DashboardRpcs
 from ._errors import Context, abort, abort_for, translating
 from ._users import UserRpcs
 
@@ -46,7 +47,7 @@ WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
 
 
-class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+class AdminServicer(UserRpcs, AuditRpcs, DashboardRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
         *,
@@ -59,9 +60,13 @@ class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  
         ca_pin: str,
         users: Users,
         audit: AuditTrail,
+        logins: DashboardLogins,
+        http_port: Callable[[], int],
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
+        self._logins = logins
+        self._http_port = http_port
         self._users = users
         self._audit = audit
         self._secrets = secrets

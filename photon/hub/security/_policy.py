@@ -47,6 +47,8 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "SetSecret": Role.ADMIN,
     _ADMIN + "ListSecrets": Role.OPERATOR,
     _ADMIN + "DeleteSecret": Role.ADMIN,
+    # A login for the dashboard as the caller: it sees and may do what the caller's role allows.
+    _ADMIN + "CreateDashboardLogin": Role.VIEWER,
 }
 
 
