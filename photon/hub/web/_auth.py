@@ -81,7 +81,7 @@ class Gate:
             session_id,
             httponly=True,
             samesite="Strict",
-            secure=request.secure,
+            secure=scheme(request) == "https",
             path="/",
         )
         response.headers["Cache-Control"] = "no-store"
@@ -152,13 +152,19 @@ class Gate:
         )
 
 
+def scheme(request: web.Request) -> str:
+    """How the browser reached us: a TLS proxy in front says so in X-Forwarded-Proto."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",", 1)[0].strip().lower()
+    return forwarded if forwarded in ("http", "https") else request.scheme
+
+
 def csrf_refusal(request: web.Request, viewer: Viewer) -> str | None:
     """Why a mutating request is refused as a possible cross-site forgery, or None."""
     token = request.headers.get(CSRF_HEADER, "")
     if not token or not hmac.compare_digest(token.encode(), viewer.session.csrf.encode()):
         return f"missing or wrong {CSRF_HEADER} header"
     origin = request.headers.get("Origin", "")
-    expected = f"{request.scheme}://{request.host}"
+    expected = f"{scheme(request)}://{request.host}"
     if origin != expected:
         return f"Origin {origin or '(none)'} is not this dashboard ({expected})"
     return None
