@@ -119,9 +119,9 @@ class Views:
         running = await self._tasks(ACTIVE, LIST_SIZE)
         failed = await self._tasks((TaskState.FAILED, TaskState.TIMED_OUT), LIST_SIZE)
         workflows = []
-        for record in await self._parts.workflows.list_workflows(limit=20):
+        for index, record in enumerate(await self._parts.workflows.list_workflows(limit=20)):
             steps: Counter[str] = Counter()
-            if not record.state.terminal:
+            if index < 5 or not record.state.terminal:
                 try:
                     snapshot = await self._parts.workflows.get(record.id)
                 except NotFoundError:
@@ -284,8 +284,10 @@ class Views:
 
     async def cost(self) -> dict[str, Any]:
         recent = await self._recent()
-        names = {a.id: a.name for a in await self._parts.store.list_agents()}
-        return {"cost": cost_table(recent, names), "window": len(recent)}
+        agents = {a.id: a.name for a in await self._parts.store.list_agents()}
+        records = await self._parts.workflows.list_workflows(limit=LIST_SIZE)
+        table = cost_table(recent, agents, {r.id: r.name for r in records})
+        return {"cost": table, "window": len(recent)}
 
 
 def _agent_row(

@@ -87,13 +87,21 @@ def daily_series(tasks: Iterable[TaskRecord], *, bucket: float = 86400.0) -> lis
 
 
 def cost_table(
-    tasks: list[TaskRecord], agent_names: dict[str, str]
+    tasks: list[TaskRecord], agent_names: Mapping[str, str], workflow_names: Mapping[str, str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Spend, tokens and runs by tool, agent, workflow and day."""
+    """Spend, tokens and runs by tool, agent, workflow and day (names where known)."""
+
+    def workflow(task: TaskRecord) -> str:
+        workflow_id = task.spec.labels.get("workflow", "")
+        if not workflow_id:
+            return "(none)"
+        name = workflow_names.get(workflow_id)
+        return f"{name} {workflow_id[-6:]}" if name else workflow_id
+
     keys: dict[str, Callable[[TaskRecord], str]] = {
         "tool": lambda t: t.spec.tool,
         "agent": lambda t: agent_names.get(t.agent_id, t.agent_id) or "-",
-        "workflow": lambda t: t.spec.labels.get("workflow", "") or "-",
+        "workflow": workflow,
         "day": lambda t: time.strftime("%Y-%m-%d", time.gmtime(t.finished_at or t.created_at)),
     }
     table: dict[str, list[dict[str, Any]]] = {}

@@ -9,7 +9,7 @@ function niceMax(value) {
 }
 
 // series: [{name, points: [[x, y], ...], tone}]; x is a unix time.
-export function lineChart(series, { height = 160, yMax, yFormat = (v) => String(v), area = false } = {}) {
+export function lineChart(series, { height = 160, yMax, yFormat = (v) => String(v), area = false, xLabels } = {}) {
   const width = 560;
   const pad = { left: 44, right: 10, top: 10, bottom: 22 };
   const all = series.flatMap((line) => line.points);
@@ -30,9 +30,12 @@ export function lineChart(series, { height = 160, yMax, yFormat = (v) => String(
       s("text", { x: pad.left - 6, y: Y(value) + 4, class: "axis", "text-anchor": "end" }, yFormat(value)),
     );
   }
-  for (const [at, anchor] of [[x0, "start"], [x1, "end"]]) {
-    svg.append(s("text", { x: X(at), y: height - 6, class: "axis", "text-anchor": anchor }, new Date(at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
-  }
+  const clock = (at) => new Date(at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const [first, last] = xLabels || [clock(x0), clock(x1)];
+  svg.append(
+    s("text", { x: X(x0), y: height - 6, class: "axis", "text-anchor": "start" }, first),
+    s("text", { x: X(x1), y: height - 6, class: "axis", "text-anchor": "end" }, last),
+  );
   series.forEach((line, index) => {
     if (!line.points.length) return;
     const d = line.points.map((p, i) => `${i ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
@@ -42,6 +45,9 @@ export function lineChart(series, { height = 160, yMax, yFormat = (v) => String(
       svg.append(s("path", { d: `${d}L${X(last[0])},${Y(0)}L${X(line.points[0][0])},${Y(0)}Z`, class: `area ${tone}` }));
     }
     svg.append(s("path", { d, class: `line ${tone}` }, s("title", {}, line.name)));
+    if (line.points.length < 12) {
+      for (const p of line.points) svg.append(s("circle", { cx: X(p[0]), cy: Y(p[1]), r: 3, class: `dot ${tone}` }, s("title", {}, `${line.name}: ${yFormat(p[1])}`)));
+    }
   });
   return svg;
 }

@@ -2,9 +2,9 @@
 // ordered within its layer by where its needs sit (one barycentre pass), edges as curves.
 import { s } from "./dom.js";
 
-const NODE_W = 168;
+const NODE_W = 210;
 const NODE_H = 48;
-const GAP_X = 64;
+const GAP_X = 70;
 const GAP_Y = 22;
 
 export function layout(steps) {
@@ -48,7 +48,11 @@ export function layout(steps) {
 
 export function dag(steps, { onSelect, selected } = {}) {
   const { positions, width, height } = layout(steps);
-  const svg = s("svg", { class: "dag", viewBox: `0 0 ${Math.max(width, 200)} ${Math.max(height, 72)}`, role: "img" });
+  const span = Math.max(...steps.map((st) => st.needs.length), 0) > 0 ? 1 : 0;
+  const top = span ? 56 : 0; // room for the edges that skip a layer, arched above the nodes
+  const w = Math.max(width, 200);
+  const hgt = Math.max(height, 72) + top;
+  const svg = s("svg", { class: "dag", viewBox: `0 -${top} ${w} ${hgt}`, width: w, height: hgt, role: "img" });
   svg.append(s("defs", {}, s("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, s("path", { d: "M0,0L10,5L0,10z", class: "arrowhead" }))));
   for (const step of steps) {
     const to = positions.get(step.id);
@@ -60,7 +64,12 @@ export function dag(steps, { onSelect, selected } = {}) {
       const x2 = to.x;
       const y2 = to.y + NODE_H / 2;
       const mid = (x1 + x2) / 2;
-      svg.append(s("path", { d: `M${x1},${y1}C${mid},${y1} ${mid},${y2} ${x2 - 2},${y2}`, class: `edge edge-${step.state.toLowerCase()}`, "marker-end": "url(#arrow)" }));
+      const skips = Math.round((x2 - x1) / (NODE_W + GAP_X));
+      const lift = skips > 0 && Math.abs(y1 - y2) < NODE_H ? 18 + 12 * skips : 0;
+      const d = lift
+        ? `M${from.x + NODE_W / 2},${from.y}C${from.x + NODE_W / 2},${from.y - lift} ${to.x + NODE_W / 2},${to.y - lift} ${to.x + NODE_W / 2},${to.y - 2}`
+        : `M${x1},${y1}C${mid},${y1} ${mid},${y2} ${x2 - 2},${y2}`;
+      svg.append(s("path", { d, class: `edge edge-${step.state.toLowerCase()}`, "marker-end": "url(#arrow)" }));
     }
   }
   for (const step of steps) {

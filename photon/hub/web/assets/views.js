@@ -28,6 +28,7 @@ function cancelButton(task, ctx) {
 
 export function operations(data, ctx) {
   const agents = data.agents;
+  const names = new Map(agents.map((a) => [a.id, a.name]));
   const count = (st) => agents.filter((a) => a.state === st).length;
   const slots = agents.reduce((sum, a) => sum + (a.slots || 0), 0);
   const used = agents.reduce((sum, a) => sum + (a.running || 0), 0);
@@ -70,7 +71,7 @@ export function operations(data, ctx) {
       ["task", (t) => taskLink(t.id)],
       ["tool", (t) => h("span", { class: "strong" }, t.tool)],
       ["state", (t) => state(t.state)],
-      ["agent", (t) => h("span", { class: "mono" }, t.agent.slice(-8))],
+      ["agent", (t) => names.get(t.agent) || h("span", { class: "mono" }, t.agent.slice(-8))],
       ["progress", (t) => progress(t, data.now)],
       ["latest", (t) => h("span", { class: "last" }, t.last)],
       ["", (t) => cancelButton(t, ctx)],
@@ -104,7 +105,7 @@ export function platforms(data) {
   if (!data.tools.length) return [card("Platforms", h("p", { class: "muted empty" }, "No tools reported by any agent yet."))];
   return [
     h("p", { class: "muted" }, `Figures over the last ${data.window} tasks that ended.`),
-    h("div", { class: "grid panels" }, data.tools.map((tool) => card(
+    h("div", { class: "grid panels" }, [...data.tools].sort((a, b) => b.runs - a.runs).map((tool) => card(
       tool.tool,
       h("div", { class: "stats compact" },
         stat("runs", num(tool.runs)),
@@ -113,9 +114,11 @@ export function platforms(data) {
         stat("p95", secs(tool.p95)),
         stat("cost", usd(tool.cost_usd), `${num(tool.tokens)} tokens`),
       ),
-      h("h3", {}, "Duration of recent runs"),
-      lineChart([{ name: "duration", points: tool.durations.map((d, i) => [i, d]) }], { height: 110, yFormat: (v) => secs(v) }),
-      tool.spend.length ? [h("h3", {}, "Spend per hour"), lineChart([{ name: "usd", points: tool.spend.map((p) => [p[0], p[1]]), tone: "c2" }], { height: 110, yFormat: usd, area: true })] : null,
+      tool.runs ? [
+        h("h3", {}, "Duration of recent runs"),
+        lineChart([{ name: "duration", points: tool.durations.map((d, i) => [i, d]) }], { height: 110, yFormat: (v) => secs(v), xLabels: ["older", "newest"] }),
+      ] : h("p", { class: "muted empty" }, "No runs yet."),
+      tool.spend.some((p) => p[1] > 0) ? [h("h3", {}, "Spend per hour"), lineChart([{ name: "usd", points: tool.spend.map((p) => [p[0], p[1]]), tone: "c2" }], { height: 110, yFormat: usd, area: true })] : null,
       Object.keys(tool.failures).length ? [h("h3", {}, "Failures by class"), failureBars(tool.failures)] : null,
       h("h3", {}, "Agents"),
       table([
@@ -232,7 +235,7 @@ export function cost(data) {
   return [
     h("div", { class: "stats" }, stat("spend", usd(total), `over the last ${data.window} tasks that ended`), stat("tokens", num(tokens)), stat("runs", num(data.window))),
     data.cost.day.length > 1 ? card("Spend per day", lineChart([{ name: "usd", points: data.cost.day.map((r) => [Date.parse(`${r.key}T00:00:00Z`) / 1000, r.usd]), tone: "c2" }], { yFormat: usd, area: true })) : null,
-    h("div", { class: "grid two" }, groups.map(([key, title]) => card(
+    h("div", { class: "grid panels" }, groups.map(([key, title]) => card(
       h("span", {}, title, " ", h("a", { class: "download", href: `/api/cost.csv?by=${key}`, download: `photon-cost-by-${key}.csv` }, "CSV")),
       data.cost[key].length ? barChart(data.cost[key].slice(0, 12).map((r, i) => ({ label: r.key, value: r.usd, tone: `c${i % 4}` })), { format: usd }) : null,
       table([[key, (r) => r.key], ["spend", (r) => usd(r.usd)], ["tokens", (r) => num(r.tokens)], ["runs", (r) => num(r.runs)]], data.cost[key]),
