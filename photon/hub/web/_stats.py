@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...model import TaskState
-from ..core import TaskRecord
+from ..core import TaskRecord, usage_of
+from ..reports import CostBy, cost_rows
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -28,17 +28,9 @@ def duration(task: TaskRecord) -> float | None:
 
 
 def usage(task: TaskRecord) -> tuple[float, int]:
-    """What the task's outputs say it cost: US dollars and tokens (0 when they say nothing)."""
-    outputs: Mapping[str, Any] = task.outputs or {}
-    cost = outputs.get("cost_usd")
-    dollars = float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
-    tokens = 0
-    counts = outputs.get("usage")
-    if isinstance(counts, Mapping):
-        for key, value in counts.items():
-            if "token" in str(key) and isinstance(value, int) and not isinstance(value, bool):
-                tokens += value
-    return dollars, tokens
+    """What the task's outputs say it cost: US dollars and tokens of every kind."""
+    spent = usage_of(task.outputs)
+    return spent.cost_usd, sum(spent.tokens().values())
 
 
 def run_stats(tasks: Iterable[TaskRecord]) -> dict[str, Any]:
@@ -89,32 +81,22 @@ def daily_series(tasks: Iterable[TaskRecord], *, bucket: float = 86400.0) -> lis
 def cost_table(
     tasks: list[TaskRecord], agent_names: Mapping[str, str], workflow_names: Mapping[str, str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """Spend, tokens and runs by tool, agent, workflow and day (names where known)."""
-
-    def workflow(task: TaskRecord) -> str:
-        workflow_id = task.spec.labels.get("workflow", "")
-        if not workflow_id:
-            return "(none)"
-        name = workflow_names.get(workflow_id)
-        return f"{name} {workflow_id[-6:]}" if name else workflow_id
-
-    keys: dict[str, Callable[[TaskRecord], str]] = {
-        "tool": lambda t: t.spec.tool,
-        "agent": lambda t: agent_names.get(t.agent_id, t.agent_id) or "-",
-        "workflow": workflow,
-        "day": lambda t: time.strftime("%Y-%m-%d", time.gmtime(t.finished_at or t.created_at)),
-    }
+    """Spend, tokens and runs by tool, agent, workflow and day (`reports.cost_rows`), agents
+    and workflows by name where known."""
+    names = {CostBy.AGENT: agent_names, CostBy.WORKFLOW: workflow_names}
     table: dict[str, list[dict[str, Any]]] = {}
-    for name, key in keys.items():
-        rows: dict[str, dict[str, Any]] = defaultdict(lambda: {"usd": 0.0, "tokens": 0, "runs": 0})
-        for task in tasks:
-            dollars, tokens = usage(task)
-            row = rows[key(task)]
-            row["usd"] += dollars
-            row["tokens"] += tokens
-            row["runs"] += 1
-        table[name] = sorted(
-            ({"key": k, **v, "usd": round(v["usd"], 6)} for k, v in rows.items()),
-            key=lambda r: (-r["usd"], -r["tokens"], r["key"]),
-        )
+    for by in CostBy:
+        known = names.get(by, {})
+        table[by.value] = [
+            {
+                "key": f"{known[row.key]} {row.key[-6:]}" if row.key in known else row.key,
+                "usd": row.cost_usd,
+                "tokens": row.input_tokens
+                + row.output_tokens
+                + row.cache_read_tokens
+                + row.cache_creation_tokens,
+                "runs": row.tasks,
+            }
+            for row in cost_rows(tasks, by=by)
+        ]
     return table
