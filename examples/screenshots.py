@@ -21,6 +21,8 @@ sys.path.insert(0, str(EXAMPLES))
 
 from demo import Demo  # noqa: E402  (examples/demo.py, beside this file)
 
+from photon.model import RetryPolicy  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
@@ -29,48 +31,33 @@ ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-TICKS = 'argv:=["sh","-c","for i in $(seq 1 900); do echo building step $i; sleep 1; done"]'
+TICKS = ["sh", "-c", "for i in $(seq 1 900); do echo building step $i; sleep 1; done"]
 
 
-def add_load(demo: Demo) -> str:
-    """Tasks running and waiting, a failure; the id of the long-running task."""
-    running = demo.run(
-        "photonctl",
-        "run",
-        "shell",
-        "--detach",
-        "-o",
-        "json",
-        "--timeout",
-        "20m",
-        "--input",
-        TICKS,
-        show=False,
-    )
-    demo.run(
-        "photonctl",
-        "run",
-        "echo",
-        "--input",
-        "fail=exit 3",
-        "--input",
-        "fail_class=tool_error",
-        show=False,
-        check=False,
-    )
-    for index in range(14):  # more than the free slots: some wait
-        demo.run(
-            "photonctl",
-            "run",
-            "echo",
-            "--detach",
-            "--input",
-            "sleep:=600",
-            "--input",
-            f"log=batch item {index}",
-            show=False,
-        )
-    return str(json.loads(running)["id"])
+async def add_load(demo: Demo) -> str:
+    """A history of quick runs (some failing), then tasks running and waiting; the id of the
+    long-running one."""
+    from photon.client import PhotonClient, load_context, task_spec
+
+    context = load_context(Path(demo.env["PHOTON_CONFIG"]))
+    async with PhotonClient.from_context(context) as client:
+        history = [
+            task_spec(
+                "echo",
+                inputs={"sleep": 0.2 + (index % 7) * 0.15, "log": f"check {index}"}
+                | ({"fail": "flaky check", "fail_class": "tool_error"} if index % 9 == 4 else {}),
+                retry=RetryPolicy(max_attempts=1),
+            )
+            for index in range(36)
+        ]
+        await client.wait_many([t.id for t in await client.submit_many(history)])
+        long = await client.submit("shell", "run", inputs={"argv": TICKS}, timeout=1200)
+        batch = [
+            task_spec("echo", inputs={"sleep": 600, "log": f"batch item {index}"})
+            for index in range(14)  # more than the free slots: some wait
+        ]
+        await client.submit_many(batch)
+    return long.id
 
 
 async def photograph(demo: Demo, task_id: str) -> None:
@@ -96,7 +83,7 @@ async def photograph(demo: Demo, task_id: str) -> None:
         )
         await page.goto(url)
         await page.locator("#role").wait_for()
-        await asyncio.sleep(12)  # a few utilisation samples
+        await asyncio.sleep(15)  # a few utilisation samples
         for name, hash_ in views.items():
             if not hash_:
                 continue
@@ -116,8 +103,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         demo.main()
-        task_id = add_load(demo)
-        asyncio.run(photograph(demo, task_id))
+        asyncio.run(photograph(demo, asyncio.run(add_load(demo))))
     finally:
         demo.stop_all()
     return 0

@@ -55,6 +55,14 @@ async def test_an_admin_watches_a_task_live_and_cancels_it_from_the_page(mesh: M
         await page.locator("h1 .state-cancelled").wait_for(timeout=30_000)
         assert await page.locator("button[data-action=cancel]").count() == 0
 
+        # Drain an agent from the fleet table.
+        await page.click("a[data-view=operations]")
+        row = page.locator("tr", has=page.locator("td", has_text="builder-2"))
+        await row.locator("button", has_text="Drain").click()
+        await row.locator(".state-draining").wait_for(timeout=20_000)
+        await row.locator("button", has_text="Undrain").wait_for()
+
+    await mesh.wait_agent_state("builder-2", "draining")
     async with mesh.client() as client:
         assert (await client.get_task(task.id)).state is TaskState.CANCELLED
 

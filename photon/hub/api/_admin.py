@@ -29,7 +29,7 @@ from ..core import (
     TaskRecord,
     quote,
 )
-from ..fleet import Fleet, SetDraining
+from ..fleet import Fleet
 from ..secrets import Secrets
 from ..security import DashboardLogins, Users, caller, hash_secret
 from ..store import Store
@@ -162,13 +162,7 @@ class AdminServicer(UserRpcs, AuditRpcs, DashboardRpcs, admin_pb2_grpc.AdminServ
         return admin_pb2.GetAgentResponse(agent=self._agent_to_proto(agent))
 
     async def _set_draining(self, id_or_name: str, draining: bool) -> admin_pb2.Agent:
-        agent = replace(await self._find_agent(id_or_name), draining=draining)
-        await self._store.update_agent(agent)
-        session = self._fleet.get(agent.id)
-        if session is not None:
-            session.set_draining(draining)
-            session.send(SetDraining(draining=draining))
-        self._engine.wake()
+        agent = await self._engine.set_draining(await self._find_agent(id_or_name), draining)
         return self._agent_to_proto(agent)
 
     @translating

@@ -12,7 +12,6 @@ import io
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
@@ -20,7 +19,6 @@ from aiohttp import web
 from ..._address import listen_error, split_address
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError, PhotonError
 from ...model import Role
-from ..fleet import SetDraining
 from ._auth import Gate, Viewer, json_error
 from ._live import Live
 from ._metrics import HubMetrics
@@ -225,20 +223,13 @@ class WebServer:
         draining = request.path.endswith("/drain")
         try:
             agent_id = _object_id(request)
-            records = [
-                a for a in await parts.store.list_agents() if a.id == agent_id and not a.removed
-            ]
-            if not records:
+            agents = [a for a in await parts.store.list_agents() if a.id == agent_id]
+            if not agents or agents[0].removed:
                 raise NotFoundError(f"agent {agent_id} not found")
-            await parts.store.update_agent(replace(records[0], draining=draining))
+            agent = await parts.engine.set_draining(agents[0], draining)
         except PhotonError as exc:
             return _error(exc)
-        session = parts.fleet.get(agent_id)
-        if session is not None:
-            session.set_draining(draining)
-            session.send(SetDraining(draining=draining))
-        parts.engine.wake()
-        return web.json_response({"id": agent_id, "draining": draining})
+        return web.json_response({"id": agent.id, "draining": agent.draining})
 
 
 def _csv_cell(text: str) -> str:
