@@ -177,6 +177,8 @@ class WebServer:
                 raise InvalidArgumentError(f"no view named {view[:40]!r}")
         except PhotonError as exc:
             return _error(exc)
+        assert self._parts is not None
+        self._parts.audit.record(viewer.user, "dashboard.view", target=key)
         return await self._live.stream(
             request, key, snapshot, lambda: self._gate.viewer(request) is not None
         )

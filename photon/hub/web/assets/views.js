@@ -119,6 +119,7 @@ export function platforms(data) {
         lineChart([{ name: "duration", points: tool.durations.map((d, i) => [i, d]) }], { height: 110, yFormat: (v) => secs(v), xLabels: ["older", "newest"] }),
       ] : h("p", { class: "muted empty" }, "No runs yet."),
       tool.spend.some((p) => p[1] > 0) ? [h("h3", {}, "Spend per hour"), lineChart([{ name: "usd", points: tool.spend.map((p) => [p[0], p[1]]), tone: "c2" }], { height: 110, yFormat: usd, area: true })] : null,
+      tool.spend.some((p) => p[2] > 0) ? [h("h3", {}, "Tokens per hour"), lineChart([{ name: "tokens", points: tool.spend.map((p) => [p[0], p[2]]), tone: "c1" }], { height: 110, yFormat: (v) => num(Math.round(v)), area: true })] : null,
       Object.keys(tool.failures).length ? [h("h3", {}, "Failures by class"), failureBars(tool.failures)] : null,
       h("h3", {}, "Agents"),
       table([
