@@ -38,7 +38,7 @@ export function operations(data, ctx) {
   const agentColumns = [
     ["agent", (a) => h("a", { href: `#/agents`, class: "strong" }, a.name)],
     ["state", (a) => state(a.state)],
-    ["heartbeat", (a) => (a.heartbeat_age === undefined || a.heartbeat_age === null ? "–" : `${ago(a.heartbeat_age)} ago`)],
+    ["heartbeat", (a) => (a.heartbeat_age === undefined || a.heartbeat_age === null ? "–" : a.heartbeat_age < 1 ? "just now" : `${ago(a.heartbeat_age)} ago`)],
     ["cpu", (a) => (a.cpu === undefined || a.cpu === null ? "–" : h("div", { class: "cell-meter" }, meter(a.cpu / 100), `${Math.round(a.cpu)}%`))],
     ["memory", (a) => (a.memory === undefined || a.memory === null ? "–" : h("div", { class: "cell-meter" }, meter(a.memory / 100), `${Math.round(a.memory)}%`))],
     ["slots", (a) => (a.slots ? h("div", { class: "cell-meter" }, meter(a.running / a.slots), `${a.running}/${a.slots}`) : "–")],
