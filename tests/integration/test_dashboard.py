@@ -12,6 +12,15 @@ from .dashboard_harness import chromium, login_url
 from .harness import Mesh, wait_for
 
 TICKS = ["sh", "-c", "i=0; while [ $i -lt 600 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+DIAMOND = {
+    "name": "diamond",
+    "steps": [
+        {"id": "start", "tool": "echo"},
+        {"id": "left", "tool": "echo", "needs": ["start"], "inputs": {"sleep": 1}},
+        {"id": "right", "tool": "echo", "needs": ["start"]},
+        {"id": "join", "tool": "echo", "needs": ["left", "right"], "inputs": {"log": "joined"}},
+    ],
+}
 CANCEL_FROM_PAGE = """async (id) => {
   const me = await (await fetch('/api/me')).json();
   const headers = {'X-CSRF-Token': me.csrf};
@@ -92,6 +101,21 @@ async def test_a_viewer_sees_the_task_but_has_no_cancel_and_is_refused(mesh: Mes
         assert await page.locator("button[data-action=cancel]").count() == 0
         assert await page.locator("button", has_text="Drain").count() == 0
         status, body = await page.evaluate(CANCEL_FROM_PAGE, task.id)
+
+        # A workflow's graph fills in live; a step leads to its task.
+        async with mesh.client() as client:
+            workflow = await client.submit_workflow(DIAMOND)
+        await page.click("a[data-view=workflows]")
+        await page.locator("a", has_text="diamond").click()
+        assert page.url.endswith(f"#/workflow/{workflow.id}")
+        for step in ("start", "left", "right", "join"):
+            await page.locator(f".dag .node-succeeded[data-step={step}]").wait_for(timeout=30_000)
+        assert await page.locator(".dag .edge").count() == 4
+        await page.locator(".dag [data-step=join]").click()
+        await page.locator(".card h2", has_text="Step join").wait_for()
+        await page.locator(".card", has_text="Step join").locator("a[href^='#/task/']").click()
+        await page.locator("h1 .state-succeeded").wait_for()
+        assert (await page.locator("#event-log .m", has_text="joined").count()) == 1
     assert status == 403
     assert body["error"] == "role viewer may not cancel task (needs operator)"
     async with mesh.client() as client:

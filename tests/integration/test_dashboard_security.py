@@ -3,13 +3,16 @@ link, CSRF and Origin checks on every action, a deleted user's session ends at o
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.request
 
 from photon.model import TaskState
 
 from .dashboard_harness import Browserless, login_url
-from .harness import Mesh
+from .harness import Mesh, wait_for
+
+MAX_STREAMS = 32  # the hub's bound on live dashboard streams
 
 
 def _logged_in(mesh: Mesh, api_key: str | None = None) -> Browserless:
@@ -75,6 +78,34 @@ async def test_a_link_works_once_and_a_deleted_users_session_stops_at_once(mesh:
             lines.append(line)
         assert line == b"event: logout\n", lines
     assert session.json("/api/me")[0] == 401
+
+    # Live streams are bounded: past the limit the hub answers 503 rather than hold more.
+    session = _logged_in(mesh)
+    cookie = next(iter(session.jar))
+    headers = {"Cookie": f"{cookie.name}={cookie.value}"}
+    host, port = session.base.removeprefix("http://").rsplit(":", 1)
+    streams = []
+    try:
+        for _ in range(MAX_STREAMS + 1):
+            connection = http.client.HTTPConnection(host, int(port), timeout=20)
+            connection.request("GET", "/api/stream?view=workflows", headers=headers)
+            streams.append(connection)
+        statuses = [c.getresponse().status for c in streams]
+    finally:
+        for connection in streams:
+            connection.close()
+    assert sorted(statuses) == [200] * MAX_STREAMS + [503]
+
+    # The hub frees a slot as soon as its browser goes (not at its next keepalive, 15 s on).
+    def reopened() -> bool:
+        connection = http.client.HTTPConnection(host, int(port), timeout=20)
+        try:
+            connection.request("GET", "/api/stream?view=workflows", headers=headers)
+            return connection.getresponse().status == 200
+        finally:
+            connection.close()
+
+    await wait_for(reopened, timeout=8)
 
 
 async def test_actions_need_the_csrf_token_and_this_origin(mesh: Mesh) -> None:

@@ -98,6 +98,9 @@ class Live:
             await response.prepare(request)
             last, sent_at = "", 0.0
             while not self.closing.is_set():
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break  # the browser went: its slot is free at once, not at the next write
                 if not still_allowed():
                     await self._write(response, b"event: logout\ndata: {}\n\n")
                     break
