@@ -92,6 +92,13 @@ async def photograph(demo: Demo, task_id: str) -> None:
             await asyncio.sleep(2.5)
             await page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
             print(f"wrote {OUT / name}.png", flush=True)
+        # The same page in the light theme (it follows the system's).
+        await page.emulate_media(color_scheme="light")
+        await page.goto(f"{base}/#/operations")
+        await page.locator("main .card").first.wait_for()
+        await asyncio.sleep(2.5)
+        await page.screenshot(path=str(OUT / "operations-light.png"), full_page=True)
+        print(f"wrote {OUT / 'operations-light'}.png", flush=True)
         await browser.close()
 
 

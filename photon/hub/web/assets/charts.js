@@ -1,4 +1,4 @@
-// Small SVG charts: lines over time, horizontal bars, sparklines. Colours come from app.css.
+// Small SVG charts: lines over time, horizontal bars, share bars. Colours come from app.css.
 import { s } from "./dom.js";
 
 function niceMax(value) {
@@ -68,19 +68,6 @@ export function barChart(rows, { format = (v) => String(v) } = {}) {
       s("text", { x: 186 + w, y: y + 15, class: "value" }, format(row.value)),
     );
   });
-  return svg;
-}
-
-export function sparkline(values, { tone = "c0", max } = {}) {
-  const width = 120;
-  const height = 28;
-  const svg = s("svg", { class: "spark", viewBox: `0 0 ${width} ${height}` });
-  if (values.length < 2) return svg;
-  const top = max ?? Math.max(...values, 1e-9);
-  const d = values
-    .map((v, i) => `${i ? "L" : "M"}${((i / (values.length - 1)) * width).toFixed(1)},${(height - 2 - (v / top) * (height - 4)).toFixed(1)}`)
-    .join("");
-  svg.append(s("path", { d, class: `line ${tone}` }));
   return svg;
 }
 
