@@ -39,6 +39,8 @@ async def test_an_admin_watches_a_task_live_and_cancels_it_from_the_page(mesh: M
     await mesh.agent("builder-1", "--allow-tool", "shell", labels="kind=build")
     async with chromium() as browser:
         page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
         await page.goto(login_url(mesh))
         assert page.url.endswith("/"), page.url  # the code is gone from the address bar
         await page.locator("#role", has_text="admin").wait_for()
@@ -64,12 +66,24 @@ async def test_an_admin_watches_a_task_live_and_cancels_it_from_the_page(mesh: M
         await page.locator("h1 .state-cancelled").wait_for(timeout=30_000)
         assert await page.locator("button[data-action=cancel]").count() == 0
 
+        # Every view renders from its live data: the task's tool has its panel, the agent its
+        # card, the spend its table.
+        for view, shows in (
+            ("platforms", "shell"),
+            ("agents", "builder-1"),
+            ("cost", "By tool"),
+            ("workflows", "No workflows yet"),
+        ):
+            await page.click(f"a[data-view={view}]")
+            await page.locator("main .card", has_text=shows).first.wait_for(timeout=20_000)
+
         # Drain an agent from the fleet table.
         await page.click("a[data-view=operations]")
         row = page.locator("tr", has=page.locator("td", has_text="builder-2"))
         await row.locator("button", has_text="Drain").click()
         await row.locator(".state-draining").wait_for(timeout=20_000)
         await row.locator("button", has_text="Undrain").wait_for()
+        assert errors == []  # no script failed on any view
 
     await mesh.wait_agent_state("builder-2", "draining")
     async with mesh.client() as client:
@@ -91,6 +105,8 @@ async def test_a_viewer_sees_the_task_but_has_no_cancel_and_is_refused(mesh: Mes
         task = await client.submit("shell", "run", inputs={"argv": TICKS})
     async with chromium() as browser:
         page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
         await page.goto(url)
         await page.locator("#role", has_text="viewer").wait_for()
         await page.goto(f"http://{mesh.serving['http']}/#/task/{task.id}")
@@ -116,6 +132,7 @@ async def test_a_viewer_sees_the_task_but_has_no_cancel_and_is_refused(mesh: Mes
         await page.locator(".card", has_text="Step join").locator("a[href^='#/task/']").click()
         await page.locator("h1 .state-succeeded").wait_for()
         assert (await page.locator("#event-log .m", has_text="joined").count()) == 1
+        assert errors == []
     assert status == 403
     assert body["error"] == "role viewer may not cancel task (needs operator)"
     async with mesh.client() as client:
