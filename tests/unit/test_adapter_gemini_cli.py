@@ -56,7 +56,12 @@ async def test_detect_reports_the_version(monkeypatch: pytest.MonkeyPatch) -> No
     assert detection.version == "0.21.0"
 
 
-async def test_passes_the_conformance_suite() -> None:
+async def test_passes_the_conformance_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite runs the tool with the process's environment: keep its Gemini home in tmp_path.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     await check_conformance(
         GeminiCliPlugin(),
         sample_inputs={"prompt": {"prompt": "hello"}},

@@ -389,10 +389,10 @@ def headless_home(env: Mapping[str, str]) -> tuple[Path, str]:
 
 def _link_entries(source: Path, target: Path) -> None:
     """Link each entry of `source` (but settings.json) into `target`; drop links whose entry
-    is gone. Entries the CLI created in `target` itself stay."""
+    is gone (or was a passing temporary file). Entries the CLI created in `target` stay."""
     names = {p.name for p in source.iterdir()} - {"settings.json"} if source.is_dir() else set()
     for link in target.iterdir():
-        if link.is_symlink() and link.name not in names:
+        if link.is_symlink() and (link.name not in names or not link.exists()):
             link.unlink(missing_ok=True)
     for name in names:
         link = target / name
