@@ -408,17 +408,19 @@ def test_environment_turns_off_side_traffic_and_bounds_retries(
     assert ClaudeCodePlugin().environment(_ctx(settings={"is_sandbox": True}))["IS_SANDBOX"] == "1"
 
 
-@pytest.mark.parametrize(
-    ("fields", "message"),
-    [
-        ({"settings": {"is_sandbox": "yes"}}, "setting 'is_sandbox' must be true or false"),
-        ({"env": {"IS_SANDBOX": "1"}}, "a task cannot declare the host a sandbox"),
-    ],
-)
-def test_only_the_agent_owner_declares_a_sandbox(fields: dict[str, Any], message: str) -> None:
-    with pytest.raises(TaskFailed, match=re.escape(message)) as info:
-        ClaudeCodePlugin().environment(_ctx(**fields))
+async def test_only_the_agent_owner_declares_a_sandbox() -> None:
+    with pytest.raises(TaskFailed, match="a task cannot declare the host a sandbox") as info:
+        ClaudeCodePlugin().environment(_ctx(env={"IS_SANDBOX": "1"}))
     assert info.value.failure_class is FailureClass.INVALID_INPUT
+    # A wrong setting makes the tool unusable on the agent, saying why.
+    message = (
+        "claude-code: is_sandbox under [tools.claude-code] in agent.toml must be true or false"
+    )
+    detection = await ClaudeCodePlugin().detect(settings={"binary": str(CLAUDE), "is_sandbox": 1})
+    assert (detection.available, detection.detail) == (False, message)
+    with pytest.raises(TaskFailed, match=re.escape(message)) as info:
+        ClaudeCodePlugin().environment(_ctx(settings={"is_sandbox": "yes"}))
+    assert info.value.failure_class is FailureClass.TOOL_MISSING
 
 
 async def test_missing_binary_is_tool_missing(tmp_path: Path) -> None:

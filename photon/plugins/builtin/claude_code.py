@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from ...errors import TaskFailed
 from ...model import FailureClass
-from .._api import TaskContext
+from .._api import Detection, TaskContext
 from .._cli import CliAdapter, RunState
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
@@ -108,6 +108,14 @@ class ClaudeCodePlugin(CliAdapter):
         # "--" keeps a prompt that starts with "-" from being read as an option.
         return [*argv, "--", prompt]
 
+    async def detect(self, *, settings: Mapping[str, Any] | None = None) -> Detection:
+        """Unavailable, saying why, when `is_sandbox` is not true or false."""
+        try:
+            _declared_sandbox(settings or {})
+        except TaskFailed as exc:
+            return Detection(available=False, detail=str(exc))
+        return await super().detect(settings=settings)
+
     def environment(self, ctx: TaskContext) -> dict[str, str]:
         if "IS_SANDBOX" in ctx.env:
             raise TaskFailed(
@@ -118,10 +126,7 @@ class ClaudeCodePlugin(CliAdapter):
         env = super().environment(ctx)
         chosen = {str(k) for k in ctx.settings.get("env", {})} | set(ctx.env)
         env.update({k: v for k, v in QUIET_ENV.items() if k not in chosen})
-        sandbox = ctx.settings.get("is_sandbox", False)
-        if not isinstance(sandbox, bool):
-            raise invalid("is_sandbox", "true or false", "setting")
-        if sandbox:
+        if _declared_sandbox(ctx.settings):
             # Only the agent owner declares the host a sandbox: Claude Code then lets
             # bypassPermissions run as root.
             env["IS_SANDBOX"] = "1"
@@ -169,6 +174,17 @@ class ClaudeCodePlugin(CliAdapter):
                 state.error, failure_class=state.failure_class, retry_at=state.retry_at
             )
         return state.outputs()
+
+
+def _declared_sandbox(settings: Mapping[str, Any]) -> bool:
+    """The `is_sandbox` setting; a wrong value makes the tool unusable on this agent."""
+    sandbox = settings.get("is_sandbox", False)
+    if not isinstance(sandbox, bool):
+        raise TaskFailed(
+            "claude-code: is_sandbox under [tools.claude-code] in agent.toml must be true or false",
+            failure_class=FailureClass.TOOL_MISSING,
+        )
+    return sandbox
 
 
 def _on_assistant(message: Mapping[str, Any], ctx: TaskContext) -> None:
