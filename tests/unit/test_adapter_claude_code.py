@@ -267,6 +267,12 @@ async def test_cwd_input_picks_a_directory_inside_the_workspace(tmp_path: Path) 
         ),
         ("api_overloaded", FailureClass.TOOL_ERROR, r"^API Error: 529 Overloaded\.", None),
         (
+            "silent_error",
+            FailureClass.TOOL_ERROR,
+            r"^claude reported an error without a message after 1 turn$",
+            None,
+        ),
+        (
             "unknown_session",
             FailureClass.INVALID_INPUT,
             rf"^No conversation found with session ID: {SESSION}$",

@@ -51,6 +51,7 @@ _SUBTYPES: Final = {
     "error_max_turns": "reached its max_turns limit",
     "error_max_budget_usd": "reached its budget",
     "error_during_execution": "failed while running",
+    "success": "reported an error without a message",
 }
 _USAGE_KEYS: Final = (
     "input_tokens",
@@ -293,13 +294,15 @@ def _failure_message(event: Mapping[str, Any], state: RunState) -> str:
     else what the subtype means."""
     if event.get("subtype") == "success" and state.text:
         return state.text
-    errors = [e.strip() for e in event.get("errors", []) if isinstance(e, str) and e.strip()]
-    if errors:
-        return "; ".join(errors)
+    listed = event.get("errors")
+    errors = [e.strip() for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
+    if any(errors):
+        return "; ".join(e for e in errors if e)
     subtype = as_str(event.get("subtype"))
     what = _SUBTYPES.get(subtype, f"ended with {subtype or 'an error'}")
-    turns = f" after {state.num_turns} turns" if state.num_turns is not None else ""
-    message = f"claude {what}{turns}"
+    turns = state.num_turns
+    turns_note = "" if turns is None else f" after {turns} turn{'' if turns == 1 else 's'}"
+    message = f"claude {what}{turns_note}"
     return f"{message}: {state.text}" if state.text else message
 
 
