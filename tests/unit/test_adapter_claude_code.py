@@ -361,15 +361,28 @@ async def test_transient_api_errors_are_left_to_the_bounded_retries(tmp_path: Pa
     ]
 
 
-async def test_a_refused_key_without_retries_is_auth_by_its_status(tmp_path: Path) -> None:
-    # The agent's `env` setting may turn the CLI's retries off; the result's status decides.
+@pytest.mark.parametrize(
+    ("scenario", "failure_class", "message"),
+    [
+        ("api_auth", FailureClass.AUTH, "Invalid API key · Fix external API key"),
+        (
+            "api_rate_limit",
+            FailureClass.QUOTA,
+            "API Error: Request rejected (429) · Number of requests has exceeded your rate limit",
+        ),
+    ],
+)
+async def test_without_the_clis_retries_the_results_status_decides(
+    tmp_path: Path, scenario: str, failure_class: FailureClass, message: str
+) -> None:
+    # The agent's `env` setting may turn the CLI's retries off: no retry notice comes.
     ctx, _ = make_ctx(
-        tmp_path, {"prompt": "hello"}, scenario="api_auth", env={"CLAUDE_CODE_MAX_RETRIES": "0"}
+        tmp_path, {"prompt": "hello"}, scenario=scenario, env={"CLAUDE_CODE_MAX_RETRIES": "0"}
     )
     with pytest.raises(TaskFailed) as info:
         await ClaudeCodePlugin().run(ctx)
-    assert info.value.failure_class is FailureClass.AUTH
-    assert str(info.value) == "Invalid API key · Fix external API key"
+    assert (info.value.failure_class, str(info.value)) == (failure_class, message)
+    assert info.value.retry_at is None  # the CLI said no wait
 
 
 async def test_bypassing_permissions_as_root_says_what_to_do(tmp_path: Path) -> None:

@@ -243,7 +243,7 @@ def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> N
     if event.get("is_error") is True or subtype != "success":
         state.error = _failure_message(event, state)
         status = event.get("api_error_status")
-        classified = _classify_status(status) or _classify(state.error)
+        classified = _classify_status(status, state.error) or _classify(state.error)
         state.failure_class, state.retry_at = classified or (FailureClass.TOOL_ERROR, None)
     elif denied:
         state.failure_class = FailureClass.TOOL_ERROR
@@ -306,11 +306,11 @@ def _failure_message(event: Mapping[str, Any], state: RunState) -> str:
     return f"{message}: {state.text}" if state.text else message
 
 
-def _classify_status(status: Any) -> tuple[FailureClass, float | None] | None:
-    """Quota or auth by a failed API call's HTTP status; None for any other (the message
-    decides: a 400 can still be about the key)."""
+def _classify_status(status: Any, text: str) -> tuple[FailureClass, float | None] | None:
+    """Quota (with the reset time when the text carries one) or auth by a failed API call's
+    HTTP status; None for any other (the message decides: a 400 can still be about the key)."""
     if status == 429:
-        return FailureClass.QUOTA, None
+        return FailureClass.QUOTA, _reset_at(text)
     if status in (401, 403):
         return FailureClass.AUTH, None
     return None
@@ -322,11 +322,16 @@ def _classify(text: str) -> tuple[FailureClass, float | None] | None:
     if _UNKNOWN_SESSION.search(text):
         return FailureClass.INVALID_INPUT, None
     if _QUOTA.search(text):
-        reset = _RESET_EPOCH.search(text)
-        return FailureClass.QUOTA, float(reset.group(1)) if reset else None
+        return FailureClass.QUOTA, _reset_at(text)
     if _AUTH.search(text):
         return FailureClass.AUTH, None
     return None
+
+
+def _reset_at(text: str) -> float | None:
+    """The reset time a usage-limit message ends with (`...|1767225600`), if it has one."""
+    reset = _RESET_EPOCH.search(text)
+    return float(reset.group(1)) if reset else None
 
 
 def _token_counts(value: Any) -> dict[str, int]:
