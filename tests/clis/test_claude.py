@@ -67,18 +67,41 @@ def mesh(
         mesh.stop_all()
 
 
+BYPASS = "permission_mode=bypassPermissions"
+# Scenario (matrix row) -> the prompt, more photonctl arguments, and the agent.
+SCENARIOS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "plain": ("say hello", (), "claude"),
+    "tool": ("scenario:tool run it", ("--input", 'allowed_tools:=["Bash"]'), "claude"),
+    "session turn 1": ("remember the word PINEAPPLE", (), "claude"),
+    "unknown session": ("hello", ("--input", f"resume={UNKNOWN_SESSION}"), "claude"),
+    "401": ("scenario:auth401 hello", (), "claude"),
+    "400 invalid key": ("scenario:badkey400 hello", (), "claude"),
+    "429": ("scenario:quota429 hello", (), "claude"),
+    "529 overloaded": ("scenario:overloaded hello", (), "claude"),
+    "stream cut": ("scenario:cut hello", (), "claude"),
+    "root bypass": ("bypass me", ("--input", BYPASS), "claude"),
+    "root bypass, sandbox": ("bypass me", ("--input", BYPASS), "sandbox"),
+}
+
+
 class Runs:
-    """`photonctl run claude-code ... -o json`, started ahead in threads of their own so that the
-    CLI's slow start-ups overlap; each test collects its own (one matrix row)."""
+    """`photonctl run claude-code ... -o json` per scenario, in threads of their own; each test
+    collects its own (one matrix row). Run alone, the module starts them all at once, so that
+    the CLI's slow start-ups overlap; under pytest-xdist, whose workers share the module's tests
+    out, each starts when its test asks for it."""
 
     def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
-        self.pool = ThreadPoolExecutor(max_workers=16)
+        self.pool = ThreadPoolExecutor(max_workers=len(SCENARIOS) + 1)
         self.pending: dict[str, Future[tuple[subprocess.CompletedProcess[str], float]]] = {}
 
     def start(self, scenario: str, prompt: str, *args: str, agent: str = "claude") -> None:
         argv = ["run", "claude-code", "--agent", agent, "--input", f"prompt={prompt}", *args]
         self.pending[scenario] = self.pool.submit(self._ctl, *argv, "-o", "json")
+
+    def start_all(self) -> None:
+        for scenario, (prompt, args, agent) in SCENARIOS.items():
+            self.start(scenario, prompt, *args, agent=agent)
 
     def _ctl(self, *argv: str) -> tuple[subprocess.CompletedProcess[str], float]:
         started = time.monotonic()
@@ -87,6 +110,9 @@ class Runs:
 
     def result(self, scenario: str) -> tuple[dict[str, Any], float]:
         """The task JSON photonctl printed, and the seconds the run took."""
+        if scenario not in self.pending:
+            prompt, args, agent = SCENARIOS[scenario]
+            self.start(scenario, prompt, *args, agent=agent)
         done, seconds = self.pending.pop(scenario).result()
         assert done.stdout, done.stderr
         task: dict[str, Any] = json.loads(done.stdout)
@@ -99,23 +125,11 @@ class Runs:
         return self.result(scenario)
 
 
-BYPASS = "permission_mode=bypassPermissions"
-
-
 @pytest.fixture(scope="module")
 def runs(mesh: Mesh) -> Iterator[Runs]:
     runs = Runs(mesh)
-    runs.start("plain", "say hello")
-    runs.start("tool", "scenario:tool run it", "--input", 'allowed_tools:=["Bash"]')
-    runs.start("session turn 1", "remember the word PINEAPPLE")
-    runs.start("unknown session", "hello", "--input", f"resume={UNKNOWN_SESSION}")
-    runs.start("401", "scenario:auth401 hello")
-    runs.start("400 invalid key", "scenario:badkey400 hello")
-    runs.start("429", "scenario:quota429 hello")
-    runs.start("529 overloaded", "scenario:overloaded hello")
-    runs.start("stream cut", "scenario:cut hello")
-    runs.start("root bypass", "bypass me", "--input", BYPASS)
-    runs.start("root bypass, sandbox", "bypass me", "--input", BYPASS, agent="sandbox")
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        runs.start_all()
     with runs.pool:  # waits for runs a failed test left behind
         yield runs
 
