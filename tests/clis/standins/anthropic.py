@@ -72,9 +72,8 @@ class AnthropicStandIn:
         app.router.add_route("*", "/{rest:.*}", self._not_found)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = site._server.sockets[0].getsockname()[:2]  # type: ignore[union-attr]
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}"
         return self.url
 
@@ -86,8 +85,11 @@ class AnthropicStandIn:
         return [r for r in self.requests if r.scenario == scenario]
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        messages = body.get("messages", [])
+        try:
+            body = await request.json()
+            messages = body["messages"]
+        except (ValueError, KeyError, TypeError):
+            return _error(400, "invalid_request_error", "the body is no Messages API request")
         # A request for structured output is one of the CLI's own side calls (a session title).
         side = "format" in body.get("output_config", {})
         scenario = "side" if side else _scenario(messages)
@@ -106,13 +108,11 @@ class AnthropicStandIn:
             assert request.transport is not None
             request.transport.abort()  # no message_stop: the connection just ends
             return stream
-        tool_output = _tool_output(messages)
         if side:
             blocks = [("text", json.dumps({"title": "Stand-in session"}))]
-        elif scenario == "tool" and tool_output is None:
-            blocks = [_tool_use_block()]
         elif scenario == "tool":
-            blocks = [("text", f"tool said: {tool_output}")]
+            output = _tool_output(messages)
+            blocks = [_tool_use_block() if output is None else ("text", f"tool said: {output}")]
         else:
             prompts = _prompts(messages)
             blocks = [("text", f"turn {len(prompts)}: {prompts[-1] if prompts else ''}")]
