@@ -1,0 +1,244 @@
+"""The real Codex CLI through a real hub and agent, against the OpenAI Responses stand-in.
+
+One hub and one agent serve the module. The agent's owner points codex at the stand-in the way
+a user would point it at any OpenAI-compatible endpoint — a custom `model_provider` in
+`[tools.codex.config]` of agent.toml — and gives codex a CODEX_HOME of its own, so nothing
+reads or writes a real ~/.codex. The scenario is a marker word in the prompt (see
+standins/openai.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..integration.harness import Mesh, make_env
+from .matrix import record
+from .standins.openai import RETRY_AFTER, TOOL_COMMAND, OpenAIStandIn
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+KEY = "sk-standin-codex"
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[OpenAIStandIn]:
+    running = OpenAIStandIn()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def mesh(
+    cli_bin: Path, standin: OpenAIStandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Mesh]:
+    root = tmp_path_factory.mktemp("codex")
+    root.chmod(0o700)
+    mesh = Mesh(root=root, env=make_env(root))
+    mesh.init()
+    codex_home = root / "codex-home"
+    codex_home.mkdir()
+    agent_toml = f"""
+[tools.codex]
+binary = {json.dumps(str(cli_bin / "codex"))}
+model = "gpt-5-codex"
+env = {{ CODEX_HOME = {json.dumps(str(codex_home))} }}
+
+[tools.codex.config]
+model_provider = "standin"
+
+[tools.codex.config.model_providers.standin]
+name = "OpenAI stand-in"
+base_url = {json.dumps(standin.url)}
+env_key = "OPENAI_API_KEY"
+wire_api = "responses"
+"""
+
+    async def start() -> None:
+        await mesh.start_hub()
+        data_dir = mesh.join("codex")
+        (data_dir / "agent.toml").write_text(agent_toml)
+        mesh.start_agent(data_dir, env={"OPENAI_API_KEY": KEY})
+        await mesh.wait_agent_state("codex", "connected")
+
+    asyncio.run(start())
+    try:
+        yield mesh
+    finally:
+        mesh.stop_all()
+
+
+def run(mesh: Mesh, scenario: str, prompt: str, *args: str) -> tuple[dict[str, Any], float]:
+    """`photonctl run codex`; the task JSON it printed and the seconds it took (a matrix row)."""
+    started = time.monotonic()
+    done = mesh.ctl("run", "codex", "--input", f"prompt={prompt}", *args, "-o", "json", timeout=240)
+    seconds = time.monotonic() - started
+    assert done.stdout, done.stderr
+    task: dict[str, Any] = json.loads(done.stdout)
+    assert done.returncode == (0 if task["state"] == "SUCCEEDED" else 1), done.stderr
+    record("codex", scenario, task, seconds)
+    return task, seconds
+
+
+def failure(task: dict[str, Any]) -> tuple[str, str, int]:
+    assert task["state"] == "FAILED", task
+    return task["failure"]["failure_class"], task["failure"]["message"], task["attempt"]
+
+
+def logs(mesh: Mesh, task: dict[str, Any]) -> list[str]:
+    shown = mesh.ctl("tasks", "logs", task["id"])
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout.splitlines()
+
+
+def test_plain_answer(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, _ = run(mesh, "plain", "say hello")
+    assert task["state"] == "SUCCEEDED", task
+    assert task["outputs"]["result"] == "turn 1: say hello"
+    assert UUID.match(task["outputs"]["session_id"])
+    assert task["outputs"]["num_turns"] == 1
+    assert task["outputs"]["usage"] == {
+        "input_tokens": 120,
+        "cached_input_tokens": 20,
+        "cache_write_input_tokens": 0,
+        "output_tokens": 7,
+        "reasoning_output_tokens": 0,
+    }
+    request = standin.of("plain")[-1]
+    assert request.headers["Authorization"] == f"Bearer {KEY}"
+    assert request.body["model"] == "gpt-5-codex"
+    # Nothing but the model's endpoint was asked for (no model list, no WebSocket tries).
+    assert standin.side_requests == []
+
+
+def test_tool_round(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, _ = run(mesh, "tool", "scenario:tool run it")
+    assert task["state"] == "SUCCEEDED", task
+    # The answer quotes what the command printed: the CLI ran it in its sandbox and sent the
+    # output back (codex wraps it in a header: "Chunk ID: ...", "Output:").
+    assert task["outputs"]["result"].startswith("tool said: ")
+    assert task["outputs"]["result"].endswith("\ntool-ran-42"), task["outputs"]["result"]
+    lines = logs(mesh, task)
+    calls = [line for line in lines if " tool_call: " in line]
+    assert len(calls) == 2, lines  # started, then completed
+    assert calls[0].endswith(f"tool_call: /bin/bash -lc '{TOOL_COMMAND}'")
+    assert calls[1].endswith(f"tool_call: /bin/bash -lc '{TOOL_COMMAND}' (exit 0)")
+    assert len(standin.of("tool")) == 2  # the question, then the command's output
+    sent = standin.of("tool")[-1].body["input"]
+    outputs = [item for item in sent if item.get("type") == "function_call_output"]
+    assert outputs and "tool-ran-42" in outputs[0]["output"]
+
+
+def test_two_turn_thread(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    first, _ = run(mesh, "thread turn 1", "remember the word PINEAPPLE")
+    assert first["state"] == "SUCCEEDED", first
+    thread = first["outputs"]["session_id"]
+    second, _ = run(mesh, "thread turn 2", "which word was it?", "--input", f"resume={thread}")
+    assert second["state"] == "SUCCEEDED", second
+    assert second["outputs"]["result"] == "turn 2: which word was it?"
+    assert second["outputs"]["session_id"] == thread
+    # The second request carried the first turn: its prompt and the model's answer.
+    sent = json.dumps(standin.requests[-1].body["input"])
+    assert "remember the word PINEAPPLE" in sent
+    assert "turn 1: remember the word PINEAPPLE" in sent
+
+
+def test_unknown_thread_on_resume_is_invalid_input(mesh: Mesh) -> None:
+    thread = str(uuid.uuid4())
+    task, _ = run(mesh, "unknown session", "hello", "--input", f"resume={thread}")
+    failure_class, message, attempts = failure(task)
+    assert (failure_class, attempts) == ("invalid_input", 1)
+    assert message == (
+        f"codex has no thread {thread} to resume on this agent"
+        " (threads live in the agent's CODEX_HOME)"
+    )
+    assert not any("backtrace" in line.lower() for line in logs(mesh, task))
+
+
+def test_401_is_auth_at_once(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, seconds = run(mesh, "401", "scenario:auth401 hello")
+    failure_class, message, attempts = failure(task)
+    assert (failure_class, attempts) == ("auth", 1)
+    assert message.startswith(
+        "codex turn failed: unexpected status 401 Unauthorized: Incorrect API key provided."
+    )
+    # One request: neither the CLI nor PHOTON tried the refused key again.
+    assert len(standin.of("auth401")) == 1
+    assert seconds < 60
+
+
+def test_400_invalid_key_is_auth(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, _ = run(mesh, "400 invalid key", "scenario:badkey400 hello")
+    failure_class, message, attempts = failure(task)
+    assert (failure_class, attempts) == ("auth", 1)
+    # codex hands this one on as the raw response body; the adapter shows its message.
+    assert message == "codex turn failed: Incorrect API key provided. (invalid_api_key)"
+    assert len(standin.of("badkey400")) == 1
+
+
+def test_429_is_quota_retried_by_photon(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, seconds = run(mesh, "429", "scenario:quota429 hello")
+    failure_class, message, attempts = failure(task)
+    assert failure_class == "quota"
+    assert message == "codex turn failed: exceeded retry limit, last status: 429 Too Many Requests"
+    # codex drops the retry-after of an HTTP 429, so PHOTON's backoff decides; each attempt
+    # made one request (the CLI did not retry on its own).
+    assert task["failure"]["retry_at"] in (None, 0, "")
+    assert attempts == 3 and len(standin.of("quota429")) == 3
+    assert seconds < 60
+
+
+def test_rate_limit_in_the_stream_is_quota_with_its_retry_time(
+    mesh: Mesh, standin: OpenAIStandIn
+) -> None:
+    task, seconds = run(mesh, "429 in stream", "scenario:ratelimit hello")
+    failure_class, message, attempts = failure(task)
+    assert failure_class == "quota"
+    assert message.endswith("Please try again in 3s.")
+    assert attempts == 3 and len(standin.of("ratelimit")) == 3
+    # PHOTON waited the time codex reported between attempts: seconds, not minutes.
+    assert seconds >= 2 * RETRY_AFTER
+    assert seconds < 90
+    events = logs(mesh, task)
+    assert any("retry" in line.lower() for line in events), events
+
+
+def test_usage_limit_is_quota(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, seconds = run(mesh, "usage limit", "scenario:usagelimit hello")
+    failure_class, message, _ = failure(task)
+    assert failure_class == "quota"
+    assert "You\u2019ve hit your usage limit" in message and "try again at" in message
+    # codex gives the reset as a clock time to the minute: at most a minute away.
+    assert len(standin.of("usagelimit")) >= 1
+    assert seconds < 120
+
+
+def test_overloaded_is_a_tool_error_photon_retries(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, seconds = run(mesh, "5xx overloaded", "scenario:overloaded hello")
+    failure_class, message, attempts = failure(task)
+    assert (failure_class, attempts) == ("tool_error", 3)
+    assert message == (
+        "codex turn failed: Selected model is at capacity. Please try a different model."
+    )
+    # The provider's retries are bounded to none: one request per PHOTON attempt.
+    assert len(standin.of("overloaded")) == 3
+    assert seconds < 60
+
+
+def test_stream_cut_is_a_tool_error_photon_retries(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    task, seconds = run(mesh, "stream cut", "scenario:cut hello")
+    failure_class, message, attempts = failure(task)
+    assert (failure_class, attempts) == ("tool_error", 3)
+    assert message.startswith("codex turn failed: stream disconnected before completion")
+    assert len(standin.of("cut")) == 3
+    assert seconds < 60
