@@ -23,7 +23,7 @@ import pytest
 
 from ..integration.harness import Mesh, make_env
 from .matrix import record
-from .standins.openai import RETRY_AFTER, TOOL_COMMAND, OpenAIStandIn
+from .standins.openai import ESCAPE_COMMAND, RETRY_AFTER, TOOL_COMMAND, OpenAIStandIn
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 KEY = "sk-standin-codex"
@@ -63,6 +63,12 @@ name = "OpenAI stand-in"
 base_url = {json.dumps(standin.url)}
 env_key = "OPENAI_API_KEY"
 wire_api = "responses"
+
+# The sandbox's writable places are the workspace alone: codex also allows /tmp and $TMPDIR
+# by default, where this test's directories are.
+[tools.codex.config.sandbox_workspace_write]
+exclude_slash_tmp = true
+exclude_tmpdir_env_var = true
 """
 
     async def start() -> None:
@@ -158,6 +164,17 @@ def test_tool_round(mesh: Mesh, standin: OpenAIStandIn) -> None:
     sent = standin.of("tool")[-1].body["input"]
     outputs = [item for item in sent if item.get("type") == "function_call_output"]
     assert outputs and "tool-ran-42" in outputs[0]["output"]
+
+
+def test_the_sandbox_keeps_writes_in_the_workspace(mesh: Mesh) -> None:
+    workspace = mesh.root / "agent-codex" / "workspace"
+    task, _ = run(mesh, "sandbox", "scenario:escape try it")
+    assert task["state"] == "SUCCEEDED", task  # the command failed, the turn did not
+    assert "Read-only file system" in task["outputs"]["result"]
+    calls = [line for line in logs(mesh, task) if " tool_call: " in line]
+    assert calls[-1].endswith(f"tool_call: /bin/bash -lc '{ESCAPE_COMMAND}' (exit 1)"), calls
+    assert (workspace / "kept.txt").read_text() == "inside\n"
+    assert not (workspace.parent / "escaped").exists()
 
 
 def test_two_turn_thread(mesh: Mesh, standin: OpenAIStandIn) -> None:

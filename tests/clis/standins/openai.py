@@ -14,6 +14,7 @@ The scenario is a marker word in the conversation's latest user prompt, `scenari
   thread sends the earlier turns along, so its answer says `turn 2`).
 - tool: asks for codex's `exec_command` tool to run `echo tool-ran-42`, then answers with what
   the command printed (`tool said: ...`), which only a CLI that really ran it can know.
+- escape: the same round with ESCAPE_COMMAND, a write outside the working directory.
 - auth401 / badkey400: the API's answer to a bad key (401 invalid_api_key), and the same
   complaint as a 400.
 - quota429: 429 rate_limit_exceeded, "Please try again in 3s." and `retry-after: 3`.
@@ -38,6 +39,8 @@ from aiohttp import web
 MARKER: Final = re.compile(r"\bscenario:(\w+)")
 RETRY_AFTER: Final = 3
 TOOL_COMMAND: Final = "echo tool-ran-42"
+# Writes in the working directory, then beside it, which the workspace-write sandbox refuses.
+ESCAPE_COMMAND: Final = "echo inside > kept.txt && touch ../escaped && echo wrote-outside"
 _ERRORS: Final = {
     "auth401": (401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
     "badkey400": (400, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
@@ -121,10 +124,11 @@ class OpenAIStandIn:
             headers = {"retry-after": str(RETRY_AFTER)} if status == 429 else {}
             return _error(status, kind, code, message, headers)
         stream = _Stream(await _open_stream(request), body.get("model", ""))
-        if scenario == "tool":
+        if scenario in ("tool", "escape"):
             output = _tool_output(body.get("input", []))
+            command = TOOL_COMMAND if scenario == "tool" else ESCAPE_COMMAND
             if output is None:
-                await stream.call("exec_command", {"cmd": TOOL_COMMAND, "yield_time_ms": 5000})
+                await stream.call("exec_command", {"cmd": command, "yield_time_ms": 5000})
             else:
                 await stream.say(f"tool said: {output.strip()}")
         elif scenario == "ratelimit":
