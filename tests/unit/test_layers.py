@@ -4,7 +4,7 @@ Every import in photon/ counts: at the top of a module, inside a function (lazy)
 `if TYPE_CHECKING:`. The rules:
 - no import cycle anywhere in photon/;
 - only edge modules import gRPC or the generated code (photon.v1);
-- layered packages import downwards only: the hub (edge: api, mesh, web -> domain: workflows
+- layered packages import downwards only: the hub (edge: api, mesh, web -> domain: reports -> workflows
   -> tasks -> fleet, and security -> store -> core, with the composition root above them all),
   the agent (lifecycle -> session -> runner -> tools -> config) and the http and zai plugins
   (the plugin module at the top, pure helpers at the bottom);
@@ -45,6 +45,7 @@ LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("audit", "fleet", "security", "secrets"),
         ("tasks",),
         ("workflows",),
+        ("reports",),
         ("api", "mesh", "web"),
     ),
     "photon.agent": (("config",), ("tools",), ("runner",), ("session",), ("lifecycle",)),
