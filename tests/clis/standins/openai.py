@@ -15,6 +15,7 @@ The scenario is a marker word in the conversation's latest user prompt, `scenari
 - tool: asks for codex's `exec_command` tool to run `echo tool-ran-42`, then answers with what
   the command printed (`tool said: ...`), which only a CLI that really ran it can know.
 - escape: the same round with ESCAPE_COMMAND, a write outside the working directory.
+- slow: the same round with SLOW_COMMAND, a command still running when its tool call returns.
 - auth401 / badkey400: the API's answer to a bad key (401 invalid_api_key), and the same
   complaint as a 400.
 - quota429: 429 rate_limit_exceeded, "Please try again in 3s." and `retry-after: 3`.
@@ -41,6 +42,9 @@ RETRY_AFTER: Final = 3
 TOOL_COMMAND: Final = "echo tool-ran-42"
 # Writes in the working directory, then beside it, which the workspace-write sandbox refuses.
 ESCAPE_COMMAND: Final = "echo inside > kept.txt && touch ../escaped && echo wrote-outside"
+# Runs long past its yield time (codex's tool returns while it still runs).
+SLOW_COMMAND: Final = "sleep 317"
+_COMMANDS: Final = {"tool": TOOL_COMMAND, "escape": ESCAPE_COMMAND, "slow": SLOW_COMMAND}
 _ERRORS: Final = {
     "auth401": (401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
     "badkey400": (400, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
@@ -124,11 +128,12 @@ class OpenAIStandIn:
             headers = {"retry-after": str(RETRY_AFTER)} if status == 429 else {}
             return _error(status, kind, code, message, headers)
         stream = _Stream(await _open_stream(request), body.get("model", ""))
-        if scenario in ("tool", "escape"):
+        if scenario in _COMMANDS:
             output = _tool_output(body.get("input", []))
-            command = TOOL_COMMAND if scenario == "tool" else ESCAPE_COMMAND
+            command = _COMMANDS[scenario]
             if output is None:
-                await stream.call("exec_command", {"cmd": command, "yield_time_ms": 5000})
+                # The longest wait codex allows, so the slow command is still running then.
+                await stream.call("exec_command", {"cmd": command, "yield_time_ms": 30000})
             else:
                 await stream.say(f"tool said: {output.strip()}")
         elif scenario == "ratelimit":
