@@ -137,6 +137,15 @@ def logs(mesh: Mesh, task: dict[str, Any]) -> list[str]:
     return shown.stdout.splitlines()
 
 
+def test_the_agent_detects_the_real_codex(mesh: Mesh) -> None:
+    shown = mesh.ctl("agents", "show", "codex", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    tools = {t["name"]: t for t in json.loads(shown.stdout)["tools"]}
+    # `codex --version` prints "codex-cli 0.171.0": the version is the number alone.
+    assert tools["codex"]["available"], tools["codex"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tools["codex"]["version"]), tools["codex"]
+
+
 def test_plain_answer(mesh: Mesh, standin: OpenAIStandIn) -> None:
     task, _ = run(mesh, "plain", "say hello")
     assert task["state"] == "SUCCEEDED", task
