@@ -48,8 +48,7 @@ _USAGE_KEYS: Final = (
     "output_tokens",
     "reasoning_output_tokens",
 )
-# `codex exec resume` takes a UUID or a thread *name*, and an unknown name silently starts a new
-# thread: only an id is accepted, so a resume either continues that thread or fails.
+# What codex prints (on stderr, with no events) for a resume of a thread it has no record of.
 _NO_THREAD: Final = re.compile(r"no rollout found for thread id (\S+)")
 # Sent as `-c` overrides on every run, so the user's ~/.codex stays as it is.
 _QUIET: Final = (
@@ -123,6 +122,8 @@ class CodexPlugin(CliAdapter):
         if resume := text_field(inputs, "resume"):
             if resume.startswith("-"):
                 raise invalid("resume", "a thread id, not an option", "input")
+            # codex also takes a thread *name* here, and one it does not know silently starts a
+            # new thread: only an id, so a resume either continues that thread or fails.
             if not _is_uuid(resume):
                 raise invalid("resume", "a thread id (the UUID a run's session_id gives)", "input")
             # `resume` is a subcommand of exec; --sandbox and -C belong to exec, so they go first.
