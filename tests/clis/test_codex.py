@@ -15,9 +15,9 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pytest
 
@@ -92,26 +92,6 @@ exclude_tmpdir_env_var = true
         yield mesh
     finally:
         mesh.stop_all()
-
-
-# The scenarios PHOTON retries, with its backoff between attempts: started together with the
-# module's first test, so the module waits for the slowest, not for their sum.
-RETRIED: Final = {
-    "429": "scenario:quota429 hello",
-    "429 in stream": "scenario:ratelimit hello",
-    "usage limit": "scenario:usagelimit hello",
-    "5xx overloaded": "scenario:overloaded hello",
-    "stream cut": "scenario:cut hello",
-}
-
-
-Retried = dict[str, Future[tuple[dict[str, Any], float]]]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def retried(mesh: Mesh) -> Iterator[Retried]:
-    with ThreadPoolExecutor(max_workers=len(RETRIED)) as pool:
-        yield {name: pool.submit(run, mesh, name, prompt) for name, prompt in RETRIED.items()}
 
 
 def run(mesh: Mesh, scenario: str, prompt: str, *args: str) -> tuple[dict[str, Any], float]:
@@ -281,8 +261,17 @@ def test_400_invalid_key_is_auth(mesh: Mesh, standin: OpenAIStandIn) -> None:
     assert len(standin.of("badkey400")) == 1
 
 
-def test_429_is_quota_retried_by_photon(standin: OpenAIStandIn, retried: Retried) -> None:
-    task, seconds = retried["429"].result()
+class Ran(NamedTuple):
+    """One retried scenario's run, for its check."""
+
+    mesh: Mesh
+    standin: OpenAIStandIn
+    task: dict[str, Any]
+    seconds: float
+
+
+def _429_is_quota_retried_by_photon(run: Ran) -> None:
+    standin, task, seconds = run.standin, run.task, run.seconds
     failure_class, message, attempts = failure(task)
     assert failure_class == "quota"
     assert message == "codex turn failed: exceeded retry limit, last status: 429 Too Many Requests"
@@ -293,10 +282,8 @@ def test_429_is_quota_retried_by_photon(standin: OpenAIStandIn, retried: Retried
     assert seconds < HUNG
 
 
-def test_rate_limit_in_the_stream_is_quota_with_its_retry_time(
-    mesh: Mesh, standin: OpenAIStandIn, retried: Retried
-) -> None:
-    task, seconds = retried["429 in stream"].result()
+def _rate_limit_in_the_stream_gives_its_retry_time(run: Ran) -> None:
+    mesh, standin, task, seconds = run.mesh, run.standin, run.task, run.seconds
     failure_class, message, attempts = failure(task)
     assert failure_class == "quota"
     assert message.endswith("Please try again in 3s.")
@@ -310,20 +297,19 @@ def test_rate_limit_in_the_stream_is_quota_with_its_retry_time(
     assert len(waits) == 2, waits
 
 
-def test_usage_limit_is_quota(standin: OpenAIStandIn, retried: Retried) -> None:
-    task, seconds = retried["usage limit"].result()
-    failure_class, message, _ = failure(task)
+def _usage_limit_is_quota_with_its_reset_time(run: Ran) -> None:
+    standin, task, seconds = run.standin, run.task, run.seconds
+    failure_class, message, attempts = failure(task)
     assert failure_class == "quota"
     assert "You\u2019ve hit your usage limit" in message and "try again at" in message
-    # codex gives the reset as a clock time to the minute: at most a minute away.
-    assert len(standin.of("usagelimit")) >= 1
+    # codex gives the reset as a clock time, to the minute: a minute away at most.
+    assert task["failure"]["retry_at"]
+    assert attempts == 3 and len(standin.of("usagelimit")) == 3
     assert seconds < HUNG
 
 
-def test_overloaded_is_a_tool_error_photon_retries(
-    standin: OpenAIStandIn, retried: Retried
-) -> None:
-    task, seconds = retried["5xx overloaded"].result()
+def _overloaded_is_a_tool_error_photon_retries(run: Ran) -> None:
+    standin, task, seconds = run.standin, run.task, run.seconds
     failure_class, message, attempts = failure(task)
     assert (failure_class, attempts) == ("tool_error", 3)
     assert message == (
@@ -334,12 +320,36 @@ def test_overloaded_is_a_tool_error_photon_retries(
     assert seconds < HUNG
 
 
-def test_stream_cut_is_a_tool_error_photon_retries(
-    standin: OpenAIStandIn, retried: Retried
-) -> None:
-    task, seconds = retried["stream cut"].result()
+def _stream_cut_is_a_tool_error_photon_retries(run: Ran) -> None:
+    standin, task, seconds = run.standin, run.task, run.seconds
     failure_class, message, attempts = failure(task)
     assert (failure_class, attempts) == ("tool_error", 3)
     assert message.startswith("codex turn failed: stream disconnected before completion")
     assert len(standin.of("cut")) == 3
     assert seconds < HUNG
+
+
+# The failures PHOTON retries, with its backoff between attempts: run side by side in one test
+# (so the module waits for the slowest, not for their sum), each checked on its own.
+RETRIED: Final[dict[str, tuple[str, Callable[[Ran], None]]]] = {
+    "429": ("scenario:quota429 hello", _429_is_quota_retried_by_photon),
+    "429 in stream": (
+        "scenario:ratelimit hello",
+        _rate_limit_in_the_stream_gives_its_retry_time,
+    ),
+    "usage limit": ("scenario:usagelimit hello", _usage_limit_is_quota_with_its_reset_time),
+    "5xx overloaded": ("scenario:overloaded hello", _overloaded_is_a_tool_error_photon_retries),
+    "stream cut": ("scenario:cut hello", _stream_cut_is_a_tool_error_photon_retries),
+}
+
+
+def test_failures_photon_retries(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    with ThreadPoolExecutor(max_workers=len(RETRIED)) as pool:
+        runs = {name: pool.submit(run, mesh, name, prompt) for name, (prompt, _) in RETRIED.items()}
+    wrong = []
+    for name, (_, check) in RETRIED.items():
+        try:
+            check(Ran(mesh, standin, *runs[name].result()))
+        except AssertionError as exc:
+            wrong.append(f"{name} ({check.__name__}): {exc}")
+    assert not wrong, "\n".join(wrong)
