@@ -353,3 +353,23 @@ def test_failures_photon_retries(mesh: Mesh, standin: OpenAIStandIn) -> None:
         except AssertionError as exc:
             wrong.append(f"{name} ({check.__name__}): {exc}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_codex_own_openai_provider_gets_the_tasks_key(mesh: Mesh, standin: OpenAIStandIn) -> None:
+    # codex's built-in provider, pointed at the stand-in: it reads CODEX_API_KEY only, so the
+    # OPENAI_API_KEY the task gives must reach it under that name too.
+    overrides = ["-c", 'model_provider="openai"', "-c", f'openai_base_url="{standin.url}"']
+    task, _ = run(
+        mesh,
+        "openai provider",
+        "through the openai provider",
+        "--input",
+        f"extra_args:={json.dumps(overrides)}",
+        "--env",
+        "OPENAI_API_KEY=sk-from-the-task",
+    )
+    assert task["state"] == "SUCCEEDED", task
+    assert task["outputs"]["result"] == "turn 1: through the openai provider"
+    assert standin.requests[-1].headers["Authorization"] == "Bearer sk-from-the-task"
+    # It tries a WebSocket first (a 404 here), then streams over HTTPS.
+    assert {side for side in standin.side_requests} == {"GET /v1/responses"}
