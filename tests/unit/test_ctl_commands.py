@@ -81,6 +81,7 @@ def test_every_action_has_a_handler() -> None:
         "run",
         "workflow",
         "tasks",
+        "report",
         "user",
         "secret",
         "audit",
@@ -89,7 +90,7 @@ def test_every_action_has_a_handler() -> None:
     leaves = {"run": nouns.pop("run")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 31  # tasks diff among them
+    assert len(leaves) == 32  # tasks diff and report cost among them
     for name, parser in leaves.items():
         # A command on the client config alone (`context`) names a `local` handler instead.
         kind = "local" if name.startswith("context ") else "handler"

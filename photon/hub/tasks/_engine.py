@@ -30,6 +30,7 @@ from ...errors import ConflictError, InvalidArgumentError, NotFoundError, Secret
 from ...model import Failure, FailureClass, TaskSpec, ToolInfo
 from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
 from ..fleet import AssignTask, Fleet
+from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
 from ._machine import (
     QUEUED,
@@ -96,8 +97,10 @@ class TaskEngine:
         limits: Limits = DEFAULT_LIMITS,
         secrets: SecretResolver | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        stats: HubStats | None = None,
     ) -> None:
         self._store = store
+        self._stats = stats or HubStats()
         self._fleet = fleet
         self._secrets: SecretResolver = secrets or _NoSecrets()
         self._lost_after = lost_after
@@ -170,6 +173,8 @@ class TaskEngine:
         writes: list[asyncio.Future[None]] = []
         for command in commands:
             if isinstance(command, Persist):
+                if command.waited is not None:
+                    self._stats.task_dispatched(command.waited)
                 for follower in self._followers:
                     follower(command.task)
                 # Started now, so this task's writes are queued in the order they happened.
@@ -234,6 +239,8 @@ class TaskEngine:
         await self._store.update_task(
             task, expected_epoch=command.expected_epoch, events=[command.event]
         )
+        if task.state.terminal:
+            self._stats.task_finished(task)
         self._publish(task.id, command.event)
         self._publish(task.id, task)
         for then in command.then:
@@ -319,6 +326,8 @@ class TaskEngine:
                 )
             raise
         for task, (_, created) in zip(tasks, results, strict=True):
+            if created:
+                self._stats.task_submitted(task.spec.tool)
             if task.id not in early and created:
                 self._machine.admit(task)
                 self._published[task.id] = 0
@@ -385,6 +394,14 @@ class TaskEngine:
         """Those of the tasks whose end is committed. Raises NotFoundError for an unknown id."""
         tasks = await self.get_many(task_ids)
         return [task for task in tasks.values() if task.state.terminal]
+
+    def queued(self) -> dict[str, int]:
+        """How many tasks wait in the queue (queued, or waiting to retry), by tool."""
+        counts: dict[str, int] = {}
+        for task in self._machine.tasks():
+            if task.state in QUEUED:
+                counts[task.spec.tool] = counts.get(task.spec.tool, 0) + 1
+        return counts
 
     def waiting_reason(self, task: TaskRecord) -> str:
         if task.state not in QUEUED:
