@@ -111,10 +111,16 @@ def failure(task: dict[str, Any]) -> tuple[str, str, int]:
     return task["failure"]["failure_class"], task["failure"]["message"], task["attempt"]
 
 
-def logs(mesh: Mesh, task: dict[str, Any]) -> list[str]:
-    shown = mesh.ctl("tasks", "logs", task["id"])
-    assert shown.returncode == 0, shown.stderr
-    return shown.stdout.splitlines()
+def logs(mesh: Mesh, task: dict[str, Any], *, showing: str = "") -> list[str]:
+    """The task's event lines (`photonctl tasks logs`), once one of them holds `showing`."""
+    end = time.monotonic() + 15
+    while True:
+        shown = mesh.ctl("tasks", "logs", task["id"])
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        if any(showing in line for line in lines) or time.monotonic() > end:
+            return lines
+        time.sleep(0.5)
 
 
 def test_the_agent_detects_the_real_codex(mesh: Mesh) -> None:
@@ -153,7 +159,7 @@ def test_tool_round(mesh: Mesh, standin: OpenAIStandIn) -> None:
     # output back (codex wraps it in a header: "Chunk ID: ...", "Output:").
     assert task["outputs"]["result"].startswith("tool said: ")
     assert task["outputs"]["result"].endswith("\ntool-ran-42"), task["outputs"]["result"]
-    lines = logs(mesh, task)
+    lines = logs(mesh, task, showing="(exit 0)")
     calls = [line for line in lines if " tool_call: " in line]
     assert len(calls) == 2, lines  # started, then completed
     assert calls[0].endswith(f"tool_call: /bin/bash -lc '{TOOL_COMMAND}'")
@@ -169,7 +175,9 @@ def test_the_sandbox_keeps_writes_in_the_workspace(mesh: Mesh) -> None:
     task, _ = run(mesh, "sandbox", "scenario:escape try it")
     assert task["state"] == "SUCCEEDED", task  # the command failed, the turn did not
     assert "Read-only file system" in task["outputs"]["result"]
-    calls = [line for line in logs(mesh, task) if " tool_call: " in line]
+    lines = logs(mesh, task, showing="(exit 1)")
+    calls = [line for line in lines if " tool_call: " in line]
+    assert calls, lines
     assert calls[-1].endswith(f"tool_call: /bin/bash -lc '{ESCAPE_COMMAND}' (exit 1)"), calls
     assert (workspace / "kept.txt").read_text() == "inside\n"
     assert not (workspace.parent / "escaped").exists()
@@ -293,7 +301,8 @@ def _rate_limit_in_the_stream_gives_its_retry_time(run: Ran) -> None:
     assert seconds < HUNG
     # The reset time reached the hub, which waited for it before each retry.
     assert task["failure"]["retry_at"]
-    waits = [line for line in logs(mesh, task) if "failed (quota); retry in" in line]
+    lines = logs(mesh, task, showing="state: failed")
+    waits = [line for line in lines if "failed (quota); retry in" in line]
     assert len(waits) == 2, waits
 
 
