@@ -86,11 +86,12 @@ def test_every_action_has_a_handler() -> None:
         "secret",
         "audit",
         "context",
+        "dashboard",
     ]
-    leaves = {"run": nouns.pop("run")}
+    leaves = {"run": nouns.pop("run"), "dashboard": nouns.pop("dashboard")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 32  # tasks diff and report cost among them
+    assert len(leaves) == 33  # tasks diff, report cost and dashboard among them
     for name, parser in leaves.items():
         # A command on the client config alone (`context`) names a `local` handler instead.
         kind = "local" if name.startswith("context ") else "handler"

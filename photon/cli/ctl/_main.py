@@ -12,6 +12,7 @@ from . import (
     _agents,
     _audit,
     _contexts,
+    _dashboard,
     _join_token,
     _report,
     _run,
@@ -34,6 +35,7 @@ NOUNS = (
     _secret,
     _audit,
     _contexts,
+    _dashboard,
 )
 
 
