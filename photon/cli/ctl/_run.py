@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,26 @@ def register(commands: Commands) -> None:
         metavar="K=V",
         help="an environment variable for the tool; V may be secret:NAME (repeatable)",
     )
+    parser.add_argument(
+        "--continue",
+        dest="continue_from",
+        default="",
+        metavar="TASK_ID",
+        help="continue that task's AI session (on the agent that holds it)",
+    )
+    parser.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="a tool to run instead when TOOL is out of quota on every agent (repeatable)",
+    )
+    parser.add_argument(
+        "--budget-usd",
+        type=float,
+        metavar="USD",
+        help="stop retrying once the attempts have spent this many dollars",
+    )
     parser.add_argument("--detach", action="store_true")
     parser.set_defaults(handler=_run)
 
@@ -59,7 +80,17 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
         "timeout": parse_duration(args.timeout) if args.timeout else None,
         "idempotency_key": args.idempotency_key,
         "env": parse_env(args.env),
+        "continue_from": args.continue_from,
+        "fallback": args.fallback,
+        "budget_usd": budget(args.budget_usd, "--budget-usd"),
     }
+
+
+def budget(value: float | None, flag: str) -> float | None:
+    """A dollar budget from a flag; raises UsageError unless it is a positive amount."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{flag} must be a positive number of dollars, not {value:g}")
+    return value
 
 
 async def _run(args: argparse.Namespace, client: PhotonClient) -> int:

@@ -26,6 +26,7 @@ def spec_to_json(spec: TaskSpec) -> str:
     raw = {name: getattr(spec, name) for name in _SPEC_FIELDS}
     raw["retry"] = {name: getattr(spec.retry, name) for name in _RETRY_FIELDS}
     raw["locks"] = list(spec.locks)
+    raw["fallback"] = list(spec.fallback)
     return dumps(raw)
 
 
@@ -33,8 +34,9 @@ def spec_from_json(text: str) -> TaskSpec:
     raw: dict[str, Any] = {k: v for k, v in json.loads(text).items() if k in _SPEC_FIELDS}
     if "retry" in raw:
         raw["retry"] = RetryPolicy(**raw["retry"])
-    if "locks" in raw:
-        raw["locks"] = tuple(raw["locks"])
+    for name in ("locks", "fallback"):
+        if name in raw:
+            raw[name] = tuple(raw[name])
     return TaskSpec(**raw)
 
 

@@ -45,6 +45,7 @@ from ._machine import (
     submitted,
 )
 from ._scheduler import ToolLimit, refusal
+from ._sessions import continue_session
 from ._validation import check_spec
 
 log = logging.getLogger(__name__)
@@ -275,6 +276,7 @@ class TaskEngine:
         store runs to an end.
         """
         members: dict[str, AgentRecord] | None = None
+        continued: dict[str, TaskRecord] = {}
         checked = []
         for index, spec in enumerate(specs):
             if index and not index % CHECKS_PER_TURN:
@@ -282,7 +284,16 @@ class TaskEngine:
             try:
                 if spec.agent and members is None:
                     members = {a.id: a for a in await self._store.list_agents()}
-                checked.append(self._check(spec, refuse=refuse, members=members or {}))
+                if spec.continue_from and spec.continue_from not in continued:
+                    continued[spec.continue_from] = await self._continued(spec.continue_from)
+                checked.append(
+                    self._check(
+                        spec,
+                        refuse=refuse,
+                        members=members or {},
+                        previous=continued.get(spec.continue_from),
+                    )
+                )
             except (InvalidArgumentError, ConflictError, NotFoundError) as exc:
                 raise exc if single else type(exc)(f"spec {index}: {exc}") from None
         now = _now()
@@ -327,8 +338,20 @@ class TaskEngine:
         self._wake.set()
         return results
 
+    async def _continued(self, task_id: str) -> TaskRecord:
+        """The task a submission continues. Raises NotFoundError."""
+        try:
+            return self._machine.get(task_id) or await self._store.get_task(task_id)
+        except NotFoundError:
+            raise NotFoundError(f"continue_from: task {task_id} not found") from None
+
     def _check(
-        self, spec: TaskSpec, *, refuse: bool, members: Mapping[str, AgentRecord]
+        self,
+        spec: TaskSpec,
+        *,
+        refuse: bool,
+        members: Mapping[str, AgentRecord],
+        previous: TaskRecord | None = None,
     ) -> TaskSpec:
         if spec.selector:
             parse_selector(spec.selector)
@@ -336,7 +359,10 @@ class TaskEngine:
             spec = replace(spec, agent=_resolve_pin(spec.agent, members))
         if spec.env:
             self.check_env(spec.env)
-        spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
+        tools = [t for s in self._fleet for t in s.tools]
+        if previous is not None:
+            spec = continue_session(spec, previous, tools)
+        spec = check_spec(spec, tools)
         if refuse and (reason := self.refusal(spec)):
             raise ConflictError(reason)
         return spec
@@ -504,6 +530,7 @@ class TaskEngine:
         self._carry_out(
             self._machine.agent_connected(agent_id, running=running, held=held, now=_now())
         )
+        self._wake.set()  # tasks pinned to it, or continuing a session it holds, can go now
 
     def on_agent_lost(self, agent_id: str) -> None:
         self._carry_out(self._machine.agent_lost(agent_id, _now()))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from ..._selector import parse_selector
 from ...model import TaskSpec
 from ..core import AgentView
+from ._sessions import awaiting_session
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +42,11 @@ def place(
         candidates = [a for a in candidates if a.id == spec.agent]
         if not candidates:
             pinned = next((a for a in agents if a.id == spec.agent), None)
+            if spec.continue_from:
+                draining = pinned is not None and pinned.draining
+                name = pinned.name if pinned is not None else spec.agent
+                state = "is draining" if draining else "is not connected"
+                return Waiting(reason=awaiting_session(spec, name, state))
             if pinned is not None and pinned.draining:
                 return Waiting(reason=f"agent {pinned.name} is draining")
             return Waiting(reason=f"agent {spec.agent} is not connected")

@@ -401,6 +401,13 @@ class WorkflowEngine:
         except InvalidArgumentError as exc:
             self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
             return
+        if spec.continues:
+            continued = run.steps[spec.continues].task_ids
+            if len(continued) != 1:
+                message = f"continues step {spec.continues!r}, which ran no task"
+                self._set_step(run, spec.id, state=StepState.FAILED, message=message)
+                return
+            specs = [replace(s, continue_from=continued[0]) for s in specs]
         try:
             # Keys are made up here, so a run this hub started cannot have their tasks yet.
             submitted = await self._tasks.submit_many(
