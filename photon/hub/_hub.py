@@ -200,7 +200,7 @@ class Hub:
             )
             web = WebServer(
                 listen=config.http_listen,
-                metrics=HubMetrics(fleet=fleet, registry=self._registry),
+                metrics=HubMetrics(fleet=fleet, registry=self._registry, quota=engine.quota_blocks),
                 ready=self.ready.is_set,
             )
             http_port = await web.start()

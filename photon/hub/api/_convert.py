@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
 from ...model import AgentState
@@ -12,6 +12,7 @@ from ...wire import failure_to_proto, metrics_to_proto, spec_to_proto, state_to_
 from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord, UserRecord
 from ..fleet import AgentSession
 from ..secrets import SecretInfo
+from ..tasks import QuotaBlock
 from ..workflows import Snapshot
 
 
@@ -45,9 +46,14 @@ def event_to_proto(event: TaskEventRecord) -> common_pb2.TaskEvent:
 
 
 def agent_to_proto(
-    record: AgentRecord, session: AgentSession | None, *, schemas: bool = True
+    record: AgentRecord,
+    session: AgentSession | None,
+    *,
+    schemas: bool = True,
+    quota: Iterable[QuotaBlock] = (),
 ) -> admin_pb2.Agent:
-    """An agent as stored, with what its session knows when it has one (else it is lost)."""
+    """An agent as stored, with what its session knows when it has one (else it is lost), and
+    the tools out of quota on it."""
     msg = admin_pb2.Agent(
         id=record.id,
         name=record.name,
@@ -57,6 +63,11 @@ def agent_to_proto(
         joined_at=record.joined_at,
         certificate_serial=record.certificate_serial,
         certificate_expires_at=record.certificate_expires_at,
+        quota_blocks=[
+            admin_pb2.QuotaBlock(tool=b.tool, until=b.until)
+            for b in quota
+            if b.agent_id == record.id
+        ],
     )
     if session is not None:
         msg.state = _agent_state(session.state)

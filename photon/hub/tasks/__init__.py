@@ -14,6 +14,7 @@ from ._machine import Progress as Progress
 from ._machine import Record as Record
 from ._machine import Send as Send
 from ._machine import TaskMachine as TaskMachine
+from ._quota import QuotaBlock as QuotaBlock
 from ._scheduler import Assignment as Assignment
 from ._scheduler import Placement as Placement
 from ._scheduler import Scheduler as Scheduler
@@ -35,6 +36,7 @@ __all__ = [
     "Persist",
     "Placement",
     "Progress",
+    "QuotaBlock",
     "Record",
     "Scheduler",
     "SecretResolver",

@@ -30,6 +30,7 @@ from ...model import Failure, FailureClass, TaskSpec, ToolInfo
 from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
 from ..fleet import AssignTask, Fleet
 from ..store import EnrolmentStore, TaskStore
+from ._budget import with_budget_input
 from ._machine import (
     QUEUED,
     Command,
@@ -44,6 +45,7 @@ from ._machine import (
     TaskMachine,
     submitted,
 )
+from ._quota import QuotaBlock
 from ._scheduler import ToolLimit, refusal
 from ._sessions import continue_session
 from ._validation import check_spec
@@ -232,7 +234,10 @@ class TaskEngine:
     async def _persist(self, command: Persist) -> None:
         task = command.task
         await self._store.update_task(
-            task, expected_epoch=command.expected_epoch, events=[command.event]
+            task,
+            expected_epoch=command.expected_epoch,
+            events=[command.event],
+            respec=command.respec,
         )
         self._publish(task.id, command.event)
         self._publish(task.id, task)
@@ -362,7 +367,7 @@ class TaskEngine:
         tools = [t for s in self._fleet for t in s.tools]
         if previous is not None:
             spec = continue_session(spec, previous, tools)
-        spec = check_spec(spec, tools)
+        spec = check_spec(with_budget_input(spec, tools), tools)
         if refuse and (reason := self.refusal(spec)):
             raise ConflictError(reason)
         return spec
@@ -386,6 +391,10 @@ class TaskEngine:
     def tools(self) -> list[ToolInfo]:
         """What the connected agents offer."""
         return self._fleet.tools()
+
+    def quota_blocks(self) -> list[QuotaBlock]:
+        """The tools out of quota on agents now, and until when (docs/tasks.md)."""
+        return self._machine.quota_blocks(time.monotonic())
 
     async def get(self, task_id: str) -> tuple[TaskRecord, str]:
         """The task and, when queued, why it is waiting. Raises NotFoundError."""
@@ -481,7 +490,7 @@ class TaskEngine:
             now = _now()
             self._wake.clear()
             if self._machine.has_queued():  # an empty queue need not look at every agent
-                commands = self._machine.dispatch(self._fleet.views(), now)
+                commands = self._machine.dispatch(self._fleet.views(), now, self._fleet.tools())
                 if commands:
                     self._carry_out(commands)
                     self._wake.clear()  # nothing it did can place more in this pass's place

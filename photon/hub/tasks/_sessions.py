@@ -7,14 +7,13 @@ that continues task T runs T's tool on T's agent only, with T's `session_id` out
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import replace
 
 from ...errors import InvalidArgumentError
 from ...model import TaskSpec, ToolInfo
 from ..core import TaskRecord
-from ._validation import resolve_action
+from ._validation import input_names, resolve_action
 
 SESSION_INPUT = "resume"
 SESSION_OUTPUT = "session_id"
@@ -39,8 +38,8 @@ def continue_session(spec: TaskSpec, previous: TaskRecord, tools: Iterable[ToolI
             f"{where} ran {previous.spec.tool}; a session of {previous.spec.tool} cannot be"
             f" continued by {spec.tool}"
         )
-    _, schema = resolve_action(spec, tools)
-    if schema and SESSION_INPUT not in json.loads(schema).get("properties", {}):
+    accepted = input_names(resolve_action(spec, tools)[1])
+    if accepted is not None and SESSION_INPUT not in accepted:
         raise InvalidArgumentError(f"tool {spec.tool} has no sessions to continue")
     if not previous.state.terminal:
         raise InvalidArgumentError(

@@ -6,11 +6,13 @@ resident memory, which a hub that nobody scrapes should not carry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from ...model import AgentState
 from ..fleet import Fleet
+from ..tasks import QuotaBlock
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -20,11 +22,20 @@ if TYPE_CHECKING:
 class HubMetrics:
     """The fleet's gauges, computed at each scrape."""
 
-    def __init__(self, *, fleet: Fleet, registry: CollectorRegistry | None = None) -> None:
-        self._collector = _FleetCollector(fleet)
+    def __init__(
+        self,
+        *,
+        fleet: Fleet,
+        registry: CollectorRegistry | None = None,
+        quota: Callable[[], Iterable[QuotaBlock]] | None = None,
+    ) -> None:
+        self._collectors: list[_FleetCollector | _QuotaCollector] = [_FleetCollector(fleet)]
+        if quota is not None:
+            self._collectors.append(_QuotaCollector(quota))
         self._registry = registry
         if registry is not None:
-            registry.register(self._collector)
+            for collector in self._collectors:
+                registry.register(collector)
 
     def scrape(self) -> tuple[str, bytes]:
         """The content type and body of a /metrics response."""
@@ -32,7 +43,8 @@ class HubMetrics:
 
         if self._registry is None:
             self._registry = CollectorRegistry()
-            self._registry.register(self._collector)
+            for collector in self._collectors:
+                self._registry.register(collector)
         return CONTENT_TYPE_LATEST, generate_latest(self._registry)
 
 
@@ -55,3 +67,23 @@ class _FleetCollector:
             agents.add_metric([state.value], count)
         yield agents
         yield GaugeMetricFamily("photon_tasks_running", "Tasks running on agents", value=running)
+
+
+class _QuotaCollector:
+    """`photon_tool_quota_blocked{tool}`: how many agents each tool is out of quota on."""
+
+    def __init__(self, blocks: Callable[[], Iterable[QuotaBlock]]) -> None:
+        self._blocks = blocks
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from prometheus_client.core import GaugeMetricFamily  # only a registry calls this
+
+        counts = Counter(b.tool for b in self._blocks())
+        gauge = GaugeMetricFamily(
+            "photon_tool_quota_blocked",
+            "Agents a tool is out of quota on, until its reset",
+            labels=["tool"],
+        )
+        for tool, count in sorted(counts.items()):
+            gauge.add_metric([tool], count)
+        yield gauge
