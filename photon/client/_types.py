@@ -311,6 +311,8 @@ class Workflow:
     finished_at: float | None
     message: str
     steps: tuple[WorkflowStep, ...]
+    budget_usd: float | None = None
+    spent_usd: float = 0.0  # what its steps' tools reported spending
 
     def step(self, step_id: str) -> WorkflowStep:
         return next(s for s in self.steps if s.id == step_id)
@@ -330,6 +332,8 @@ def workflow_from_proto(msg: admin_pb2.Workflow) -> Workflow:
         created_at=msg.created_at,
         finished_at=_opt(msg.finished_at),
         message=msg.message,
+        budget_usd=msg.budget_usd or None,
+        spent_usd=msg.spent_usd,
         steps=tuple(
             WorkflowStep(
                 id=s.id,

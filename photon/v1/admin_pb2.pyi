@@ -86,7 +86,7 @@ class WorkflowStep(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., action: _Optional[str] = ..., needs: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[StepState, str]] = ..., task_ids: _Optional[_Iterable[str]] = ..., agent_ids: _Optional[_Iterable[str]] = ..., outputs_json: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., tasks_done: _Optional[int] = ..., cost_usd: _Optional[float] = ..., last_event: _Optional[_Union[_common_pb2.TaskEvent, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "name", "state", "inputs_json", "created_at", "finished_at", "message", "steps")
+    __slots__ = ("id", "name", "state", "inputs_json", "created_at", "finished_at", "message", "steps", "budget_usd", "spent_usd")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +95,8 @@ class Workflow(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_USD_FIELD_NUMBER: _ClassVar[int]
+    SPENT_USD_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: WorkflowState
@@ -103,7 +105,9 @@ class Workflow(_message.Message):
     finished_at: float
     message: str
     steps: _containers.RepeatedCompositeFieldContainer[WorkflowStep]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., inputs_json: _Optional[str] = ..., created_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[WorkflowStep, _Mapping]]] = ...) -> None: ...
+    budget_usd: float
+    spent_usd: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., inputs_json: _Optional[str] = ..., created_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[WorkflowStep, _Mapping]]] = ..., budget_usd: _Optional[float] = ..., spent_usd: _Optional[float] = ...) -> None: ...
 
 class JoinToken(_message.Message):
     __slots__ = ("id", "labels", "uses_left", "expires_at", "revoked", "created_at")

@@ -10,17 +10,18 @@ from photon.hub.tasks._budget import Spend, with_budget_input
 from photon.model import ActionInfo, TaskSpec, ToolInfo
 
 
-def test_an_attempt_counts_its_outputs_cost_else_its_cost_events_and_counts_once() -> None:
+def test_an_attempt_counts_its_outputs_cost_else_its_cost_events_whenever_they_come() -> None:
     spend = Spend()
     spend.event("t", 1, "cost", {"usd": 0.1})
     spend.event("t", 1, "cost", {"usd": 0.2})
     spend.event("t", 1, "log", {"usd": 5})
     assert spend.total("t") == pytest.approx(0.3)
     assert spend.ended("t", 1, None) == pytest.approx(0.3)
-    assert spend.ended("t", 1, {"cost_usd": 7}) == pytest.approx(0.3)  # already counted
-    spend.event("t", 1, "cost", {"usd": 1})  # late, for an ended attempt
+    spend.event("t", 1, "cost", {"usd": 0.1})  # committed after the end was seen
+    assert spend.total("t") == pytest.approx(0.4)
     spend.event("t", 2, "cost", {"usd": 0.1})
-    assert spend.ended("t", 2, {"cost_usd": 0.05}) == pytest.approx(0.35)  # outputs win
+    assert spend.ended("t", 2, {"cost_usd": 0.05}) == pytest.approx(0.45)  # outputs win
+    assert spend.ended("t", 2, {"cost_usd": 9}) == pytest.approx(0.45)  # counted once
     spend.forget("t")
     assert spend.total("t") == 0.0
 

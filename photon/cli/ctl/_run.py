@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +15,7 @@ from ...model import MAX_PRIORITY, TaskState
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import parse_duration, parse_env
 from .._output import render
-from ._command import add_input_flags, check_range, event_line, output_flag, read_inputs
+from ._command import add_input_flags, budget, check_range, event_line, output_flag, read_inputs
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -84,13 +83,6 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
         "fallback": args.fallback,
         "budget_usd": budget(args.budget_usd, "--budget-usd"),
     }
-
-
-def budget(value: float | None, flag: str) -> float | None:
-    """A dollar budget from a flag; raises UsageError unless it is a positive amount."""
-    if value is not None and not (math.isfinite(value) and value > 0):
-        raise UsageError(f"{flag} must be a positive number of dollars, not {value:g}")
-    return value
 
 
 async def _run(args: argparse.Namespace, client: PhotonClient) -> int:

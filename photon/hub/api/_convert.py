@@ -125,6 +125,8 @@ def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_p
         created_at=record.created_at,
         finished_at=record.finished_at or 0.0,
         message=record.message,
+        budget_usd=(snapshot.spec.budget_usd if snapshot.spec else None) or 0.0,
+        spent_usd=snapshot.spent_usd,
     )
     if not with_steps:
         return msg

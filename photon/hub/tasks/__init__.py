@@ -1,6 +1,9 @@
 """Tasks: the lifecycle state machine, the scheduler's placement rules, and the engine that
 carries their decisions out."""
 
+from ._budget import Spend as Spend
+from ._budget import budget_reached as budget_reached
+from ._budget import dollars as dollars
 from ._engine import SecretResolver as SecretResolver
 from ._engine import TaskEngine as TaskEngine
 from ._engine import WatchItem as WatchItem
@@ -41,12 +44,15 @@ __all__ = [
     "Scheduler",
     "SecretResolver",
     "Send",
+    "Spend",
     "TaskEngine",
     "TaskMachine",
     "ToolLimit",
     "Waiting",
     "WatchItem",
+    "budget_reached",
     "check_spec",
+    "dollars",
     "input_errors",
     "place",
     "refusal",

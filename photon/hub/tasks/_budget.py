@@ -41,35 +41,31 @@ def budget_reached(budget: float, spent: float) -> str:
 
 
 class Spend:
-    """What each task has spent: its ended attempts, and the cost events of the current one.
-    Each attempt counts once, however often its end is reported."""
+    """What each task has spent, attempt by attempt. An attempt's events count whenever they
+    come (before or after its end is known); its outputs' cost, once reported, replaces them."""
 
     def __init__(self) -> None:
-        self._settled: dict[str, float] = {}
-        self._ended: dict[str, int] = {}  # task id -> the last attempt counted
-        self._running: dict[tuple[str, int], float] = {}  # cost events of unended attempts
+        self._events: dict[str, dict[int, float]] = {}  # task id -> attempt -> events' usd
+        self._reported: dict[str, dict[int, float]] = {}  # task id -> attempt -> cost_usd
 
     def event(self, task_id: str, attempt: int, kind: str, data: Mapping[str, Any]) -> None:
-        if kind == "cost" and attempt > self._ended.get(task_id, 0):
-            key = (task_id, attempt)
-            self._running[key] = self._running.get(key, 0.0) + dollars(data.get("usd"))
+        if kind == "cost":
+            attempts = self._events.setdefault(task_id, {})
+            attempts[attempt] = attempts.get(attempt, 0.0) + dollars(data.get("usd"))
 
     def ended(self, task_id: str, attempt: int, outputs: Mapping[str, Any] | None) -> float:
-        """Count the attempt's spend (once); the task's total."""
-        if attempt > self._ended.get(task_id, 0):
-            from_events = self._running.pop((task_id, attempt), 0.0)
-            reported = (outputs or {}).get("cost_usd")
-            spent = dollars(reported) if reported is not None else from_events
-            self._settled[task_id] = self._settled.get(task_id, 0.0) + spent
-            self._ended[task_id] = attempt
+        """Note the attempt's outputs; the task's total."""
+        reported = (outputs or {}).get("cost_usd")
+        if reported is not None:
+            self._reported.setdefault(task_id, {}).setdefault(attempt, dollars(reported))
         return self.total(task_id)
 
     def total(self, task_id: str) -> float:
-        running = sum(v for (t, _), v in self._running.items() if t == task_id)
-        return self._settled.get(task_id, 0.0) + running
+        reported = self._reported.get(task_id, {})
+        events = self._events.get(task_id, {})
+        from_events = sum(usd for attempt, usd in events.items() if attempt not in reported)
+        return sum(reported.values()) + from_events
 
     def forget(self, task_id: str) -> None:
-        self._settled.pop(task_id, None)
-        self._ended.pop(task_id, None)
-        for key in [k for k in self._running if k[0] == task_id]:
-            del self._running[key]
+        self._events.pop(task_id, None)
+        self._reported.pop(task_id, None)
