@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from photon.errors import InvalidArgumentError
 from photon.hub.tasks._budget import Spend, with_budget_input
+from photon.hub.workflows._spec import parse_workflow
 from photon.model import ActionInfo, TaskSpec, ToolInfo
 
 
@@ -48,3 +50,9 @@ def test_the_budget_becomes_the_cap_of_tools_that_take_one() -> None:
     gemini = TaskSpec(tool="gemini-cli", inputs={"prompt": "x"}, budget_usd=0.5)
     assert with_budget_input(gemini, tools) == gemini
     assert with_budget_input(TaskSpec(tool="claude-code"), tools).inputs == {}
+
+
+@pytest.mark.parametrize("bad", [0, -1, "1", True, float("inf")])
+def test_a_workflow_budget_must_be_a_positive_amount(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="workflow budget_usd: must be a positive"):
+        parse_workflow({"name": "w", "budget_usd": bad, "steps": [{"id": "a", "tool": "echo"}]})
