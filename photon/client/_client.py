@@ -12,8 +12,16 @@ import grpc
 import grpc.aio
 
 from .._bounds import DOCUMENT, WORKFLOW, JsonBounds, dump_json
+from .._repos import isolation
 from ..errors import AuthError, InvalidArgumentError, PhotonError, TransportError
-from ..model import DEFAULT_PRIORITY, DEFAULT_QUEUE_TIMEOUT, RetryPolicy, TaskSpec, TaskState
+from ..model import (
+    DEFAULT_PRIORITY,
+    DEFAULT_QUEUE_TIMEOUT,
+    RetryPolicy,
+    TaskSpec,
+    TaskState,
+    WorkspaceSpec,
+)
 from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2
 from ..wire import CHANNEL_OPTIONS, error_for, spec_to_proto, state_to_proto
 from ._context import ClientContext, load_context
@@ -411,8 +419,10 @@ def task_spec(
     continue_from: str = "",
     fallback: Sequence[str] = (),
     budget_usd: float | None = None,
+    workspace: WorkspaceSpec | Mapping[str, str] | None = None,
 ) -> TaskSpec:
-    """A task to submit (docs/tasks.md); unset fields take the hub's defaults."""
+    """A task to submit (docs/tasks.md); unset fields take the hub's defaults. `workspace` may
+    be given as JSON would, `{"repo": ..., "ref": ..., "isolate": ...}`."""
     return TaskSpec(
         tool=tool,
         action=action,
@@ -430,6 +440,20 @@ def task_spec(
         continue_from=continue_from,
         fallback=tuple(fallback),
         budget_usd=budget_usd,
+        workspace=_workspace(workspace),
+    )
+
+
+def _workspace(value: WorkspaceSpec | Mapping[str, str] | None) -> WorkspaceSpec | None:
+    """Raises InvalidArgumentError for a mapping with other keys or an unknown `isolate`."""
+    if value is None or isinstance(value, WorkspaceSpec):
+        return value
+    if unknown := set(value) - {"repo", "ref", "isolate"}:
+        raise InvalidArgumentError(f"workspace: unknown field {min(unknown)!r}")
+    return WorkspaceSpec(
+        repo=str(value.get("repo", "")),
+        ref=str(value.get("ref", "")),
+        isolate=isolation(str(value.get("isolate", ""))),
     )
 
 

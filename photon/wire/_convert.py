@@ -12,6 +12,7 @@ import math
 from typing import Any, cast
 
 from .._bounds import DOCUMENT, READ, JsonBounds, OutOfBounds, load_json
+from .._repos import isolation
 from ..errors import InvalidArgumentError
 from ..model import (
     DEFAULT_PRIORITY,
@@ -25,6 +26,7 @@ from ..model import (
     TaskSpec,
     TaskState,
     ToolInfo,
+    WorkspaceSpec,
 )
 from ..v1 import common_pb2
 
@@ -69,7 +71,23 @@ def spec_to_proto(spec: TaskSpec, *, task_id: str = "") -> common_pb2.TaskSpec:
         continue_from=spec.continue_from,
         fallback=list(spec.fallback),
         budget_usd=spec.budget_usd or 0.0,
+        workspace=workspace_to_proto(spec.workspace),
     )
+
+
+def workspace_to_proto(spec: WorkspaceSpec | None) -> common_pb2.WorkspaceSpec | None:
+    if spec is None:
+        return None
+    return common_pb2.WorkspaceSpec(repo=spec.repo, ref=spec.ref, isolate=spec.isolate.value)
+
+
+def workspace_from_proto(msg: common_pb2.TaskSpec) -> WorkspaceSpec | None:
+    """The spec's workspace, None when it has none. Raises InvalidArgumentError for an
+    unknown `isolate`."""
+    if not msg.HasField("workspace"):
+        return None
+    ws = msg.workspace
+    return WorkspaceSpec(repo=ws.repo, ref=ws.ref, isolate=isolation(ws.isolate))
 
 
 def spec_from_proto(
@@ -118,6 +136,7 @@ def spec_from_proto(
         continue_from=msg.continue_from,
         fallback=tuple(msg.fallback),
         budget_usd=msg.budget_usd or None,
+        workspace=workspace_from_proto(msg),
     )
 
 

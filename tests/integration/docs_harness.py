@@ -319,7 +319,7 @@ def unrun_workflows(blocks: list[Block]) -> list[str]:
 
 # -- TOML ---------------------------------------------------------------------------------------
 
-AGENT_KEYS = frozenset({"labels", "slots", "tools", "workspace_roots"})
+AGENT_KEYS = frozenset({"labels", "slots", "tools", "workspace_roots", "workspaces"})
 
 
 def check_toml(block: Block, tmp: Path) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from ..._env import check_env, references
 from ..._ids import new_ulid
+from ..._repos import check_workspace, workspace_lock
 from ..._selector import parse_selector
 from ..._text import shorten
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError, SecretError
@@ -364,6 +365,11 @@ class TaskEngine:
             spec = replace(spec, agent=_resolve_pin(spec.agent, members))
         if spec.env:
             self.check_env(spec.env)
+        if spec.workspace is not None:
+            check_workspace(spec.workspace)
+            lock = workspace_lock(spec.workspace)
+            if lock is not None and lock not in spec.locks:
+                spec = replace(spec, locks=(*spec.locks, lock))
         tools = [t for s in self._fleet for t in s.tools]
         if previous is not None:
             spec = continue_session(spec, previous, tools)

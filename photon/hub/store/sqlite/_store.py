@@ -559,6 +559,13 @@ class SqliteStore:
             )
         return [_task(r) for r in rows]
 
+    async def list_finished_tasks(self, *, since: float, limit: int) -> list[TaskRecord]:
+        rows = await self._read(
+            "SELECT * FROM tasks WHERE finished_at >= ? ORDER BY finished_at, id LIMIT ?",
+            (since, limit),
+        )
+        return [_task(r) for r in rows]
+
     async def list_unfinished_tasks(self) -> list[TaskRecord]:
         terminal = [s.value for s in TaskState if s.terminal]
         marks = ",".join("?" * len(terminal))
