@@ -3,7 +3,6 @@ carries their decisions out."""
 
 from ._budget import Spend as Spend
 from ._budget import budget_reached as budget_reached
-from ._budget import dollars as dollars
 from ._engine import SecretResolver as SecretResolver
 from ._engine import TaskEngine as TaskEngine
 from ._engine import WatchItem as WatchItem
@@ -52,7 +51,6 @@ __all__ = [
     "WatchItem",
     "budget_reached",
     "check_spec",
-    "dollars",
     "input_errors",
     "place",
     "refusal",

@@ -7,12 +7,12 @@ events' `usd` (a failed attempt often has no outputs).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from ...model import TaskSpec, ToolInfo
+from ..core import usage_of
 from ._validation import input_names, resolve_action
 
 BUDGET_INPUT = "max_budget_usd"  # the input of tools that stop themselves at a spend
@@ -30,10 +30,9 @@ def with_budget_input(spec: TaskSpec, tools: Iterable[ToolInfo]) -> TaskSpec:
 
 
 def dollars(value: Any) -> float:
-    """A reported amount; 0 for anything that is not a finite, non-negative number."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return max(float(value), 0.0)
-    return 0.0
+    """A reported amount, read as outputs' `cost_usd` is: 0 for what is not a finite,
+    non-negative number."""
+    return usage_of({"cost_usd": value}).cost_usd
 
 
 def budget_reached(budget: float, spent: float) -> str:

@@ -17,9 +17,17 @@ from typing import Any
 from ..._ids import new_ulid
 from ...errors import ConflictError, InvalidArgumentError, PhotonError
 from ...model import StepState, TaskState, ToolInfo, WorkflowState
-from ..core import DEFAULT_LIMITS, Limits, StepRecord, TaskEventRecord, TaskRecord, WorkflowRecord
+from ..core import (
+    DEFAULT_LIMITS,
+    Limits,
+    StepRecord,
+    TaskEventRecord,
+    TaskRecord,
+    WorkflowRecord,
+    usage_of,
+)
 from ..store import WorkflowStore
-from ..tasks import Spend, TaskEngine, WatchItem, budget_reached, dollars
+from ..tasks import Spend, TaskEngine, WatchItem, budget_reached
 from ._dag import (
     Readiness,
     StepKey,
@@ -245,7 +253,7 @@ class WorkflowEngine:
             last_events={},
             spec=await asyncio.to_thread(parse_workflow, record.document, limits=None),
             # Ended: what the tasks' last attempts reported (the events are not read back).
-            spent_usd=sum(dollars((t.outputs or {}).get("cost_usd")) for t in tasks.values()),
+            spent_usd=sum(usage_of(t.outputs).cost_usd for t in tasks.values()),
         )
 
     async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]:
