@@ -15,6 +15,8 @@ from ._context import load_context as load_context
 from ._context import save_context as save_context
 from ._context import use_context as use_context
 from ._types import Agent as Agent
+from ._types import CostReport as CostReport
+from ._types import CostRow as CostRow
 from ._types import JoinTokenInfo as JoinTokenInfo
 from ._types import SecretInfo as SecretInfo
 from ._types import Task as Task
@@ -28,6 +30,8 @@ __all__ = [
     "Agent",
     "ClientContext",
     "ContextEntry",
+    "CostReport",
+    "CostRow",
     "JoinTokenInfo",
     "PhotonClient",
     "SecretInfo",

@@ -28,6 +28,7 @@ from ._context import ClientContext, load_context
 from ._types import (
     Agent,
     AuditRecord,
+    CostReport,
     JoinTokenInfo,
     SecretInfo,
     Task,
@@ -36,6 +37,7 @@ from ._types import (
     Workflow,
     agent_from_proto,
     audit_record_from_proto,
+    cost_report_from_proto,
     event_from_proto,
     join_token_from_proto,
     secret_from_proto,
@@ -45,6 +47,12 @@ from ._types import (
 )
 
 T = TypeVar("T")
+_COST_BY = {
+    "tool": admin_pb2.COST_BY_TOOL,
+    "agent": admin_pb2.COST_BY_AGENT,
+    "workflow": admin_pb2.COST_BY_WORKFLOW,
+    "day": admin_pb2.COST_BY_DAY,
+}
 REFRESH_MARGIN = 60.0
 CALL_TIMEOUT = 30.0
 BATCH = 1_000  # tasks per SubmitTasks / WaitTasks call
@@ -176,6 +184,19 @@ class PhotonClient:
     async def delete_user(self, name: str) -> None:
         await self._call("DeleteUser", admin_pb2.DeleteUserRequest(name=name))
 
+    # -- dashboard ----------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """The api address this client dials (`host:port`)."""
+        return self._address
+
+    async def create_dashboard_login(self) -> tuple[str, int, float]:
+        """A one-time dashboard login code for the caller, the hub's http port, and how many
+        seconds the code is valid."""
+        response = await self._call("CreateDashboardLogin", admin_pb2.CreateDashboardLoginRequest())
+        return response.code, response.http_port, response.expires_in_seconds
+
     # -- audit --------------------------------------------------------------------------------
 
     async def list_audit(
@@ -233,6 +254,20 @@ class PhotonClient:
         """Remove every version of the secret; how many there were. Needs the admin role."""
         response = await self._call("DeleteSecret", admin_pb2.DeleteSecretRequest(name=name))
         return int(response.versions)
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def report_cost(self, *, since: float, by: str = "tool") -> CostReport:
+        """What AI tools reported spending on the tasks that ended at or after `since` (Unix
+        seconds), grouped `by` tool, agent, workflow or day (UTC). Raises
+        InvalidArgumentError for another grouping."""
+        grouping = _COST_BY.get(by)
+        if grouping is None:
+            raise InvalidArgumentError(
+                f"cannot group a cost report by {by!r} (choose from {', '.join(_COST_BY)})"
+            )
+        request = admin_pb2.ReportCostRequest(since=since, by=grouping)
+        return cost_report_from_proto(await self._call("ReportCost", request))
 
     # -- tasks --------------------------------------------------------------------------------
 

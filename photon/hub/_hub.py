@@ -35,10 +35,11 @@ from .audit import AuditTrail
 from .fleet import Fleet
 from .mesh import MeshServer
 from .secrets import SecretBox, Secrets, load_key
-from .security import AgentIssuer, Enrolment, Renewal, TokenAuthority, Users
+from .security import AgentIssuer, DashboardLogins, Enrolment, Renewal, TokenAuthority, Users
+from .stats import HubStats
 from .store import Store, open_store
 from .tasks import TaskEngine
-from .web import HubMetrics, WebServer
+from .web import DashboardParts, HubMetrics, WebServer
 from .workflows import WorkflowEngine
 
 if TYPE_CHECKING:
@@ -123,7 +124,10 @@ class Hub:
         cert_ttl = timedelta(seconds=config.agent_cert_ttl)
 
         async with contextlib.AsyncExitStack() as stack:
-            store: Store = await open_store(config.store_url, default_path=paths.database)
+            stats = HubStats()  # counted by the engine, the mesh and the store; /metrics shows it
+            store: Store = await open_store(
+                config.store_url, default_path=paths.database, stats=stats
+            )
             stack.push_async_callback(store.close)
             fleet = Fleet()
             audit = AuditTrail(store, paths.audit_anchor, on_fatal=self.fail)
@@ -143,6 +147,7 @@ class Hub:
                 limits=config.limits,
                 secrets=secrets,
                 on_fatal=self.fail,
+                stats=stats,
             )
             await engine.load()
             workflows = WorkflowEngine(
@@ -156,6 +161,29 @@ class Hub:
             stack.push_async_callback(workflows.flush)
             stack.push_async_callback(audit.flush)
 
+            logins = DashboardLogins()
+            web = WebServer(
+                listen=config.http_listen,
+                metrics=HubMetrics(
+                    fleet=fleet,
+                    stats=stats,
+                    queued=engine.queued,
+                    registry=self._registry,
+                    quota=engine.quota_blocks,
+                ),
+                ready=self.ready.is_set,
+                parts=DashboardParts(
+                    fleet=fleet,
+                    engine=engine,
+                    workflows=workflows,
+                    store=store,
+                    users=users,
+                    audit=audit,
+                    logins=logins,
+                ),
+            )
+            http_port = await web.start()
+            stack.push_async_callback(web.stop)
             mesh = MeshServer(
                 listen=config.mesh_listen,
                 key_pem=hub_key_pem,
@@ -173,6 +201,7 @@ class Hub:
                 audit=audit,
                 connection_age=config.mesh_connection_age,
                 limits=config.limits,
+                stats=stats,
             )
             api = ApiServer(
                 listen=config.api_listen,
@@ -197,14 +226,9 @@ class Hub:
                 ca_pin=fingerprint(ca_cert),
                 api_addresses=lambda: [self.api_address],
                 mesh_addresses=lambda: [self.mesh_address],
+                logins=logins,
+                http_port=lambda: http_port,
             )
-            web = WebServer(
-                listen=config.http_listen,
-                metrics=HubMetrics(fleet=fleet, registry=self._registry, quota=engine.quota_blocks),
-                ready=self.ready.is_set,
-            )
-            http_port = await web.start()
-            stack.push_async_callback(web.stop)
             mesh_port = await mesh.start()
             stack.push_async_callback(mesh.stop, 0)
             api_port = await api.start()

@@ -44,9 +44,16 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv's console scripts: photon-hub, photonctl, ...
 README = ROOT / "README.md"
 PAGES = tuple(
-    ROOT / "docs" / name for name in ("tasks.md", "workflows.md", "cli.md", "security.md")
+    ROOT / "docs" / name
+    for name in ("tasks.md", "workflows.md", "cli.md", "security.md", "observability.md")
 )
-DOCS = (README, *PAGES, ROOT / "docs" / "configuration.md", ROOT / "docs" / "ARCHITECTURE.md")
+DOCS = (
+    README,
+    *PAGES,
+    ROOT / "docs" / "configuration.md",
+    ROOT / "docs" / "ARCHITECTURE.md",
+    ROOT / "docs" / "dashboard.md",
+)
 
 RUN = frozenset({"sh", "python"})
 CHECKED = frozenset({"console", "yaml", "toml"})

@@ -81,15 +81,17 @@ def test_every_action_has_a_handler() -> None:
         "run",
         "workflow",
         "tasks",
+        "report",
         "user",
         "secret",
         "audit",
         "context",
+        "dashboard",
     ]
-    leaves = {"run": nouns.pop("run")}
+    leaves = {"run": nouns.pop("run"), "dashboard": nouns.pop("dashboard")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 31  # tasks diff among them
+    assert len(leaves) == 33  # tasks diff, report cost and dashboard among them
     for name, parser in leaves.items():
         # A command on the client config alone (`context`) names a `local` handler instead.
         kind = "local" if name.startswith("context ") else "handler"

@@ -4,10 +4,10 @@ Every import in photon/ counts: at the top of a module, inside a function (lazy)
 `if TYPE_CHECKING:`. The rules:
 - no import cycle anywhere in photon/;
 - only edge modules import gRPC or the generated code (photon.v1);
-- layered packages import downwards only: the hub (edge: api, mesh, web -> domain: reports ->
-  workflows -> tasks -> fleet, and security -> store -> core, with the composition root above
-  them all), the agent (lifecycle -> session -> runner -> tools, workspaces -> config) and the
-  http and zai plugins
+- layered packages import downwards only: the hub (edge: api, mesh, web -> domain: reports
+  -> workflows -> tasks -> fleet, and security -> store -> stats -> core, with the composition
+  root above them all), the agent (lifecycle -> session -> runner -> tools, workspaces -> config)
+  and the http and zai plugins
   (the plugin module at the top, pure helpers at the bottom);
 - the programs stay apart: the hub, the agent, the client and the plugin SDK import none of
   each other (the agent runs plugins; the CLI sits on top of them all).
@@ -42,6 +42,7 @@ WIRE_MODULES = ("grpc", "grpc_health", "google.protobuf", "photon.v1")
 LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
     "photon.hub": (
         ("core",),
+        ("stats",),
         ("store",),
         ("audit", "fleet", "security", "secrets"),
         ("tasks",),

@@ -8,11 +8,35 @@ from pathlib import Path
 
 from ...client import PhotonClient, default_config_path, load_context
 from .._common import environ, run
-from . import _agents, _audit, _contexts, _join_token, _run, _secret, _tasks, _users, _workflow
+from . import (
+    _agents,
+    _audit,
+    _contexts,
+    _dashboard,
+    _join_token,
+    _report,
+    _run,
+    _secret,
+    _tasks,
+    _users,
+    _workflow,
+)
 from ._command import Handler, LocalHandler
 
 # In the order `photonctl --help` lists them.
-NOUNS = (_join_token, _agents, _run, _workflow, _tasks, _users, _secret, _audit, _contexts)
+NOUNS = (
+    _join_token,
+    _agents,
+    _run,
+    _workflow,
+    _tasks,
+    _report,
+    _users,
+    _secret,
+    _audit,
+    _contexts,
+    _dashboard,
+)
 
 
 def parser() -> argparse.ArgumentParser:

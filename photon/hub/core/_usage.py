@@ -18,6 +18,7 @@ TOKEN_KINDS: Mapping[str, str] = {
     "input_tokens": "input",
     "output_tokens": "output",
     "cache_read_input_tokens": "cache_read",
+    "cached_input_tokens": "cache_read",  # Codex's name for it
     "cache_creation_input_tokens": "cache_creation",
 }
 
@@ -62,7 +63,8 @@ def usage_of(outputs: Mapping[str, Any] | None) -> Usage:
         cost_usd=_amount(cost),
         input_tokens=_count(counts.get("input_tokens")),
         output_tokens=_count(counts.get("output_tokens")),
-        cache_read_tokens=_count(counts.get("cache_read_input_tokens")),
+        cache_read_tokens=_count(counts.get("cache_read_input_tokens"))
+        + _count(counts.get("cached_input_tokens")),
         cache_creation_tokens=_count(counts.get("cache_creation_input_tokens")),
     )
 

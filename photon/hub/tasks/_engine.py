@@ -29,7 +29,8 @@ from ..._text import shorten
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError, SecretError
 from ...model import Failure, FailureClass, TaskSpec, ToolInfo
 from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
-from ..fleet import AssignTask, Fleet
+from ..fleet import AssignTask, Fleet, SetDraining
+from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
 from ._budget import with_budget_input
 from ._machine import (
@@ -99,8 +100,10 @@ class TaskEngine:
         limits: Limits = DEFAULT_LIMITS,
         secrets: SecretResolver | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        stats: HubStats | None = None,
     ) -> None:
         self._store = store
+        self._stats = stats or HubStats()
         self._fleet = fleet
         self._secrets: SecretResolver = secrets or _NoSecrets()
         self._lost_after = lost_after
@@ -173,6 +176,8 @@ class TaskEngine:
         writes: list[asyncio.Future[None]] = []
         for command in commands:
             if isinstance(command, Persist):
+                if command.waited is not None:
+                    self._stats.task_dispatched(command.waited)
                 for follower in self._followers:
                     follower(command.task)
                 # Started now, so this task's writes are queued in the order they happened.
@@ -240,6 +245,8 @@ class TaskEngine:
             events=[command.event],
             respec=command.respec,
         )
+        if task.state.terminal:
+            self._stats.task_finished(task)
         self._publish(task.id, command.event)
         self._publish(task.id, task)
         for then in command.then:
@@ -335,6 +342,8 @@ class TaskEngine:
                 )
             raise
         for task, (_, created) in zip(tasks, results, strict=True):
+            if created:
+                self._stats.task_submitted(task.spec.tool)
             if task.id not in early and created:
                 self._machine.admit(task)
                 self._published[task.id] = 0
@@ -421,6 +430,14 @@ class TaskEngine:
         tasks = await self.get_many(task_ids)
         return [task for task in tasks.values() if task.state.terminal]
 
+    def queued(self) -> dict[str, int]:
+        """How many tasks wait in the queue (queued, or waiting to retry), by tool."""
+        counts: dict[str, int] = {}
+        for task in self._machine.tasks():
+            if task.state in QUEUED:
+                counts[task.spec.tool] = counts.get(task.spec.tool, 0) + 1
+        return counts
+
     def waiting_reason(self, task: TaskRecord) -> str:
         if task.state not in QUEUED:
             return ""
@@ -439,6 +456,18 @@ class TaskEngine:
         await asyncio.gather(*self._carry_out(commands))
         persist = next(c for c in commands if isinstance(c, Persist))
         return persist.task
+
+    async def set_draining(self, agent: AgentRecord, draining: bool) -> AgentRecord:
+        """Drain a member agent (no new work goes to it; its running tasks finish), or take
+        it back; the agent as stored now."""
+        agent = replace(agent, draining=draining)
+        await self._store.update_agent(agent)
+        session = self._fleet.get(agent.id)
+        if session is not None:
+            session.set_draining(draining)
+            session.send(SetDraining(draining=draining))
+        self.wake()
+        return agent
 
     async def resolve_agent(self, pin: str) -> str:
         """The id of the member agent `pin` names (its id, else its name). Raises

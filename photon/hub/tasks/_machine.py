@@ -76,6 +76,7 @@ class Persist:
     event: TaskEventRecord
     then: tuple[Send, ...] = ()
     respec: bool = False  # the spec changed too (a fallback tool took over)
+    waited: float | None = None  # seconds the task was queued, when this ends its wait
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -588,8 +589,11 @@ class TaskMachine:
             if dropped := self._dropped.pop(after.id, 0):
                 data["dropped_events"] = dropped
         event = self._event(after, "state", note, data, now)
+        waited = None
         if after.state not in QUEUED:
-            self._waiting_since.pop(after.id, None)
+            since = self._waiting_since.pop(after.id, None)
+            if since is not None and after.state is TaskState.ASSIGNED:
+                waited = now.wall - since
         if after.state.terminal:
             self._tasks.pop(after.id, None)
             self._seq.pop(after.id, None)
@@ -597,7 +601,12 @@ class TaskMachine:
         else:
             self._tasks[after.id] = after
         return Persist(
-            task=after, expected_epoch=before.epoch, event=event, then=then, respec=respec
+            task=after,
+            expected_epoch=before.epoch,
+            event=event,
+            then=then,
+            respec=respec,
+            waited=waited,
         )
 
 
