@@ -17,7 +17,7 @@ from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import check_json, load_yaml, read_text_file
 from .._output import human_age, render
 from .._workflow_view import progress_lines, table
-from ._command import add_input_flags, check_count, output_flag, read_inputs
+from ._command import add_input_flags, budget, check_count, output_flag, read_inputs
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -39,6 +39,12 @@ def register(commands: Commands) -> None:
     run = actions.add_parser("run", parents=[output_flag()], help="run a workflow file")
     run.add_argument("file")
     add_input_flags(run)
+    run.add_argument(
+        "--budget-usd",
+        type=float,
+        metavar="USD",
+        help="start no more steps once the steps have spent this many dollars",
+    )
     run.add_argument("--detach", action="store_true")
     run.set_defaults(handler=_run)
     listing = actions.add_parser("list", parents=[output_flag()])
@@ -69,6 +75,8 @@ def parse_workflow(text: str, path: str) -> dict[str, Any]:
 
 async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     document = parse_workflow(read_text_file(args.file), args.file)
+    if (budget_usd := budget(args.budget_usd, "--budget-usd")) is not None:
+        document["budget_usd"] = budget_usd  # the flag wins over the file's
     inputs = read_inputs(args)
     workflow = await client.submit_workflow(document, inputs=inputs)
     if args.detach:
