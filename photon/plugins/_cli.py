@@ -38,6 +38,18 @@ PROMPT_SCHEMA: Mapping[str, Any] = {
 }
 
 
+def prompt_action(*, without: Sequence[str] = (), extra: Mapping[str, Any] | None = None) -> Action:
+    """The `prompt` action taking PROMPT_SCHEMA's inputs less `without`, plus `extra`: the
+    schema names exactly the inputs the adapter accepts, so the hub refuses the others at
+    submit and a fallback to this tool carries over only what it can use."""
+    known = PROMPT_SCHEMA["properties"]
+    if missing := [name for name in without if name not in known]:
+        raise ValueError(f"not inputs of PROMPT_SCHEMA: {', '.join(missing)}")
+    properties = {name: rule for name, rule in known.items() if name not in without}
+    schema = {**PROMPT_SCHEMA, "properties": {**properties, **(extra or {})}}
+    return Action(name="prompt", description="Run one headless prompt", input_schema=schema)
+
+
 def json_object(line: str) -> dict[str, Any] | None:
     """The JSON object on a stream line, or None for noise (banners, warnings, retries)."""
     text = line.strip()
@@ -98,9 +110,7 @@ class CliAdapter(ABC):
     version_pattern: re.Pattern[str] | None = None
     # Secret name -> environment variable the tool reads it from.
     secret_env: Mapping[str, str] = {}
-    actions: Sequence[Action] = (
-        Action(name="prompt", description="Run one headless prompt", input_schema=PROMPT_SCHEMA),
-    )
+    actions: Sequence[Action] = (prompt_action(),)
 
     def executable(self, settings: Mapping[str, Any]) -> str:
         return str(settings.get("binary") or self.binary)

@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from ...errors import TaskFailed
 from ...model import FailureClass
-from .._api import Action, Detection, TaskContext
-from .._cli import PROMPT_SCHEMA, CliAdapter, RunState
+from .._api import Detection, TaskContext
+from .._cli import CliAdapter, RunState, prompt_action
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
@@ -61,16 +61,6 @@ _USAGE_KEYS: Final = (
 )
 
 
-# PROMPT_SCHEMA and a spending cap, which the hub fills in from a task's budget.
-_SCHEMA: Final[Mapping[str, Any]] = {
-    **PROMPT_SCHEMA,
-    "properties": {
-        **PROMPT_SCHEMA["properties"],
-        "max_budget_usd": {"type": "number", "exclusiveMinimum": 0},
-    },
-}
-
-
 class ClaudeCodePlugin(CliAdapter):
     """Action `prompt` runs `claude -p --output-format stream-json --verbose ... -- <prompt>`.
 
@@ -89,7 +79,8 @@ class ClaudeCodePlugin(CliAdapter):
     binary = "claude"
     version_args = ("-v",)
     version_pattern = _VERSION
-    actions = (Action(name="prompt", description="Run one headless prompt", input_schema=_SCHEMA),)
+    # PROMPT_SCHEMA's inputs and a spending cap, which the hub fills in from a task's budget.
+    actions = (prompt_action(extra={"max_budget_usd": {"type": "number", "exclusiveMinimum": 0}}),)
     secret_env = {
         "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
         "ANTHROPIC_AUTH_TOKEN": "ANTHROPIC_AUTH_TOKEN",

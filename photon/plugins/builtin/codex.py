@@ -14,7 +14,7 @@ from typing import Any, Final
 from ...errors import TaskFailed
 from ...model import FailureClass
 from .._api import TaskContext
-from .._cli import CliAdapter, RunState
+from .._cli import CliAdapter, RunState, prompt_action
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
@@ -65,8 +65,9 @@ _BUILT_IN_PROVIDERS: Final = ("openai", "ollama", "lmstudio", "amazon-bedrock")
 # or a dropped stream fails the attempt, and the hub retries it with its backoff.
 _RETRY_BOUNDS: Final = {"request_max_retries": 0, "stream_max_retries": 0}
 _CONFIG_KEY: Final = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
-# Inputs of PROMPT_SCHEMA codex exec has no flag for. Refused rather than ignored: a run that
-# silently drops `disallowed_tools` would do what the user forbade.
+# Inputs of PROMPT_SCHEMA codex exec has no flag for: left out of its schema and refused rather
+# than ignored, since a run that silently dropped `disallowed_tools` would do what the user
+# forbade.
 _UNSUPPORTED: Final = ("allowed_tools", "disallowed_tools", "max_turns", "system_prompt")
 
 
@@ -92,6 +93,7 @@ class CodexPlugin(CliAdapter):
 
     name = "codex"
     binary = "codex"
+    actions = (prompt_action(without=_UNSUPPORTED),)
     version_pattern = _VERSION
     secret_env = {"OPENAI_API_KEY": "OPENAI_API_KEY", "CODEX_API_KEY": "CODEX_API_KEY"}
 

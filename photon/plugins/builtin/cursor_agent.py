@@ -11,7 +11,7 @@ from typing import Any, Final
 from ...errors import TaskFailed
 from ...model import FailureClass
 from .._api import TaskContext
-from .._cli import CliAdapter, RunState
+from .._cli import CliAdapter, RunState, prompt_action
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
@@ -24,8 +24,9 @@ _AUTH: Final = re.compile(
     r"|not logged in|\b401\b|unauthori[sz]ed|invalid api key",
     re.I,
 )
-# Inputs of PROMPT_SCHEMA the Cursor CLI has no flag for. Refused rather than ignored: a run
-# that silently drops `disallowed_tools` would do what the user forbade.
+# Inputs of PROMPT_SCHEMA the Cursor CLI has no flag for: left out of its schema and refused
+# rather than ignored, since a run that silently dropped `disallowed_tools` would do what the
+# user forbade.
 _UNSUPPORTED: Final = (
     "permission_mode",
     "allowed_tools",
@@ -53,6 +54,7 @@ class CursorAgentPlugin(CliAdapter):
 
     name = "cursor-agent"
     binary = "cursor-agent"
+    actions = (prompt_action(without=_UNSUPPORTED),)
     secret_env = {"CURSOR_API_KEY": "CURSOR_API_KEY"}
 
     def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:

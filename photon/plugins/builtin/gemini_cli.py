@@ -15,7 +15,7 @@ from typing import Any, Final
 from ...errors import TaskFailed
 from ...model import FailureClass
 from .._api import TaskContext
-from .._cli import CliAdapter, RunState
+from .._cli import CliAdapter, RunState, prompt_action
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, last_line, strings_field, text_field
 
@@ -46,7 +46,8 @@ _RETRY_DELAY: Final = re.compile(r"retry (?:in|after) (\d+(?:\.\d+)?)\s*s\b", re
 _ATTEMPT: Final = re.compile(r"^Attempt \d+ failed\b")
 _RETRYING: Final = re.compile(r"Retrying (?:after \d+ms|with backoff)")
 _ANSI: Final = re.compile(r"\x1b\[[0-9;]*m")
-# Inputs of PROMPT_SCHEMA Gemini CLI has no flag for; refused rather than silently dropped.
+# Inputs of PROMPT_SCHEMA Gemini CLI has no flag for: left out of its schema (the hub refuses
+# them at submit) and refused here too rather than silently dropped.
 _UNSUPPORTED: Final = ("allowed_tools", "disallowed_tools", "max_turns", "system_prompt")
 
 # The environment every run gets (the agent's, the tool's and the task's env can override it).
@@ -94,6 +95,7 @@ class GeminiCliPlugin(CliAdapter):
 
     name = "gemini-cli"
     binary = "gemini"
+    actions = (prompt_action(without=_UNSUPPORTED),)
     secret_env = {"GEMINI_API_KEY": "GEMINI_API_KEY", "GOOGLE_API_KEY": "GOOGLE_API_KEY"}
 
     def build_argv(self, ctx: TaskContext, executable: str, cwd: str) -> list[str]:
