@@ -120,6 +120,9 @@ class TaskEngine:
         self._failed = False
         self._observers: list[Callable[[WatchItem], None]] = []
         self._followers: list[Callable[[TaskRecord], None]] = []
+        # Tasks that ended, their end not yet committed: what a follow-up continues (a workflow
+        # submits the next step as soon as the end is applied, so the store may lag behind).
+        self._ending: dict[str, TaskRecord] = {}
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -178,6 +181,8 @@ class TaskEngine:
             if isinstance(command, Persist):
                 if command.waited is not None:
                     self._stats.task_dispatched(command.waited)
+                if command.task.state.terminal:
+                    self._ending[command.task.id] = command.task
                 for follower in self._followers:
                     follower(command.task)
                 # Started now, so this task's writes are queued in the order they happened.
@@ -239,12 +244,16 @@ class TaskEngine:
 
     async def _persist(self, command: Persist) -> None:
         task = command.task
-        await self._store.update_task(
-            task,
-            expected_epoch=command.expected_epoch,
-            events=[command.event],
-            respec=command.respec,
-        )
+        try:
+            await self._store.update_task(
+                task,
+                expected_epoch=command.expected_epoch,
+                events=[command.event],
+                respec=command.respec,
+            )
+        finally:
+            if self._ending.get(task.id) is task:
+                del self._ending[task.id]
         if task.state.terminal:
             self._stats.task_finished(task)
         self._publish(task.id, command.event)
@@ -356,7 +365,8 @@ class TaskEngine:
     async def _continued(self, task_id: str) -> TaskRecord:
         """The task a submission continues. Raises NotFoundError."""
         try:
-            return self._machine.get(task_id) or await self._store.get_task(task_id)
+            known = self._machine.get(task_id) or self._ending.get(task_id)
+            return known or await self._store.get_task(task_id)
         except NotFoundError:
             raise NotFoundError(f"continue_from: task {task_id} not found") from None
 

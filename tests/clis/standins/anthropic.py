@@ -7,9 +7,10 @@ status. Side requests: `HEAD /` (the CLI's connection warm-up), `count_tokens`, 
 anything else is a 404 in the API's error shape.
 
 The scenario is a marker word in the conversation's latest user prompt, `scenario:NAME`
-(default `plain`), so one stand-in serves every test of a module. A request for structured
-output is the CLI's own side call (a session title): recorded as scenario `side`, answered with
-a title.
+(default `plain`), so one stand-in serves every test of a module; a stand-in started with a
+`scenario` answers every request that way (one agent out of quota, say, whatever it is asked).
+A request for structured output is the CLI's own side call (a session title): recorded as
+scenario `side`, answered with a title.
 
 - plain: answers `turn N: <prompt>`, N counting the user prompts in the conversation (a resumed
   session sends the earlier turns along, so its answer says `turn 2`).
@@ -17,7 +18,8 @@ a title.
   printed (`tool said: ...`), which only a CLI that really ran it can know.
 - auth401 / badkey400: the API's answer to a bad key (401 authentication_error), and the same
   complaint as a 400 invalid_request_error.
-- quota429: 429 rate_limit_error with a `retry-after` of RETRY_AFTER seconds.
+- quota429: 429 rate_limit_error with a `retry-after` of `retry_after` seconds (RETRY_AFTER
+  unless started with another).
 - overloaded: 529 overloaded_error, the API's busy signal.
 - cut: starts a stream, sends part of an answer, then drops the connection.
 """
@@ -59,6 +61,8 @@ class Request:
 
 @dataclass
 class AnthropicStandIn:
+    scenario: str = ""  # the scenario of every request, whatever its prompt says
+    retry_after: int = RETRY_AFTER
     requests: list[Request] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     url: str = ""
@@ -92,11 +96,11 @@ class AnthropicStandIn:
             return _error(400, "invalid_request_error", "the body is no Messages API request")
         # A request for structured output is one of the CLI's own side calls (a session title).
         side = "format" in body.get("output_config", {})
-        scenario = "side" if side else _scenario(messages)
+        scenario = "side" if side else self.scenario or _scenario(messages)
         self.requests.append(Request(scenario, body, dict(request.headers)))
         if scenario in _ERRORS:
             status, kind, message = _ERRORS[scenario]
-            headers = {"retry-after": str(RETRY_AFTER)} if status == 429 else {}
+            headers = {"retry-after": str(self.retry_after)} if status == 429 else {}
             return _error(status, kind, message, headers)
         stream = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await stream.prepare(request)
@@ -134,9 +138,9 @@ class AnthropicStandIn:
 
 
 @contextmanager
-def serving() -> Iterator[AnthropicStandIn]:
+def serving(scenario: str = "", retry_after: int = RETRY_AFTER) -> Iterator[AnthropicStandIn]:
     """The stand-in answering from a thread of its own, so a test may block (on photonctl)."""
-    standin = AnthropicStandIn()
+    standin = AnthropicStandIn(scenario=scenario, retry_after=retry_after)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="anthropic-standin", daemon=True)
     thread.start()
