@@ -145,3 +145,19 @@ async def test_a_workflow_step_continues_the_step_it_needs(mesh: Mesh, tmp_path:
     refused = mesh.ctl("workflow", "run", str(path))
     assert refused.returncode == 1
     assert "step 'build' continue: step 'plan' is not in its needs" in refused.stderr
+
+
+async def test_a_step_continues_the_step_that_just_ended(mesh: Mesh, tmp_path: Path) -> None:
+    # The follow-up is submitted as soon as the first step's end is applied, before it is
+    # committed: it must still see that step as ended, with its session.
+    await mesh.agent("one", env=claude_env(tmp_path / "sessions"))
+    steps = [{"id": "turn-1", "tool": "claude-code", "inputs": {"prompt": "turn 1"}}]
+    for turn in range(2, 5):
+        step = {"id": f"turn-{turn}", "tool": "claude-code", "needs": [f"turn-{turn - 1}"]}
+        steps.append({**step, "continue": f"turn-{turn - 1}", "inputs": {"prompt": "go on"}})
+    path = tmp_path / "turns.yaml"
+    path.write_text(yaml.safe_dump({"name": "turns", "steps": steps}))
+    result = mesh.ctl("workflow", "run", str(path), "-o", "json", timeout=90)
+    assert result.returncode == 0, result.stderr + result.stdout
+    states = {step["id"]: step["state"] for step in json.loads(result.stdout)["steps"]}
+    assert set(states.values()) == {"SUCCEEDED"}, result.stdout
