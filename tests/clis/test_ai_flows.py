@@ -218,7 +218,9 @@ def test_a_quota_failure_moves_the_task_to_the_agent_with_quota_left(
     # It ran as soon as `fresh` took work again, not after the 30 s reset.
     assert time.time() < until, "the task waited for the quota reset"
     text = logs(mesh, task_id)
-    assert "quota" in text and str(RETRY_AFTER) in text, text
+    spent = f"claude-code@{agent_id(mesh, 'spent')}"
+    assert f"attempt 1 failed (quota on {spent} until " in text, text
+    assert "retrying at once where the quota is left" in text, text
 
 
 def test_out_of_quota_on_its_only_agent_falls_back_to_the_real_gemini_cli(
