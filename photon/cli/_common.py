@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -14,6 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from .._text import escape_controls
 from ..errors import ConfigError, PhotonError, UsageError
 
@@ -21,6 +23,12 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # 128 + the signal, as a shell reports a process the signal ended: what `seq 9999 | head -1`
 # gives for seq (SIGPIPE) and Ctrl-C for anything (SIGINT).
 EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
+
+
+def add_version_flag(parser: argparse.ArgumentParser, *, extra: str = "") -> None:
+    """`--version`: prints `PROG 0.x.y` (and `extra`, e.g. the plugin API) and exits."""
+    text = f"%(prog)s {__version__}" + (f" ({extra})" if extra else "")
+    parser.add_argument("--version", action="version", version=text, help="print the version")
 
 
 # Log lines quote what peers sent (agents' names, hostnames, tools' messages, the hub's

@@ -16,13 +16,23 @@ from pathlib import Path
 
 from ..agent import AgentDaemon, AgentFlags, agent_config, join
 from ..errors import UsageError
-from ._common import EXIT_OK, environ, load_toml, run, serve_until_signalled, setup_logging
+from ..plugins import PLUGIN_API_VERSION
+from ._common import (
+    EXIT_OK,
+    add_version_flag,
+    environ,
+    load_toml,
+    run,
+    serve_until_signalled,
+    setup_logging,
+)
 from ._inputs import parse_labels
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photon-agent", description="PHOTON agent daemon")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_version_flag(parser, extra=f"plugin API {PLUGIN_API_VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     join_cmd = sub.add_parser("join", help="enrol this host with a hub")

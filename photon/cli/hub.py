@@ -22,6 +22,7 @@ from ..hub import (
 )
 from ._common import (
     EXIT_OK,
+    add_version_flag,
     environ,
     layered,
     load_toml,
@@ -48,6 +49,7 @@ def _context_path(env: dict[str, str]) -> Path:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photon-hub", description="PHOTON hub daemon")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     init = sub.add_parser("init", help="create the CA, keys and a first admin credential")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...client import PhotonClient, default_config_path, load_context
-from .._common import environ, run
+from .._common import add_version_flag, environ, run
 from . import _agents, _audit, _contexts, _join_token, _run, _secret, _tasks, _users, _workflow
 from ._command import Handler, LocalHandler
 
@@ -21,6 +21,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="client config (env PHOTON_CONFIG)")
     parser.add_argument("--context", help="context name in the client config")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_version_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     for noun in NOUNS:
         noun.register(commands)
