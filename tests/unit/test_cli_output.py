@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from photon.cli._output import human_age, human_bytes, human_duration, human_time_left, render
+from photon.cli._times import rfc3339
 from photon.errors import UsageError
 
 
@@ -298,3 +299,10 @@ def test_data_as_deep_as_a_client_reads_can_be_shown_in_every_format() -> None:
         value = {"a": value}
     for fmt in ("table", "json", "yaml"):
         assert render({"outputs": value}, fmt)
+
+
+def test_rfc3339_is_utc_with_milliseconds_only_when_there_are_some() -> None:
+    assert rfc3339(1_796_142_000.0) == "2026-12-01T16:20:00Z"
+    assert rfc3339(1_796_142_000.25) == "2026-12-01T16:20:00.250Z"
+    assert rfc3339(1_796_142_000.9996) == "2026-12-01T16:20:01Z"  # rounded to the millisecond
+    assert rfc3339(float("nan")) == "nan"

@@ -10,7 +10,8 @@ from ..._text import escape_controls
 from ...client import Agent, PhotonClient
 from .._common import EXIT_OK
 from .._output import human_age, human_bytes, render
-from ._command import output_flag
+from .._times import plain, rfc3339
+from ._command import output_flag, print_records
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -71,9 +72,7 @@ def agent_detail(agent: Agent, now: float) -> dict[str, Any]:
         "last heartbeat": human_age(agent.last_heartbeat_at, now) + " ago"
         if agent.last_heartbeat_at
         else "-",
-        "certificate expires": time.strftime(
-            "%Y-%m-%d %H:%M:%S UTC", time.gmtime(agent.certificate_expires_at)
-        ),
+        "certificate expires": rfc3339(agent.certificate_expires_at),
     }
     if metrics:
         total = human_bytes(int(metrics["memory_total_bytes"]))
@@ -101,17 +100,13 @@ def agent_detail(agent: Agent, now: float) -> dict[str, Any]:
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     agents = await client.list_agents()
-    if args.output == "table":
-        now = time.time()
-        print(render([agent_row(a, now) for a in agents], "table", columns=COLUMNS))
-    else:
-        print(render([a.to_dict() for a in agents], args.output))
+    print_records(agents, args.output, row=agent_row, columns=COLUMNS)
     return EXIT_OK
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     agent = await client.get_agent(args.id)
-    data = agent_detail(agent, time.time()) if args.output == "table" else agent.to_dict()
+    data = agent_detail(agent, time.time()) if args.output == "table" else plain(agent)
     print(render(data, args.output))
     return EXIT_OK
 

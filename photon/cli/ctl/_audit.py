@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...client import PhotonClient
+from ...client import AuditRecord, PhotonClient
 from ...errors import PhotonError
 from .._common import EXIT_OK
 from .._inputs import parse_duration
-from .._output import render
-from ._command import check_count, output_flag
+from ._command import check_count, output_flag, print_records
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -39,17 +38,20 @@ def register(commands: Commands) -> None:
     actions.add_parser("verify").set_defaults(handler=_verify)
 
 
+def _row(record: AuditRecord, now: float) -> dict[str, Any]:
+    return {
+        **record.to_dict(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)),
+    }
+
+
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
     since = time.time() - parse_duration(args.since) if args.since else 0.0
     records = await client.list_audit(
         since=since, actor=args.actor, action=args.action, limit=args.limit
     )
-    rows = [
-        {**r.to_dict(), "when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time))}
-        for r in records
-    ]
-    print(render(rows, args.output, columns=COLUMNS))
+    print_records(records, args.output, row=_row, columns=COLUMNS)
     return EXIT_OK
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..._text import escape_controls
 from ...client import JoinTokenInfo, PhotonClient
 from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
 from .._output import human_time_left, render
-from ._command import check_count, output_flag
+from .._times import plain
+from ._command import check_count, output_flag, print_records
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -48,6 +48,10 @@ def expiry(token: JoinTokenInfo, now: float) -> str:
     return human_time_left(token.expires_at, now)
 
 
+def _row(token: JoinTokenInfo, now: float) -> dict[str, Any]:
+    return {**token.to_dict(), "expires": expiry(token, now)}
+
+
 async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.uses, "--uses")
     labels, ttl = parse_labels(args.labels), parse_duration(args.ttl)
@@ -55,15 +59,13 @@ async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.output == "table":
         print(escape_controls(token))
     else:
-        print(render({"token": token, **info.to_dict()}, args.output))
+        print(render({"token": token, **plain(info)}, args.output))
     return EXIT_OK
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     tokens = await client.list_join_tokens()
-    now = time.time()
-    rows = [{**t.to_dict(), "expires": expiry(t, now)} for t in tokens]
-    print(render(rows, args.output, columns=COLUMNS))
+    print_records(tokens, args.output, row=_row, columns=COLUMNS)
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from ...model import MAX_PRIORITY, TaskState
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import parse_duration, parse_env
 from .._output import render
+from .._times import plain
 from ._command import add_input_flags, check_range, event_line, output_flag, read_inputs
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     fields = task_fields(args)
     if args.detach:
         task = await client.submit(args.tool, args.task_action, **fields)
-        print(task.id if args.output == "table" else render(task.to_dict(), args.output))
+        print(task.id if args.output == "table" else render(plain(task), args.output))
         return EXIT_OK
     shown: dict[str, str] = {}
 
@@ -96,7 +97,7 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
 
 def _print_result(task: Task, fmt: str) -> None:
     if fmt != "table":
-        print(render(task.to_dict(), fmt))
+        print(render(plain(task), fmt))
         return
     if task.state is TaskState.SUCCEEDED:
         print(render(dict(task.outputs or {}), "json"))

@@ -11,15 +11,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import time
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..._text import escape_controls
-from ...client import PhotonClient
+from ...client import PhotonClient, SecretInfo
 from ...errors import UsageError
 from .._common import EXIT_OK, environ
 from .._output import human_age, render
-from ._command import output_flag
+from .._times import plain
+from ._command import output_flag, print_records
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -104,24 +104,23 @@ def read_value(args: argparse.Namespace) -> bytes:
     return data
 
 
+def _row(info: SecretInfo, now: float) -> dict[str, Any]:
+    return {**info.to_dict(), "set": human_age(info.set_at, now) + " ago"}
+
+
 async def _set(args: argparse.Namespace, client: PhotonClient) -> int:
     value = read_value(args)  # before any call: a bad source is a usage error
     info = await client.set_secret(args.name, value)
     if args.output == "table":
         print(escape_controls(f"secret {info.name} set (version {info.version})"))
     else:
-        print(render(info.to_dict(), args.output))
+        print(render(plain(info), args.output))
     return EXIT_OK
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     infos = await client.list_secrets()
-    now = time.time()
-    rows = [{**i.to_dict(), "set": human_age(i.set_at, now) + " ago"} for i in infos]
-    if args.output == "table":
-        print(render(rows, "table", columns=COLUMNS))
-    else:
-        print(render([i.to_dict() for i in infos], args.output))
+    print_records(infos, args.output, row=_row, columns=COLUMNS)
     return EXIT_OK
 
 

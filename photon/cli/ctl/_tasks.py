@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import time
 from typing import TYPE_CHECKING, Any
 
 from ...client import PhotonClient, Task, TaskEvent
 from ...model import TaskState
 from .._common import EXIT_OK
 from .._output import human_age, human_duration, render
-from ._command import check_count, event_line, output_flag
+from .._times import plain
+from ._command import check_count, event_line, output_flag, print_records
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -60,17 +60,13 @@ async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
     state = TaskState(args.state) if args.state else None
     tasks = await client.list_tasks(state=state, limit=args.limit)
-    if args.output == "table":
-        now = time.time()
-        print(render([task_row(t, now) for t in tasks], "table", columns=COLUMNS))
-    else:
-        print(render([t.to_dict() for t in tasks], args.output))
+    print_records(tasks, args.output, row=task_row, columns=COLUMNS)
     return EXIT_OK
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     task = await client.get_task(args.id)
-    print(render(task.to_dict(), args.output))
+    print(render(plain(task), args.output))
     return EXIT_OK
 
 
@@ -79,7 +75,7 @@ async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.output == "table":
         print(f"task {task.id} cancelled")
     else:
-        print(render(task.to_dict(), args.output))
+        print(render(plain(task), args.output))
     return EXIT_OK
 
 

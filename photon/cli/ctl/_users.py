@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..._text import escape_controls
-from ...client import PhotonClient
+from ...client import PhotonClient, User
 from .._common import EXIT_OK
 from .._inputs import parse_duration
 from .._output import human_age, render
-from ._command import output_flag
+from .._times import plain, rfc3339
+from ._command import output_flag, print_records
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -38,19 +38,22 @@ def register(commands: Commands) -> None:
     delete.set_defaults(handler=_delete)
 
 
+def _row(user: User, now: float) -> dict[str, Any]:
+    return {**user.to_dict(), "age": human_age(user.created_at, now)}
+
+
 async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
     user, api_key = await client.create_user(args.name, args.role)
     if args.output == "table":
         print(escape_controls(api_key))
     else:
-        print(render({**user.to_dict(), "api_key": api_key}, args.output))
+        print(render({**plain(user), "api_key": api_key}, args.output))
     return EXIT_OK
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    now = time.time()
-    rows = [{**u.to_dict(), "age": human_age(u.created_at, now)} for u in await client.list_users()]
-    print(render(rows, args.output, columns=COLUMNS))
+    users = await client.list_users()
+    print_records(users, args.output, row=_row, columns=COLUMNS)
     return EXIT_OK
 
 
@@ -59,7 +62,7 @@ async def _token(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.output == "table":
         print(token)
     else:
-        print(render({"token": token, "expires_at": expires_at}, args.output))
+        print(render({"token": token, "expires_at": rfc3339(expires_at)}, args.output))
     return EXIT_OK
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -16,8 +15,9 @@ from ...model import WorkflowState
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import check_json, load_yaml, read_text_file
 from .._output import human_age, render
+from .._times import plain
 from .._workflow_view import progress_lines, table
-from ._command import add_input_flags, check_count, output_flag, read_inputs
+from ._command import add_input_flags, check_count, output_flag, print_records, read_inputs
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -72,7 +72,7 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     inputs = read_inputs(args)
     workflow = await client.submit_workflow(document, inputs=inputs)
     if args.detach:
-        print(workflow.id if args.output == "table" else render(workflow.to_dict(), args.output))
+        print(workflow.id if args.output == "table" else render(plain(workflow), args.output))
         return EXIT_OK
     agents = await _agent_names(client)
     shown: list[Workflow] = []
@@ -92,19 +92,18 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
     workflows = await client.list_workflows(limit=args.limit)
-    now = time.time()
-    rows = [
-        {
-            "id": w.id,
-            "name": w.name,
-            "state": w.state.value,
-            "age": human_age(w.created_at, now),
-            "message": w.message or "-",
-        }
-        for w in workflows
-    ]
-    print(render(rows, args.output, columns=COLUMNS))
+    print_records(workflows, args.output, row=workflow_row, columns=COLUMNS)
     return EXIT_OK
+
+
+def workflow_row(workflow: Workflow, now: float) -> dict[str, Any]:
+    return {
+        "id": workflow.id,
+        "name": workflow.name,
+        "state": workflow.state.value,
+        "age": human_age(workflow.created_at, now),
+        "message": workflow.message or "-",
+    }
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
@@ -124,4 +123,4 @@ async def _agent_names(client: PhotonClient) -> dict[str, str]:
 
 
 def _print_workflow(workflow: Workflow, agents: dict[str, str], fmt: str) -> None:
-    print(table(workflow, agents) if fmt == "table" else render(workflow.to_dict(), fmt))
+    print(table(workflow, agents) if fmt == "table" else render(plain(workflow), fmt))
