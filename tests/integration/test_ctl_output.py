@@ -6,7 +6,10 @@ import json
 import re
 from datetime import datetime
 
+import pytest
 import yaml
+
+from photon.errors import InvalidArgumentError
 
 from .harness import Mesh
 
@@ -46,3 +49,47 @@ async def test_times_are_rfc3339_in_json_yaml_and_show(mesh: Mesh) -> None:
 
     tokens = json.loads(mesh.ctl("join-token", "list", "-o", "json").stdout)
     assert all(RFC3339.match(t["expires_at"]) and "expires" not in t for t in tokens)
+
+
+def _ids(mesh: Mesh, *flags: str) -> set[str]:
+    listed = mesh.ctl("tasks", "list", "-o", "json", *flags)
+    assert listed.returncode == 0, listed.stderr
+    return {t["id"] for t in json.loads(listed.stdout)}
+
+
+async def test_tasks_list_filters_in_the_hub(mesh: Mesh) -> None:
+    await mesh.agent("left", "--allow-tool", "shell")
+    await mesh.agent("right")
+    async with mesh.client() as client:
+        a = await client.run("echo", agent="left", labels={"team": "a", "env": "prod"})
+        b = await client.run("echo", agent="right", labels={"team": "b", "env": "prod"})
+        c = await client.run("shell", inputs={"argv": ["true"]}, labels={"team": "a"})
+        assert c.agent_id == a.agent_id != b.agent_id  # only left runs shell
+        left = a.agent_id
+        # `since` is exact in the hub: the Python client sends the unix time itself.
+        after_a = await client.list_tasks(since=b.created_at)
+        assert {t.id for t in after_a} == {b.id, c.id}
+        with pytest.raises(InvalidArgumentError, match="since"):
+            await client.list_tasks(since=-1.0)
+        with pytest.raises(InvalidArgumentError, match="labels: key"):
+            await client.list_tasks(labels={"bad key": "x"})
+
+    assert _ids(mesh) == {a.id, b.id, c.id}
+    assert _ids(mesh, "--tool", "shell") == {c.id}
+    assert _ids(mesh, "--tool", "echo") == {a.id, b.id}
+    assert _ids(mesh, "--agent", "left") == {a.id, c.id}
+    assert _ids(mesh, "--agent", left, "--tool", "echo") == {a.id}
+    assert _ids(mesh, "--agent", "gone-01J") == set()  # an id no agent has now (a removed one's)
+    assert _ids(mesh, "--label", "team=a") == {a.id, c.id}
+    assert _ids(mesh, "--label", "team=a", "--label", "env=prod") == {a.id}
+    assert _ids(mesh, "--label", "team=c") == set()
+    assert _ids(mesh, "--since", "1h", "--state", "succeeded") == {a.id, b.id, c.id}
+    assert _ids(mesh, "--limit", "1") == {c.id}  # newest first, the filter before the cap
+
+    for flags, error in (
+        (("--label", "team"), "error: label 'team': expected k=v"),
+        (("--since", "soon"), "error: "),
+    ):
+        bad = mesh.ctl("tasks", "list", *flags)
+        assert (bad.returncode, bad.stdout) == (2, ""), bad
+        assert bad.stderr.startswith(error) and bad.stderr.count("\n") == 1, bad.stderr

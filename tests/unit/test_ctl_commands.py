@@ -361,3 +361,15 @@ def test_a_secret_value_cannot_be_given_as_a_flag() -> None:
         parse("secret", "set", "tok", "hunter2")
     with pytest.raises(SystemExit):  # one source at a time
         parse("secret", "set", "tok", "--from-file", "f", "--from-env", "V")
+
+
+def test_tasks_list_since_is_sent_as_the_unix_time_that_long_ago() -> None:
+    from photon.cli.ctl._tasks import list_filters
+
+    before = time.time()
+    filters = list_filters(
+        parse("tasks", "list", "--since", "1h", "--label", "a=1", "--label", "b=2")
+    )
+    assert before - 3600 <= filters["since"] <= time.time() - 3600
+    assert filters["labels"] == {"a": "1", "b": "2"}
+    assert list_filters(parse("tasks", "list"))["since"] == 0.0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import TYPE_CHECKING, Any
 
 from ...client import PhotonClient, Task, TaskEvent
 from ...model import TaskState
 from .._common import EXIT_OK
+from .._inputs import parse_duration, parse_labels
 from .._output import human_age, human_duration, render
 from .._times import plain
 from ._command import check_count, event_line, output_flag, print_records
@@ -32,6 +34,16 @@ def register(commands: Commands) -> None:
     )
     listing = actions.add_parser("list", parents=[output_flag()])
     listing.add_argument("--state", type=str.upper, choices=[s.value for s in TaskState])
+    listing.add_argument("--tool", default="", help="only tasks of this tool")
+    listing.add_argument("--agent", default="", help="only tasks run by this agent (id or name)")
+    listing.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="only tasks labelled K=V (repeatable: all must match)",
+    )
+    listing.add_argument("--since", help="only tasks created this recently, e.g. 30s, 1h, 7d")
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=_list)
     for action, handler in (("show", _show), ("cancel", _cancel)):
@@ -58,10 +70,21 @@ def task_row(task: Task, now: float) -> dict[str, Any]:
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
-    state = TaskState(args.state) if args.state else None
-    tasks = await client.list_tasks(state=state, limit=args.limit)
+    tasks = await client.list_tasks(**list_filters(args))
     print_records(tasks, args.output, row=task_row, columns=COLUMNS)
     return EXIT_OK
+
+
+def list_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The `list_tasks` filters the flags give; raises UsageError."""
+    return {
+        "state": TaskState(args.state) if args.state else None,
+        "limit": args.limit,
+        "tool": args.tool,
+        "agent": args.agent,
+        "labels": parse_labels(",".join(args.label)),
+        "since": time.time() - parse_duration(args.since) if args.since else 0.0,
+    }
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
