@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import signal
+import subprocess
 from datetime import datetime
+from typing import Any
 
 import pytest
 import yaml
 
 from photon.errors import InvalidArgumentError
 
-from .harness import Mesh
+from .harness import PYTHON, Mesh
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 
@@ -93,3 +97,59 @@ async def test_tasks_list_filters_in_the_hub(mesh: Mesh) -> None:
         bad = mesh.ctl("tasks", "list", *flags)
         assert (bad.returncode, bad.stdout) == (2, ""), bad
         assert bad.stderr.startswith(error) and bad.stderr.count("\n") == 1, bad.stderr
+
+
+async def test_wide_lists_add_columns(mesh: Mesh) -> None:
+    await mesh.agent("widely")
+    async with mesh.client() as client:
+        await client.run("echo", labels={"team": "a"})
+    narrow = mesh.ctl("tasks", "list").stdout.splitlines()
+    wide = mesh.ctl("tasks", "list", "-o", "wide").stdout.splitlines()
+    assert narrow[0].split() == ["ID", "TOOL", "STATE", "ATTEMPT", "AGENT", "AGE", "DURATION"]
+    assert wide[0].split()[len(narrow[0].split()) :] == [
+        "ACTION",
+        "PRIORITY",
+        "LABELS",
+        "CREATED",
+        "WAITING",
+    ]
+    assert "team=a" in wide[1] and "echo" in wide[1] and "\x1b[" not in wide[1]  # piped: no colour
+    agents = mesh.ctl("agents", "list", "-o", "wide").stdout.splitlines()
+    assert agents[0].split()[-5:] == ["HOSTNAME", "PLATFORM", "VERSION", "LOAD", "DISK"]
+
+
+async def test_watch_prints_each_change_once_when_piped(mesh: Mesh) -> None:
+    await mesh.agent("watched")
+    watch = subprocess.Popen(
+        [PYTHON, "-m", "photon.cli.ctl", "tasks", "list", "--watch"],
+        env=mesh.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        async with mesh.client() as client:
+            task = await client.submit("echo", inputs={"sleep": 3})
+            assert watch.stdout is not None
+            reader = asyncio.get_running_loop().run_in_executor(
+                None, _read_until, watch.stdout, f"{task.id}", "SUCCEEDED", lines
+            )
+            await asyncio.wait_for(reader, timeout=60)
+        await asyncio.sleep(5)  # two more fetches: nothing changed, nothing printed
+    finally:
+        watch.send_signal(signal.SIGINT)
+        rest, errors = watch.communicate(timeout=30)
+    assert (watch.returncode, errors) == (130, "")
+    assert lines[0].split()[:3] == ["ID", "TOOL", "STATE"]
+    rows = [line for line in [*lines, *rest.splitlines()] if line.startswith(task.id)]
+    states = [row.split()[2] for row in rows]
+    assert states[-1] == "SUCCEEDED" and len(states) == len(set(states)), rows
+    assert "RUNNING" in states or "ASSIGNED" in states or "QUEUED" in states, rows
+
+
+def _read_until(stream: Any, task_id: str, state: str, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line.rstrip("\n"))
+        if line.startswith(task_id) and state in line:
+            return

@@ -11,7 +11,8 @@ from ...client import Agent, PhotonClient
 from .._common import EXIT_OK
 from .._output import human_age, human_bytes, render
 from .._times import plain, rfc3339
-from ._command import output_flag, print_records
+from ._command import output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -27,13 +28,22 @@ COLUMNS = [
     ("tools", "tools"),
     ("heartbeat", "heartbeat"),
 ]
+WIDE = [
+    ("hostname", "hostname"),
+    ("platform", "platform"),
+    ("version", "version"),
+    ("load", "load"),
+    ("disk", "disk"),
+]
 
 
 def register(commands: Commands) -> None:
     actions = commands.add_parser("agents", help="the fleet").add_subparsers(
         dest="action", required=True
     )
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    listing = actions.add_parser("list")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
     show = actions.add_parser("show", parents=[output_flag()])
     show.add_argument("id")
     show.set_defaults(handler=_show)
@@ -54,6 +64,11 @@ def agent_row(agent: Agent, now: float) -> dict[str, Any]:
         "memory": f"{agent.metrics['memory_percent']:.0f}%" if agent.metrics else "-",
         "tools": [t.name for t in agent.tools if t.available and t.enabled],
         "heartbeat": human_age(agent.last_heartbeat_at, now) if agent.last_heartbeat_at else "-",
+        "hostname": agent.hostname,
+        "platform": agent.platform,
+        "version": agent.version,
+        "load": f"{agent.metrics['load1']:.2f}" if agent.metrics else "-",
+        "disk": f"{agent.metrics['disk_percent']:.0f}%" if agent.metrics else "-",
     }
 
 
@@ -99,8 +114,9 @@ def agent_detail(agent: Agent, now: float) -> dict[str, Any]:
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    agents = await client.list_agents()
-    print_records(agents, args.output, row=agent_row, columns=COLUMNS)
+    await show_list(
+        args, Listing(fetch=client.list_agents, row=agent_row, columns=COLUMNS, wide=WIDE)
+    )
     return EXIT_OK
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -12,8 +12,7 @@ from ..._text import escape_controls
 from ...client import PhotonClient, TaskEvent
 from ...errors import UsageError
 from .._inputs import parse_inputs, read_text_file
-from .._output import FORMATS, render
-from .._times import plain
+from .._output import FORMATS
 
 if TYPE_CHECKING:
     # What `add_subparsers()` returns: a noun module adds its parsers to it.
@@ -37,22 +36,6 @@ def output_flag() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("-o", "--output", choices=FORMATS, default="table")
     return parent
-
-
-def print_records(
-    records: Sequence[Any],
-    fmt: str,
-    *,
-    row: Callable[[Any, float], Mapping[str, Any]],
-    columns: Sequence[tuple[str, str]],
-) -> None:
-    """A list command's output: a table of `row(record, now)`, or the records themselves in
-    JSON or YAML (times in RFC 3339, no table-only columns such as ages)."""
-    if fmt == "table":
-        now = time.time()
-        print(render([row(r, now) for r in records], "table", columns=columns))
-    else:
-        print(render(plain(list(records)), fmt))
 
 
 def add_input_flags(parser: argparse.ArgumentParser) -> None:

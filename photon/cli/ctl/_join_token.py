@@ -11,7 +11,8 @@ from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
 from .._output import human_time_left, render
 from .._times import plain
-from ._command import check_count, output_flag, print_records
+from ._command import check_count, output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -33,7 +34,9 @@ def register(commands: Commands) -> None:
     create.add_argument("--ttl", default="15m")
     create.add_argument("--uses", type=int, default=1)
     create.set_defaults(handler=_create)
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    listing = actions.add_parser("list")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
     revoke = actions.add_parser("revoke")
     revoke.add_argument("id")
     revoke.set_defaults(handler=_revoke)
@@ -64,8 +67,7 @@ async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    tokens = await client.list_join_tokens()
-    print_records(tokens, args.output, row=_row, columns=COLUMNS)
+    await show_list(args, Listing(fetch=client.list_join_tokens, row=_row, columns=COLUMNS))
     return EXIT_OK
 
 

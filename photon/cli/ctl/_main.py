@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ...client import PhotonClient, default_config_path, load_context
+from .._colour import use_colour
 from .._common import add_version_flag, environ, run
 from . import _agents, _audit, _contexts, _join_token, _run, _secret, _tasks, _users, _workflow
 from ._command import Handler, LocalHandler
@@ -31,6 +33,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     env = environ()
+    args.colour = use_colour(sys.stdout, env)
     local: LocalHandler | None = getattr(args, "local", None)
     if local is not None:
         path = args.config or default_config_path(env)

@@ -19,7 +19,8 @@ from ...errors import UsageError
 from .._common import EXIT_OK, environ
 from .._output import human_age, render
 from .._times import plain
-from ._command import output_flag, print_records
+from ._command import output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -55,7 +56,9 @@ def register(commands: Commands) -> None:
         help="keep a trailing newline of stdin or the file",
     )
     set_.set_defaults(handler=_set)
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    listing = actions.add_parser("list")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
     delete = actions.add_parser("delete", help="remove every version of a secret")
     delete.add_argument("name")
     delete.set_defaults(handler=_delete)
@@ -119,8 +122,7 @@ async def _set(args: argparse.Namespace, client: PhotonClient) -> int:
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    infos = await client.list_secrets()
-    print_records(infos, args.output, row=_row, columns=COLUMNS)
+    await show_list(args, Listing(fetch=client.list_secrets, row=_row, columns=COLUMNS))
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ...client import PhotonClient, Task, TaskEvent
@@ -11,8 +12,9 @@ from ...model import TaskState
 from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
 from .._output import human_age, human_duration, render
-from .._times import plain
-from ._command import check_count, event_line, output_flag, print_records
+from .._times import plain, rfc3339
+from ._command import check_count, event_line, output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -26,13 +28,21 @@ COLUMNS = [
     ("age", "age"),
     ("duration", "duration"),
 ]
+WIDE = [
+    ("action", "action"),
+    ("priority", "priority"),
+    ("labels", "labels"),
+    ("created", "created"),
+    ("waiting", "waiting"),
+]
 
 
 def register(commands: Commands) -> None:
     actions = commands.add_parser("tasks", help="tasks").add_subparsers(
         dest="action", required=True
     )
-    listing = actions.add_parser("list", parents=[output_flag()])
+    listing = actions.add_parser("list")
+    add_list_flags(listing)
     listing.add_argument("--state", type=str.upper, choices=[s.value for s in TaskState])
     listing.add_argument("--tool", default="", help="only tasks of this tool")
     listing.add_argument("--agent", default="", help="only tasks run by this agent (id or name)")
@@ -65,13 +75,19 @@ def task_row(task: Task, now: float) -> dict[str, Any]:
         "agent_id": task.agent_id or "-",
         "age": human_age(task.created_at, now),
         "duration": human_duration(task.duration),
+        "action": task.action,
+        "priority": task.spec.priority,
+        "labels": dict(task.spec.labels),
+        "created": rfc3339(task.created_at),
+        "waiting": task.waiting_reason,
     }
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
-    tasks = await client.list_tasks(**list_filters(args))
-    print_records(tasks, args.output, row=task_row, columns=COLUMNS)
+    filters = list_filters(args)
+    fetch = partial(client.list_tasks, **filters)
+    await show_list(args, Listing(fetch=fetch, row=task_row, columns=COLUMNS, wide=WIDE))
     return EXIT_OK
 
 

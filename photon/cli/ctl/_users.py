@@ -11,7 +11,8 @@ from .._common import EXIT_OK
 from .._inputs import parse_duration
 from .._output import human_age, render
 from .._times import plain, rfc3339
-from ._command import output_flag, print_records
+from ._command import output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -28,7 +29,9 @@ def register(commands: Commands) -> None:
     create.add_argument("name")
     create.add_argument("--role", choices=ROLES, required=True)
     create.set_defaults(handler=_create)
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    listing = actions.add_parser("list")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
     token = actions.add_parser("token", parents=[output_flag()])
     token.add_argument("name")
     token.add_argument("--ttl", default="1h", help="how long it is valid (at most 1h)")
@@ -52,8 +55,7 @@ async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    users = await client.list_users()
-    print_records(users, args.output, row=_row, columns=COLUMNS)
+    await show_list(args, Listing(fetch=client.list_users, row=_row, columns=COLUMNS))
     return EXIT_OK
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -15,9 +16,10 @@ from ...model import WorkflowState
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import check_json, load_yaml, read_text_file
 from .._output import human_age, render
-from .._times import plain
+from .._times import plain, rfc3339
 from .._workflow_view import progress_lines, table
-from ._command import add_input_flags, check_count, output_flag, print_records, read_inputs
+from ._command import add_input_flags, check_count, output_flag, read_inputs
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -29,6 +31,7 @@ COLUMNS = [
     ("age", "age"),
     ("message", "message"),
 ]
+WIDE = [("steps", "steps"), ("created", "created"), ("finished", "finished")]
 _KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
@@ -41,7 +44,8 @@ def register(commands: Commands) -> None:
     add_input_flags(run)
     run.add_argument("--detach", action="store_true")
     run.set_defaults(handler=_run)
-    listing = actions.add_parser("list", parents=[output_flag()])
+    listing = actions.add_parser("list")
+    add_list_flags(listing)
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=_list)
     for action, handler in (("show", _show), ("cancel", _cancel)):
@@ -91,8 +95,8 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
-    workflows = await client.list_workflows(limit=args.limit)
-    print_records(workflows, args.output, row=workflow_row, columns=COLUMNS)
+    fetch = partial(client.list_workflows, limit=args.limit)
+    await show_list(args, Listing(fetch=fetch, row=workflow_row, columns=COLUMNS, wide=WIDE))
     return EXIT_OK
 
 
@@ -103,6 +107,9 @@ def workflow_row(workflow: Workflow, now: float) -> dict[str, Any]:
         "state": workflow.state.value,
         "age": human_age(workflow.created_at, now),
         "message": workflow.message or "-",
+        "steps": len(workflow.steps),
+        "created": rfc3339(workflow.created_at),
+        "finished": rfc3339(workflow.finished_at) if workflow.finished_at else "-",
     }
 
 
