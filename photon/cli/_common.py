@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 import tomllib
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,25 @@ def add_version_flag(parser: argparse.ArgumentParser, *, extra: str = "") -> Non
     """`--version`: prints `PROG 0.x.y` (and `extra`, e.g. the plugin API) and exits."""
     text = f"%(prog)s {__version__}" + (f" ({extra})" if extra else "")
     parser.add_argument("--version", action="version", version=text, help="print the version")
+
+
+def add_examples(parser: argparse.ArgumentParser, examples: Mapping[str, Sequence[str]]) -> None:
+    """End each command's help with its examples: `examples` maps a command's words after the
+    program's name (`"tasks list"`) to its example lines."""
+    for path, command in _commands(parser, ()):
+        if lines := examples.get(" ".join(path)):
+            command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _commands(child, (*path, name))
 
 
 # Log lines quote what peers sent (agents' names, hostnames, tools' messages, the hub's

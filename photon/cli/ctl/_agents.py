@@ -45,11 +45,11 @@ def register(commands: Commands) -> None:
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
     show = actions.add_parser("show", parents=[output_flag()])
-    show.add_argument("id")
+    show.add_argument("id", help="the agent's id or name")
     show.set_defaults(handler=_show)
     for action, handler in (("drain", _drain), ("undrain", _undrain), ("remove", _remove)):
         parser = actions.add_parser(action)
-        parser.add_argument("id")
+        parser.add_argument("id", help="the agent's id or name")
         parser.set_defaults(handler=handler)
 
 

@@ -36,7 +36,7 @@ def register(commands: Commands) -> None:
     listing.add_argument("--since", help="only records this recent, e.g. 1h, 7d")
     listing.add_argument("--actor", default="", help="a user name or an agent id")
     listing.add_argument("--action", default="", help="an action or its start, e.g. admin.")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.set_defaults(handler=_list)
     actions.add_parser("verify").set_defaults(handler=_verify)
 

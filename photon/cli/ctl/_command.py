@@ -34,14 +34,23 @@ INT32_MAX = 2**31 - 1  # counts travel in int32 fields: larger ones do not fit t
 def output_flag() -> argparse.ArgumentParser:
     """A parent parser giving a command `-o table|json|yaml`."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-o", "--output", choices=FORMATS, default="table")
+    parent.add_argument(
+        "-o", "--output", choices=FORMATS, default="table", help="table (default), json or yaml"
+    )
     return parent
 
 
 def add_input_flags(parser: argparse.ArgumentParser) -> None:
     """`--input K=V` (repeated) and `--inputs-file F`, read by `read_inputs`."""
-    parser.add_argument("--input", "-i", action="append", default=[], metavar="K=V")
-    parser.add_argument("--inputs-file")
+    parser.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an input: K=text, K:=JSON, K=@file (repeatable)",
+    )
+    parser.add_argument("--inputs-file", metavar="F", help="inputs from a JSON or YAML object")
 
 
 def read_inputs(args: argparse.Namespace) -> dict[str, Any]:

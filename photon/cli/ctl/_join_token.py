@@ -30,15 +30,19 @@ def register(commands: Commands) -> None:
         dest="action", required=True
     )
     create = actions.add_parser("create", parents=[output_flag()])
-    create.add_argument("--labels", default="")
-    create.add_argument("--ttl", default="15m")
-    create.add_argument("--uses", type=int, default=1)
+    create.add_argument("--labels", default="", help="labels agents joining with it get: k=v,...")
+    create.add_argument(
+        "--ttl", default="15m", help="how long it is valid (default 15m, at most 7d)"
+    )
+    create.add_argument(
+        "--uses", type=int, default=1, help="how many agents may join with it (default 1)"
+    )
     create.set_defaults(handler=_create)
     listing = actions.add_parser("list")
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
     revoke = actions.add_parser("revoke")
-    revoke.add_argument("id")
+    revoke.add_argument("id", help="the token's id")
     revoke.set_defaults(handler=_revoke)
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from ...client import PhotonClient, default_config_path, load_context
 from .._colour import use_colour
-from .._common import add_version_flag, environ, run
+from .._common import add_examples, add_version_flag, environ, run
 from . import _agents, _audit, _contexts, _join_token, _run, _secret, _tasks, _users, _workflow
 from ._command import Handler, LocalHandler
+from ._examples import EXAMPLES
 
 # In the order `photonctl --help` lists them.
 NOUNS = (_join_token, _agents, _run, _workflow, _tasks, _users, _secret, _audit, _contexts)
@@ -27,6 +28,7 @@ def parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for noun in NOUNS:
         noun.register(commands)
+    add_examples(parser, EXAMPLES)
     return parser
 
 

@@ -24,14 +24,26 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     parser = commands.add_parser("run", parents=[output_flag()], help="run one task")
-    parser.add_argument("tool")
-    parser.add_argument("task_action", nargs="?", default="", metavar="ACTION")
+    parser.add_argument("tool", help="the tool to run: echo, shell, claude-code, ...")
+    parser.add_argument(
+        "task_action",
+        nargs="?",
+        default="",
+        metavar="ACTION",
+        help="the tool's action (default: its default action)",
+    )
     add_input_flags(parser)
-    parser.add_argument("--selector", default="")
-    parser.add_argument("--agent", default="")
-    parser.add_argument("--priority", type=int)
-    parser.add_argument("--timeout")
-    parser.add_argument("--idempotency-key", default="")
+    parser.add_argument(
+        "--selector", default="", help="agents' labels must match, e.g. kind=local,!gpu"
+    )
+    parser.add_argument("--agent", default="", help="run on this agent (id or name)")
+    parser.add_argument("--priority", type=int, help="0 to 9 (default 5); higher runs first")
+    parser.add_argument("--timeout", help="limit for each attempt: 90, 30s, 10m, 1h30m")
+    parser.add_argument(
+        "--idempotency-key",
+        default="",
+        help="a second submission with this key returns the first task",
+    )
     parser.add_argument(
         "--env",
         "-e",
@@ -40,7 +52,7 @@ def register(commands: Commands) -> None:
         metavar="K=V",
         help="an environment variable for the tool; V may be secret:NAME (repeatable)",
     )
-    parser.add_argument("--detach", action="store_true")
+    parser.add_argument("--detach", action="store_true", help="print the task's id and return")
     parser.set_defaults(handler=_run)
 
 

@@ -46,7 +46,7 @@ def register(commands: Commands) -> None:
         parents=[output_flag()],
         help="store a new version of a secret (the value from stdin unless told otherwise)",
     )
-    set_.add_argument("name")
+    set_.add_argument("name", help="the secret's name")
     source = set_.add_mutually_exclusive_group()
     source.add_argument("--from-file", metavar="FILE", help="read the value from FILE")
     source.add_argument("--from-env", metavar="VAR", help="take the value of variable VAR")
@@ -60,7 +60,7 @@ def register(commands: Commands) -> None:
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
     delete = actions.add_parser("delete", help="remove every version of a secret")
-    delete.add_argument("name")
+    delete.add_argument("name", help="the secret's name")
     delete.set_defaults(handler=_delete)
 
 

@@ -43,7 +43,12 @@ def register(commands: Commands) -> None:
     )
     listing = actions.add_parser("list")
     add_list_flags(listing)
-    listing.add_argument("--state", type=str.upper, choices=[s.value for s in TaskState])
+    listing.add_argument(
+        "--state",
+        type=str.upper,
+        choices=[s.value for s in TaskState],
+        help="only tasks in this state (any case)",
+    )
     listing.add_argument("--tool", default="", help="only tasks of this tool")
     listing.add_argument("--agent", default="", help="only tasks run by this agent (id or name)")
     listing.add_argument(
@@ -54,15 +59,17 @@ def register(commands: Commands) -> None:
         help="only tasks labelled K=V (repeatable: all must match)",
     )
     listing.add_argument("--since", help="only tasks created this recently, e.g. 30s, 1h, 7d")
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=_list)
     for action, handler in (("show", _show), ("cancel", _cancel)):
         parser = actions.add_parser(action, parents=[output_flag()])
-        parser.add_argument("id")
+        parser.add_argument("id", help="the task's id")
         parser.set_defaults(handler=handler)
     logs = actions.add_parser("logs")
-    logs.add_argument("id")
-    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("id", help="the task's id")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep following until the task ends"
+    )
     logs.set_defaults(handler=_logs)
 
 

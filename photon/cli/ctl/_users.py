@@ -26,18 +26,18 @@ def register(commands: Commands) -> None:
         dest="action", required=True
     )
     create = actions.add_parser("create", parents=[output_flag()])
-    create.add_argument("name")
-    create.add_argument("--role", choices=ROLES, required=True)
+    create.add_argument("name", help="the new user's name")
+    create.add_argument("--role", choices=ROLES, required=True, help="what the user may do")
     create.set_defaults(handler=_create)
     listing = actions.add_parser("list")
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
     token = actions.add_parser("token", parents=[output_flag()])
-    token.add_argument("name")
+    token.add_argument("name", help="the user the token acts as")
     token.add_argument("--ttl", default="1h", help="how long it is valid (at most 1h)")
     token.set_defaults(handler=_token)
     delete = actions.add_parser("delete")
-    delete.add_argument("name")
+    delete.add_argument("name", help="the user to delete")
     delete.set_defaults(handler=_delete)
 
 

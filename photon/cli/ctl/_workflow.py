@@ -40,17 +40,17 @@ def register(commands: Commands) -> None:
         dest="action", required=True
     )
     run = actions.add_parser("run", parents=[output_flag()], help="run a workflow file")
-    run.add_argument("file")
+    run.add_argument("file", help="the workflow file (YAML or JSON)")
     add_input_flags(run)
-    run.add_argument("--detach", action="store_true")
+    run.add_argument("--detach", action="store_true", help="print the workflow's id and return")
     run.set_defaults(handler=_run)
     listing = actions.add_parser("list")
     add_list_flags(listing)
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=_list)
     for action, handler in (("show", _show), ("cancel", _cancel)):
         parser = actions.add_parser(action, parents=[output_flag()])
-        parser.add_argument("id")
+        parser.add_argument("id", help="the workflow's id")
         parser.set_defaults(handler=handler)
 
 
