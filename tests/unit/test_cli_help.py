@@ -39,6 +39,18 @@ def test_every_option_and_argument_has_help(program: str) -> None:
 
 
 @pytest.mark.parametrize("program", PARSERS)
+def test_every_subcommand_has_help(program: str) -> None:
+    # Listed in its parent's help, and completed by `photonctl completion`.
+    missing = []
+    for command in _commands(PARSERS[program]()):
+        for action in command._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                described = {a.dest for a in action._get_subactions() if a.help}
+                missing += [f"{command.prog} {n}" for n in action.choices if n not in described]
+    assert missing == []
+
+
+@pytest.mark.parametrize("program", PARSERS)
 def test_every_command_shows_examples(program: str) -> None:
     without = [
         command.prog

@@ -41,14 +41,20 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("agents", help="the fleet").add_subparsers(
         dest="action", required=True
     )
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="every agent: state, tasks, CPU, memory, tools")
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
-    show = actions.add_parser("show", parents=[output_flag()])
+    show = actions.add_parser(
+        "show", parents=[output_flag()], help="one agent: host, metrics, tools, certificate"
+    )
     show.add_argument("id", help="the agent's id or name")
     show.set_defaults(handler=_show)
-    for action, handler in (("drain", _drain), ("undrain", _undrain), ("remove", _remove)):
-        parser = actions.add_parser(action)
+    for action, handler, text in (
+        ("drain", _drain, "send the agent no new tasks; its running tasks finish"),
+        ("undrain", _undrain, "let the agent take tasks again"),
+        ("remove", _remove, "revoke the agent; its running tasks are retried elsewhere"),
+    ):
+        parser = actions.add_parser(action, help=text)
         parser.add_argument("id", help="the agent's id or name")
         parser.set_defaults(handler=handler)
 

@@ -31,14 +31,14 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", required=True
     )
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="audit records, oldest first")
     add_list_flags(listing)
     listing.add_argument("--since", help="only records this recent, e.g. 1h, 7d")
     listing.add_argument("--actor", default="", help="a user name or an agent id")
     listing.add_argument("--action", default="", help="an action or its start, e.g. admin.")
     listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.set_defaults(handler=_list)
-    actions.add_parser("verify").set_defaults(handler=_verify)
+    actions.add_parser("verify", help="check the hash chain").set_defaults(handler=_verify)
 
 
 def _row(record: AuditRecord, now: float) -> dict[str, Any]:

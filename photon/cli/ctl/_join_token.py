@@ -29,7 +29,9 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("join-token", help="join tokens").add_subparsers(
         dest="action", required=True
     )
-    create = actions.add_parser("create", parents=[output_flag()])
+    create = actions.add_parser(
+        "create", parents=[output_flag()], help="make a token an agent joins with"
+    )
     create.add_argument("--labels", default="", help="labels agents joining with it get: k=v,...")
     create.add_argument(
         "--ttl", default="15m", help="how long it is valid (default 15m, at most 7d)"
@@ -38,10 +40,10 @@ def register(commands: Commands) -> None:
         "--uses", type=int, default=1, help="how many agents may join with it (default 1)"
     )
     create.set_defaults(handler=_create)
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="the tokens and the time they have left")
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
-    revoke = actions.add_parser("revoke")
+    revoke = actions.add_parser("revoke", help="make a token unusable")
     revoke.add_argument("id", help="the token's id")
     revoke.set_defaults(handler=_revoke)
 

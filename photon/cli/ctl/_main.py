@@ -10,12 +10,34 @@ from pathlib import Path
 from ...client import PhotonClient, default_config_path, load_context
 from .._colour import use_colour
 from .._common import add_examples, add_version_flag, environ, run
-from . import _agents, _audit, _contexts, _join_token, _run, _secret, _tasks, _users, _workflow
+from . import (
+    _agents,
+    _audit,
+    _completion,
+    _contexts,
+    _join_token,
+    _run,
+    _secret,
+    _tasks,
+    _users,
+    _workflow,
+)
 from ._command import Handler, LocalHandler
 from ._examples import EXAMPLES
 
 # In the order `photonctl --help` lists them.
-NOUNS = (_join_token, _agents, _run, _workflow, _tasks, _users, _secret, _audit, _contexts)
+NOUNS = (
+    _join_token,
+    _agents,
+    _run,
+    _workflow,
+    _tasks,
+    _users,
+    _secret,
+    _audit,
+    _contexts,
+    _completion,
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -56,7 +56,7 @@ def register(commands: Commands) -> None:
         help="keep a trailing newline of stdin or the file",
     )
     set_.set_defaults(handler=_set)
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="every secret, never a value")
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
     delete = actions.add_parser("delete", help="remove every version of a secret")

@@ -41,7 +41,7 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("tasks", help="tasks").add_subparsers(
         dest="action", required=True
     )
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="the most recent tasks, newest first")
     add_list_flags(listing)
     listing.add_argument(
         "--state",
@@ -61,11 +61,14 @@ def register(commands: Commands) -> None:
     listing.add_argument("--since", help="only tasks created this recently, e.g. 30s, 1h, 7d")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=_list)
-    for action, handler in (("show", _show), ("cancel", _cancel)):
-        parser = actions.add_parser(action, parents=[output_flag()])
+    for action, handler, text in (
+        ("show", _show, "one task: its spec, state, outputs or failure, times"),
+        ("cancel", _cancel, "cancel a task"),
+    ):
+        parser = actions.add_parser(action, parents=[output_flag()], help=text)
         parser.add_argument("id", help="the task's id")
         parser.set_defaults(handler=handler)
-    logs = actions.add_parser("logs")
+    logs = actions.add_parser("logs", help="a task's events; -f follows them")
     logs.add_argument("id", help="the task's id")
     logs.add_argument(
         "-f", "--follow", action="store_true", help="keep following until the task ends"

@@ -25,18 +25,22 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("user", help="users of the admin API").add_subparsers(
         dest="action", required=True
     )
-    create = actions.add_parser("create", parents=[output_flag()])
+    create = actions.add_parser(
+        "create", parents=[output_flag()], help="make a user and print its API key"
+    )
     create.add_argument("name", help="the new user's name")
     create.add_argument("--role", choices=ROLES, required=True, help="what the user may do")
     create.set_defaults(handler=_create)
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="every user and role")
     add_list_flags(listing)
     listing.set_defaults(handler=_list)
-    token = actions.add_parser("token", parents=[output_flag()])
+    token = actions.add_parser(
+        "token", parents=[output_flag()], help="print a short-lived token acting as a user"
+    )
     token.add_argument("name", help="the user the token acts as")
     token.add_argument("--ttl", default="1h", help="how long it is valid (at most 1h)")
     token.set_defaults(handler=_token)
-    delete = actions.add_parser("delete")
+    delete = actions.add_parser("delete", help="delete a user and its keys")
     delete.add_argument("name", help="the user to delete")
     delete.set_defaults(handler=_delete)
 

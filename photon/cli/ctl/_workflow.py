@@ -44,12 +44,15 @@ def register(commands: Commands) -> None:
     add_input_flags(run)
     run.add_argument("--detach", action="store_true", help="print the workflow's id and return")
     run.set_defaults(handler=_run)
-    listing = actions.add_parser("list")
+    listing = actions.add_parser("list", help="the most recent workflows")
     add_list_flags(listing)
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=_list)
-    for action, handler in (("show", _show), ("cancel", _cancel)):
-        parser = actions.add_parser(action, parents=[output_flag()])
+    for action, handler, text in (
+        ("show", _show, "a workflow and each of its steps"),
+        ("cancel", _cancel, "cancel running steps, skip waiting ones"),
+    ):
+        parser = actions.add_parser(action, parents=[output_flag()], help=text)
         parser.add_argument("id", help="the workflow's id")
         parser.set_defaults(handler=handler)
 
