@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from ..._text import escape_controls
 from ...client import PhotonClient, TaskEvent
@@ -28,6 +30,7 @@ LocalHandler: TypeAlias = Callable[
 """A command on the client config alone (no hub): given its arguments, the config's path and
 the environment. Its parser names it with `set_defaults(local=...)`."""
 
+T = TypeVar("T")
 INT32_MAX = 2**31 - 1  # counts travel in int32 fields: larger ones do not fit the request
 
 
@@ -38,6 +41,25 @@ def output_flag() -> argparse.ArgumentParser:
         "-o", "--output", choices=FORMATS, default="table", help="table (default), json or yaml"
     )
     return parent
+
+
+async def following(follow: Awaitable[T], *, noun: str, ident: Callable[[], str]) -> T:
+    """Await `follow`, a task or workflow being followed; on Ctrl-C, say it is still running
+    and how to cancel it (`ident()`: its id, "" while not known), then stop (exit 130)."""
+    try:
+        return await follow
+    except asyncio.CancelledError:  # what Ctrl-C does to the command's coroutine
+        if name := ident():
+            command = "tasks" if noun == "task" else noun
+            print(
+                escape_controls(
+                    f"{noun} {name} is still running; "
+                    f"cancel it with: photonctl {command} cancel {name}"
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+        raise
 
 
 def add_input_flags(parser: argparse.ArgumentParser) -> None:

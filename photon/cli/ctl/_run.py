@@ -16,7 +16,14 @@ from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import parse_duration, parse_env
 from .._output import render
 from .._times import plain
-from ._command import add_input_flags, check_range, event_line, output_flag, read_inputs
+from ._command import (
+    add_input_flags,
+    check_range,
+    event_line,
+    following,
+    output_flag,
+    read_inputs,
+)
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -84,25 +91,23 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     shown: dict[str, str] = {}
 
     def on_update(item: Task | TaskEvent) -> None:
+        """The task's id first, then its events (its state changes among them), and why it
+        waits each time that changes: every state once."""
         if isinstance(item, TaskEvent):
-            print(event_line(item), file=sys.stderr, flush=True)
+            if args.output == "table":  # the live view only in table format
+                print(event_line(item), file=sys.stderr, flush=True)
             return
-        status = item.state.value
-        if item.waiting_reason:
-            status += f" ({item.waiting_reason})"
-        elif item.agent_id and not item.state.terminal:
-            status += f" on {item.agent_id}"
-        if shown.get("status") != status:
-            shown["status"] = status
-            print(escape_controls(f"task {item.id}: {status}"), file=sys.stderr, flush=True)
+        if args.output == "table" and (
+            "id" not in shown or item.waiting_reason not in ("", shown["reason"])
+        ):
+            reason = item.waiting_reason
+            status = f": {item.state.value} ({reason})" if reason else " submitted"
+            print(escape_controls(f"task {item.id}{status}"), file=sys.stderr, flush=True)
+        shown.update(id=item.id, reason=item.waiting_reason)
 
-    # Submitted and followed on one call; the live view only in table format.
-    final = await client.run(
-        args.tool,
-        args.task_action,
-        on_update=on_update if args.output == "table" else None,
-        **fields,
-    )
+    # Submitted and followed on one call.
+    run = client.run(args.tool, args.task_action, on_update=on_update, **fields)
+    final = await following(run, noun="task", ident=lambda: shown.get("id", ""))
     _print_result(final, args.output)
     return EXIT_OK if final.state is TaskState.SUCCEEDED else EXIT_FAILURE
 

@@ -13,7 +13,7 @@ from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
 from .._output import human_age, human_duration, render
 from .._times import plain, rfc3339
-from ._command import check_count, event_line, output_flag
+from ._command import check_count, event_line, following, output_flag
 from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
@@ -135,7 +135,9 @@ async def _logs(args: argparse.Namespace, client: PhotonClient) -> int:
             if isinstance(item, TaskEvent):
                 print(event_line(item), flush=True)
 
-        await client.wait(args.id, on_update=on_update)
+        await following(
+            client.wait(args.id, on_update=on_update), noun="task", ident=lambda: args.id
+        )
         return EXIT_OK
     async for item in client.watch(args.id, follow=False):  # the events so far, then done
         if isinstance(item, TaskEvent):

@@ -18,7 +18,7 @@ from .._inputs import check_json, load_yaml, read_text_file
 from .._output import human_age, render
 from .._times import plain, rfc3339
 from .._workflow_view import progress_lines, table
-from ._command import add_input_flags, check_count, output_flag, read_inputs
+from ._command import add_input_flags, check_count, following, output_flag, read_inputs
 from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
@@ -91,7 +91,8 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
             print(line, file=sys.stderr, flush=True)
         shown[:] = [current]
 
-    final = await client.wait_workflow(workflow.id, on_update=on_update)
+    follow = client.wait_workflow(workflow.id, on_update=on_update)
+    final = await following(follow, noun="workflow", ident=lambda: workflow.id)
     _print_workflow(final, agents, args.output)
     return EXIT_OK if final.state is WorkflowState.SUCCEEDED else EXIT_FAILURE
 
