@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .._log_fields import fields_of
 from .._text import escape_controls
 from ..errors import ConfigError, PhotonError, UsageError
+from ._output import rfc3339
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # 128 + the signal, as a shell reports a process the signal ended: what `seq 9999 | head -1`
@@ -74,14 +76,16 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line, control characters in the message escaped."""
+    """One JSON object a line: an RFC 3339 `time`, `level`, `logger`, `message` (control
+    characters escaped), and `agent_id` / `task_id` when the line is about one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record),
+            "time": rfc3339(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": escape_controls(record.getMessage()),
+            **{k: escape_controls(v) for k, v in fields_of(record).items()},
         }
         if record.exc_info:
             entry["exception"] = escape_controls(

@@ -7,24 +7,14 @@ own fields are converted: a tool's outputs or a task's inputs keep whatever they
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..client import Task
+from ._output import rfc3339
 
-
-def rfc3339(ts: float) -> str:
-    """`2026-12-01T16:20:00Z`, with milliseconds when the time has a fraction of a second
-    (`2026-12-01T16:20:00.250Z`); a time that is not finite as `str(ts)`."""
-    if not math.isfinite(ts):
-        return str(ts)
-    millis = round(ts * 1000)
-    moment = datetime.fromtimestamp(millis // 1000, UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{millis % 1000:03d}Z" if millis % 1000 else f"{text}Z"
+__all__ = ["plain", "rfc3339"]
 
 
 def plain(record: Any) -> Any:

@@ -24,7 +24,6 @@ def register(commands: Commands) -> None:
 
 
 async def _completion(args: argparse.Namespace, config: Path, env: Mapping[str, str]) -> int:
-    from ._main import parser  # the whole command line, which holds this command
-
-    print(shtab.complete(parser(), shell=args.shell), end="")
+    # The whole command line, which holds this command: `photonctl` sets it as a default.
+    print(shtab.complete(args.command_line, shell=args.shell), end="")
     return EXIT_OK

@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     for noun in NOUNS:
         noun.register(commands)
     add_examples(parser, EXAMPLES)
+    parser.set_defaults(command_line=parser)  # for `photonctl completion`
     return parser
 
 

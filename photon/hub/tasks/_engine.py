@@ -30,6 +30,7 @@ from ...model import Failure, FailureClass, TaskSpec, ToolInfo
 from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
 from ..fleet import AssignTask, Fleet
 from ..store import EnrolmentStore, TaskStore
+from . import _log
 from ._machine import (
     QUEUED,
     Command,
@@ -233,6 +234,7 @@ class TaskEngine:
         await self._store.update_task(
             task, expected_epoch=command.expected_epoch, events=[command.event]
         )
+        _log.transition(task, self._limits)
         self._publish(task.id, command.event)
         self._publish(task.id, task)
         for then in command.then:
@@ -318,6 +320,8 @@ class TaskEngine:
                 )
             raise
         for task, (_, created) in zip(tasks, results, strict=True):
+            if created:
+                _log.submitted(task, self._limits)
             if task.id not in early and created:
                 self._machine.admit(task)
                 self._published[task.id] = 0
