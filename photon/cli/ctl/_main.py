@@ -19,6 +19,7 @@ from . import (
     _run,
     _secret,
     _tasks,
+    _top,
     _users,
     _workflow,
 )
@@ -35,6 +36,7 @@ NOUNS = (
     _users,
     _secret,
     _audit,
+    _top,
     _contexts,
     _completion,
 )

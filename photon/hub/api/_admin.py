@@ -342,7 +342,12 @@ class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  
             labels=dict(request.labels),
             since=request.since,
         )
-        return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
+        return admin_pb2.ListTasksResponse(
+            tasks=[
+                _convert.task_to_proto(t, waiting_reason=self._engine.waiting_reason(t))
+                for t in tasks
+            ]
+        )
 
     @translating
     async def CancelTask(
