@@ -108,6 +108,24 @@ class RetryPolicy:
     max_backoff: float = 100.0
 
 
+class Isolation(StrEnum):
+    """How a task's workspace checkout is shared: a worktree of its own, or one checkout that
+    the repository's tasks take turns on."""
+
+    WORKTREE = "worktree"
+    SHARED = "shared"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkspaceSpec:
+    """A git checkout a task runs in (docs/tasks.md, "Workspaces"); `ref` "" is the
+    repository's default branch."""
+
+    repo: str
+    ref: str = ""
+    isolate: Isolation = Isolation.WORKTREE
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskSpec:
     """What to run and where, as submitted (docs/tasks.md describes each field)."""
@@ -125,6 +143,7 @@ class TaskSpec:
     locks: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    workspace: WorkspaceSpec | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

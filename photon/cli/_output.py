@@ -1,8 +1,10 @@
-"""Render command results as a kubectl-style table, JSON or YAML, and humanize numbers."""
+"""Render command results as a kubectl-style table, JSON, YAML or CSV, and humanize numbers."""
 
 from __future__ import annotations
 
+import csv
 import enum
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -15,7 +17,8 @@ from .._text import escape_controls
 from ..errors import UsageError
 from ._colour import paint_state
 
-FORMATS = ("table", "json", "yaml")
+FORMATS = ("table", "json", "yaml", "csv")
+_FORMULA_START = ("=", "+", "-", "@")  # what a spreadsheet would run as a formula
 _INDENT = "  "
 _GAP = "  "
 _BYTE_UNITS = ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -35,12 +38,14 @@ def render(
     columns: Sequence[tuple[str, str]] | None = None,
     colour: bool = False,
 ) -> str:
-    """Render `data` as "table", "json" or "yaml", without a trailing newline; raises UsageError.
+    """Render `data` as "table", "json", "yaml" or "csv", without a trailing newline; raises
+    UsageError.
 
-    For a table, `data` is a list of rows shown through `columns` (header, dotted key) or a
-    dict shown as `key: value` lines; every key and value shown there has its control
-    characters escaped (`\x1b`), so what an agent or a tool wrote cannot move the cursor,
-    recolour the terminal or forge a line. JSON and YAML escape them in their own way. With
+    For a table or CSV, `data` is a list of rows shown through `columns` (header, dotted key)
+    or a dict shown as `key: value` lines (CSV: `key,value` rows); every key and value shown
+    there has its control characters escaped (`\x1b`), so what an agent or a tool wrote cannot
+    move the cursor, recolour the terminal or forge a line. JSON and YAML escape them in their
+    own way. CSV cells keep full precision (no humanizing) and nested values as JSON. With
     `colour`, a table's STATE column is in its states' colours.
     """
     if fmt == "json":
@@ -54,6 +59,8 @@ def render(
         if isinstance(data, list | tuple):
             return "\n".join(_table_lines(data, columns, colour=colour))
         return cell(data)
+    if fmt == "csv":
+        return _csv(data, columns)
     raise UsageError(f"unknown output format '{fmt}' (expected {', '.join(FORMATS)})")
 
 
@@ -81,6 +88,41 @@ def _table_lines(
         ]
         lines.append(_GAP.join(cells).rstrip())
     return lines
+
+
+def _csv(data: Any, columns: Sequence[tuple[str, str]] | None) -> str:
+    if isinstance(data, Mapping):
+        records: list[list[Any]] = [["key", "value"], *([k, v] for k, v in data.items())]
+    elif isinstance(data, list | tuple) and all(isinstance(row, Mapping) for row in data):
+        if columns is None:
+            keys = dict.fromkeys(key for row in data for key in row)
+            columns = [(str(key), str(key)) for key in keys]
+        records = [[header for header, _ in columns]]
+        records += [[lookup(row, key) for _, key in columns] for row in data]
+    else:
+        records = [[item] for item in (data if isinstance(data, list | tuple) else [data])]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows([[csv_cell(value) for value in record] for record in records])
+    return out.getvalue().rstrip("\n")
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: None as empty, numbers in full, nested values as JSON; text has its
+    control characters escaped and, when a spreadsheet would take it for a formula, a leading
+    apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, Mapping | list | tuple):
+        value = json.dumps(value, sort_keys=False)
+    text = escape_controls(str(value))
+    return "'" + text if len(text) > 1 and text.startswith(_FORMULA_START) else text
 
 
 def _show_lines(data: Mapping[Any, Any]) -> list[str]:

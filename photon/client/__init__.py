@@ -16,6 +16,8 @@ from ._context import save_context as save_context
 from ._context import use_context as use_context
 from ._types import Agent as Agent
 from ._types import AuditRecord as AuditRecord
+from ._types import CostReport as CostReport
+from ._types import CostRow as CostRow
 from ._types import JoinTokenInfo as JoinTokenInfo
 from ._types import SecretInfo as SecretInfo
 from ._types import Task as Task
@@ -30,6 +32,8 @@ __all__ = [
     "AuditRecord",
     "ClientContext",
     "ContextEntry",
+    "CostReport",
+    "CostRow",
     "JoinTokenInfo",
     "PhotonClient",
     "SecretInfo",

@@ -12,14 +12,23 @@ import grpc
 import grpc.aio
 
 from .._bounds import DOCUMENT, WORKFLOW, JsonBounds, dump_json
+from .._repos import isolation
 from ..errors import AuthError, InvalidArgumentError, PhotonError, TransportError
-from ..model import DEFAULT_PRIORITY, DEFAULT_QUEUE_TIMEOUT, RetryPolicy, TaskSpec, TaskState
+from ..model import (
+    DEFAULT_PRIORITY,
+    DEFAULT_QUEUE_TIMEOUT,
+    RetryPolicy,
+    TaskSpec,
+    TaskState,
+    WorkspaceSpec,
+)
 from ..v1 import admin_pb2, admin_pb2_grpc, auth_pb2, auth_pb2_grpc, common_pb2
 from ..wire import CHANNEL_OPTIONS, error_for, spec_to_proto, state_to_proto
 from ._context import ClientContext, load_context
 from ._types import (
     Agent,
     AuditRecord,
+    CostReport,
     JoinTokenInfo,
     SecretInfo,
     Task,
@@ -28,6 +37,7 @@ from ._types import (
     Workflow,
     agent_from_proto,
     audit_record_from_proto,
+    cost_report_from_proto,
     event_from_proto,
     join_token_from_proto,
     secret_from_proto,
@@ -37,6 +47,12 @@ from ._types import (
 )
 
 T = TypeVar("T")
+_COST_BY = {
+    "tool": admin_pb2.COST_BY_TOOL,
+    "agent": admin_pb2.COST_BY_AGENT,
+    "workflow": admin_pb2.COST_BY_WORKFLOW,
+    "day": admin_pb2.COST_BY_DAY,
+}
 REFRESH_MARGIN = 60.0
 CALL_TIMEOUT = 30.0
 BATCH = 1_000  # tasks per SubmitTasks / WaitTasks call
@@ -225,6 +241,20 @@ class PhotonClient:
         """Remove every version of the secret; how many there were. Needs the admin role."""
         response = await self._call("DeleteSecret", admin_pb2.DeleteSecretRequest(name=name))
         return int(response.versions)
+
+    # -- reports ------------------------------------------------------------------------------
+
+    async def report_cost(self, *, since: float, by: str = "tool") -> CostReport:
+        """What AI tools reported spending on the tasks that ended at or after `since` (Unix
+        seconds), grouped `by` tool, agent, workflow or day (UTC). Raises
+        InvalidArgumentError for another grouping."""
+        grouping = _COST_BY.get(by)
+        if grouping is None:
+            raise InvalidArgumentError(
+                f"cannot group a cost report by {by!r} (choose from {', '.join(_COST_BY)})"
+            )
+        request = admin_pb2.ReportCostRequest(since=since, by=grouping)
+        return cost_report_from_proto(await self._call("ReportCost", request))
 
     # -- tasks --------------------------------------------------------------------------------
 
@@ -425,8 +455,10 @@ def task_spec(
     locks: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    workspace: WorkspaceSpec | Mapping[str, str] | None = None,
 ) -> TaskSpec:
-    """A task to submit (docs/tasks.md); unset fields take the hub's defaults."""
+    """A task to submit (docs/tasks.md); unset fields take the hub's defaults. `workspace` may
+    be given as JSON would, `{"repo": ..., "ref": ..., "isolate": ...}`."""
     return TaskSpec(
         tool=tool,
         action=action,
@@ -441,6 +473,20 @@ def task_spec(
         locks=tuple(locks),
         env=dict(env or {}),
         labels=dict(labels or {}),
+        workspace=_workspace(workspace),
+    )
+
+
+def _workspace(value: WorkspaceSpec | Mapping[str, str] | None) -> WorkspaceSpec | None:
+    """Raises InvalidArgumentError for a mapping with other keys or an unknown `isolate`."""
+    if value is None or isinstance(value, WorkspaceSpec):
+        return value
+    if unknown := set(value) - {"repo", "ref", "isolate"}:
+        raise InvalidArgumentError(f"workspace: unknown field {min(unknown)!r}")
+    return WorkspaceSpec(
+        repo=str(value.get("repo", "")),
+        ref=str(value.get("ref", "")),
+        isolate=isolation(str(value.get("isolate", ""))),
     )
 
 

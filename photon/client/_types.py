@@ -143,6 +143,32 @@ class SecretInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CostRow:
+    """One group of ended tasks in a cost report and what AI tools reported they spent."""
+
+    key: str
+    tasks: int
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostReport:
+    """Rows (the costliest first; by day, oldest first), their total, and whether more tasks
+    ended in the period than one report reads (`truncated`: the rows count the earliest)."""
+
+    rows: tuple[CostRow, ...]
+    total: CostRow
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuditRecord:
     seq: int
     time: float
@@ -177,6 +203,26 @@ def user_from_proto(msg: admin_pb2.User) -> User:
 
 def secret_from_proto(msg: admin_pb2.Secret) -> SecretInfo:
     return SecretInfo(name=msg.name, version=msg.version, set_by=msg.set_by, set_at=msg.set_at)
+
+
+def cost_row_from_proto(msg: admin_pb2.CostRow) -> CostRow:
+    return CostRow(
+        key=msg.key,
+        tasks=msg.tasks,
+        cost_usd=msg.cost_usd,
+        input_tokens=msg.input_tokens,
+        output_tokens=msg.output_tokens,
+        cache_read_tokens=msg.cache_read_tokens,
+        cache_creation_tokens=msg.cache_creation_tokens,
+    )
+
+
+def cost_report_from_proto(msg: admin_pb2.ReportCostResponse) -> CostReport:
+    return CostReport(
+        rows=tuple(cost_row_from_proto(r) for r in msg.rows),
+        total=cost_row_from_proto(msg.total),
+        truncated=msg.truncated,
+    )
 
 
 def _opt(value: float) -> float | None:

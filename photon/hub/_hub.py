@@ -36,6 +36,7 @@ from .fleet import Fleet
 from .mesh import MeshServer
 from .secrets import SecretBox, Secrets, load_key
 from .security import AgentIssuer, Enrolment, Renewal, TokenAuthority, Users
+from .stats import HubStats
 from .store import Store, open_store
 from .tasks import TaskEngine
 from .web import HubMetrics, WebServer
@@ -123,7 +124,10 @@ class Hub:
         cert_ttl = timedelta(seconds=config.agent_cert_ttl)
 
         async with contextlib.AsyncExitStack() as stack:
-            store: Store = await open_store(config.store_url, default_path=paths.database)
+            stats = HubStats()  # counted by the engine, the mesh and the store; /metrics shows it
+            store: Store = await open_store(
+                config.store_url, default_path=paths.database, stats=stats
+            )
             stack.push_async_callback(store.close)
             fleet = Fleet()
             audit = AuditTrail(store, paths.audit_anchor, on_fatal=self.fail)
@@ -143,6 +147,7 @@ class Hub:
                 limits=config.limits,
                 secrets=secrets,
                 on_fatal=self.fail,
+                stats=stats,
             )
             await engine.load()
             workflows = WorkflowEngine(
@@ -173,6 +178,7 @@ class Hub:
                 audit=audit,
                 connection_age=config.mesh_connection_age,
                 limits=config.limits,
+                stats=stats,
             )
             api = ApiServer(
                 listen=config.api_listen,
@@ -200,7 +206,9 @@ class Hub:
             )
             web = WebServer(
                 listen=config.http_listen,
-                metrics=HubMetrics(fleet=fleet, registry=self._registry),
+                metrics=HubMetrics(
+                    fleet=fleet, stats=stats, queued=engine.queued, registry=self._registry
+                ),
                 ready=self.ready.is_set,
             )
             http_port = await web.start()

@@ -34,6 +34,14 @@ class StepState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STEP_STATE_FAILED: _ClassVar[StepState]
     STEP_STATE_SKIPPED: _ClassVar[StepState]
     STEP_STATE_CANCELLED: _ClassVar[StepState]
+
+class CostBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    COST_BY_UNSPECIFIED: _ClassVar[CostBy]
+    COST_BY_TOOL: _ClassVar[CostBy]
+    COST_BY_AGENT: _ClassVar[CostBy]
+    COST_BY_WORKFLOW: _ClassVar[CostBy]
+    COST_BY_DAY: _ClassVar[CostBy]
 AGENT_STATE_UNSPECIFIED: AgentState
 AGENT_STATE_CONNECTED: AgentState
 AGENT_STATE_DRAINING: AgentState
@@ -52,6 +60,11 @@ STEP_STATE_SUCCEEDED: StepState
 STEP_STATE_FAILED: StepState
 STEP_STATE_SKIPPED: StepState
 STEP_STATE_CANCELLED: StepState
+COST_BY_UNSPECIFIED: CostBy
+COST_BY_TOOL: CostBy
+COST_BY_AGENT: CostBy
+COST_BY_WORKFLOW: CostBy
+COST_BY_DAY: CostBy
 
 class WorkflowStep(_message.Message):
     __slots__ = ("id", "tool", "action", "needs", "state", "task_ids", "agent_ids", "outputs_json", "started_at", "finished_at", "message", "tasks_done", "cost_usd", "last_event")
@@ -640,3 +653,39 @@ class DeleteSecretResponse(_message.Message):
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     versions: int
     def __init__(self, versions: _Optional[int] = ...) -> None: ...
+
+class ReportCostRequest(_message.Message):
+    __slots__ = ("since", "by")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    since: float
+    by: CostBy
+    def __init__(self, since: _Optional[float] = ..., by: _Optional[_Union[CostBy, str]] = ...) -> None: ...
+
+class CostRow(_message.Message):
+    __slots__ = ("key", "tasks", "cost_usd", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_CREATION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    tasks: int
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_creation_tokens: int
+    def __init__(self, key: _Optional[str] = ..., tasks: _Optional[int] = ..., cost_usd: _Optional[float] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cache_read_tokens: _Optional[int] = ..., cache_creation_tokens: _Optional[int] = ...) -> None: ...
+
+class ReportCostResponse(_message.Message):
+    __slots__ = ("rows", "total", "truncated")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[CostRow]
+    total: CostRow
+    truncated: bool
+    def __init__(self, rows: _Optional[_Iterable[_Union[CostRow, _Mapping]]] = ..., total: _Optional[_Union[CostRow, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...

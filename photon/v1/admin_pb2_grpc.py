@@ -185,6 +185,11 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.DeleteSecretRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.DeleteSecretResponse.FromString,
                 _registered_method=True)
+        self.ReportCost = channel.unary_unary(
+                '/photon.v1.AdminService/ReportCost',
+                request_serializer=photon_dot_v1_dot_admin__pb2.ReportCostRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.ReportCostResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -371,6 +376,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportCost(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -523,6 +534,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteSecret,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.DeleteSecretRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.DeleteSecretResponse.SerializeToString,
+            ),
+            'ReportCost': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportCost,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.ReportCostRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.ReportCostResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1336,6 +1352,33 @@ class AdminService:
             '/photon.v1.AdminService/DeleteSecret',
             photon_dot_v1_dot_admin__pb2.DeleteSecretRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.DeleteSecretResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportCost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/ReportCost',
+            photon_dot_v1_dot_admin__pb2.ReportCostRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.ReportCostResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,6 +14,7 @@ from ._convert import state_from_proto as state_from_proto
 from ._convert import state_to_proto as state_to_proto
 from ._convert import tool_from_proto as tool_from_proto
 from ._convert import tool_to_proto as tool_to_proto
+from ._convert import workspace_from_proto as workspace_from_proto
 from ._grpc import CHANNEL_OPTIONS as CHANNEL_OPTIONS
 from ._grpc import EOF as EOF
 from ._grpc import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
@@ -51,4 +52,5 @@ __all__ = [
     "tool_from_proto",
     "tool_to_proto",
     "unbatch",
+    "workspace_from_proto",
 ]

@@ -11,6 +11,7 @@ import json
 from typing import Any, cast
 
 from .._bounds import DOCUMENT, READ, JsonBounds, OutOfBounds, load_json
+from .._repos import isolation
 from ..errors import InvalidArgumentError
 from ..model import (
     DEFAULT_PRIORITY,
@@ -24,6 +25,7 @@ from ..model import (
     TaskSpec,
     TaskState,
     ToolInfo,
+    WorkspaceSpec,
 )
 from ..v1 import common_pb2
 
@@ -65,7 +67,23 @@ def spec_to_proto(spec: TaskSpec, *, task_id: str = "") -> common_pb2.TaskSpec:
         locks=list(spec.locks),
         env=dict(spec.env),
         labels=dict(spec.labels),
+        workspace=workspace_to_proto(spec.workspace),
     )
+
+
+def workspace_to_proto(spec: WorkspaceSpec | None) -> common_pb2.WorkspaceSpec | None:
+    if spec is None:
+        return None
+    return common_pb2.WorkspaceSpec(repo=spec.repo, ref=spec.ref, isolate=spec.isolate.value)
+
+
+def workspace_from_proto(msg: common_pb2.TaskSpec) -> WorkspaceSpec | None:
+    """The spec's workspace, None when it has none. Raises InvalidArgumentError for an
+    unknown `isolate`."""
+    if not msg.HasField("workspace"):
+        return None
+    ws = msg.workspace
+    return WorkspaceSpec(repo=ws.repo, ref=ws.ref, isolate=isolation(ws.isolate))
 
 
 def spec_from_proto(
@@ -109,6 +127,7 @@ def spec_from_proto(
         locks=tuple(msg.locks),
         env=dict(msg.env),
         labels=dict(msg.labels),
+        workspace=workspace_from_proto(msg),
     )
 
 

@@ -404,6 +404,28 @@ async def test_list_unfinished_tasks(store: Store) -> None:
     }
 
 
+async def test_list_finished_tasks_since_a_time_in_the_order_they_ended(store: Store) -> None:
+    ends = {"a": NOW + 30, "b": NOW + 10, "c": NOW + 20, "d": NOW - 5}
+    for task_id, end in ends.items():
+        queued = task(task_id)
+        await insert(store, queued)
+        ended = replace(
+            queued,
+            state=TaskState.SUCCEEDED,
+            epoch=1,
+            outputs={"cost_usd": 0.25, "usage": {"input_tokens": 7}},
+            finished_at=end,
+        )
+        await store.update_task(ended, expected_epoch=0)
+    await insert(store, task("unfinished", state=TaskState.RUNNING))
+    finished = await store.list_finished_tasks(since=NOW, limit=100)
+    assert [t.id for t in finished] == ["b", "c", "a"]
+    assert finished[0].outputs == {"cost_usd": 0.25, "usage": {"input_tokens": 7}}
+    assert [t.id for t in await store.list_finished_tasks(since=NOW, limit=2)] == ["b", "c"]
+    assert [t.id for t in await store.list_finished_tasks(since=0.0, limit=1)] == ["d"]
+    assert await store.list_finished_tasks(since=NOW + 31, limit=100) == []
+
+
 async def test_task_events_append_and_list_after_seq(store: Store) -> None:
     await store.append_task_events([event("t1", 1), event("t1", 2), event("t2", 1)])
     # A redelivered event (same task and seq) is ignored, not duplicated or overwritten.

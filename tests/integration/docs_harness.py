@@ -44,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent  # the venv's console scripts: photon-hub, photonctl, ...
 README = ROOT / "README.md"
 PAGES = tuple(
-    ROOT / "docs" / name for name in ("tasks.md", "workflows.md", "cli.md", "security.md")
+    ROOT / "docs" / name
+    for name in ("tasks.md", "workflows.md", "cli.md", "security.md", "observability.md")
 )
 DOCS = (README, *PAGES, ROOT / "docs" / "configuration.md", ROOT / "docs" / "ARCHITECTURE.md")
 
@@ -319,7 +320,7 @@ def unrun_workflows(blocks: list[Block]) -> list[str]:
 
 # -- TOML ---------------------------------------------------------------------------------------
 
-AGENT_KEYS = frozenset({"labels", "slots", "tools", "workspace_roots"})
+AGENT_KEYS = frozenset({"labels", "slots", "tools", "workspace_roots", "workspaces"})
 
 
 def check_toml(block: Block, tmp: Path) -> str:

@@ -158,7 +158,10 @@ def test_workspace_roots_resolve_relative_to_the_file_and_expand_home() -> None:
 @pytest.mark.parametrize(
     ("file", "message"),
     [
-        ({"slot": 4}, "unknown key 'slot' (known: labels, slots, tools, workspace_roots)"),
+        (
+            {"slot": 4},
+            "unknown key 'slot' (known: labels, slots, tools, workspace_roots, workspaces)",
+        ),
         ({"slots": 0}, "slots must be a whole number of at least 1, not 0"),
         ({"slots": "4"}, "slots must be a whole number of at least 1, not '4'"),
         ({"slots": True}, "slots must be a whole number of at least 1, not True"),

@@ -176,7 +176,27 @@ def test_yaml_keeps_key_order_and_writes_enums_as_values() -> None:
 def test_unknown_format_is_a_usage_error() -> None:
     with pytest.raises(UsageError) as info:
         render(ROWS, "xml")
-    assert str(info.value) == "unknown output format 'xml' (expected table, json, yaml)"
+    assert str(info.value) == "unknown output format 'xml' (expected table, json, yaml, csv)"
+
+
+def test_csv_keeps_numbers_in_full_and_nests_as_json() -> None:
+    rows = [
+        {"key": "claude-code", "cost": 0.012345, "n": 3, "ok": True, "tags": {"a": 1}},
+        {"key": None, "cost": -1.5, "n": 0, "ok": False, "tags": [1, "x"]},
+    ]
+    columns = [("tool", "key"), ("cost", "cost"), ("n", "n"), ("ok", "ok"), ("tags", "tags")]
+    assert render(rows, "csv", columns=columns).splitlines() == [
+        "tool,cost,n,ok,tags",
+        'claude-code,0.012345,3,true,"{""a"": 1}"',
+        ',-1.5,0,false,"[1, ""x""]"',
+    ]
+    shown = render({"state": "SUCCEEDED", "attempt": 2}, "csv")
+    assert shown == "key,value\nstate,SUCCEEDED\nattempt,2"
+
+
+def test_csv_text_cannot_forge_lines_colours_or_formulas() -> None:
+    text = render([{"name": "a,b\nc\x1b[31m"}, {"name": "=HYPERLINK(1)"}, {"name": "-"}], "csv")
+    assert text.splitlines() == ["name", '"a,b\\nc\\x1b[31m"', "'=HYPERLINK(1)", "-"]
 
 
 # human-readable numbers

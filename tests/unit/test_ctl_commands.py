@@ -81,18 +81,22 @@ def test_every_action_has_a_handler() -> None:
         "run",
         "workflow",
         "tasks",
+        "report",
         "user",
         "secret",
         "audit",
+        "top",
         "context",
+        "completion",
     ]
-    leaves = {"run": nouns.pop("run")}
+    leaves = {name: nouns.pop(name) for name in ("run", "top", "completion")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 30
+    assert len(leaves) == 34  # tasks diff and report cost among them
     for name, parser in leaves.items():
-        # A command on the client config alone (`context`) names a `local` handler instead.
-        kind = "local" if name.startswith("context ") else "handler"
+        # A command on the client config alone (`context`, `completion`) names a `local`
+        # handler instead.
+        kind = "local" if name.startswith(("context ", "completion")) else "handler"
         assert callable(parser.get_default(kind)), name
 
 

@@ -4,9 +4,10 @@ Every import in photon/ counts: at the top of a module, inside a function (lazy)
 `if TYPE_CHECKING:`. The rules:
 - no import cycle anywhere in photon/;
 - only edge modules import gRPC or the generated code (photon.v1);
-- layered packages import downwards only: the hub (edge: api, mesh, web -> domain: workflows
-  -> tasks -> fleet, and security -> store -> core, with the composition root above them all),
-  the agent (lifecycle -> session -> runner -> tools -> config) and the http and zai plugins
+- layered packages import downwards only: the hub (edge: api, mesh, web -> domain: reports
+  -> workflows -> tasks -> fleet, and security -> store -> stats -> core, with the composition
+  root above them all), the agent (lifecycle -> session -> runner -> tools, workspaces -> config)
+  and the http and zai plugins
   (the plugin module at the top, pure helpers at the bottom);
 - the programs stay apart: the hub, the agent, the client and the plugin SDK import none of
   each other (the agent runs plugins; the CLI sits on top of them all).
@@ -41,13 +42,21 @@ WIRE_MODULES = ("grpc", "grpc_health", "google.protobuf", "photon.v1")
 LAYERED: dict[str, tuple[tuple[str, ...], ...]] = {
     "photon.hub": (
         ("core",),
+        ("stats",),
         ("store",),
         ("audit", "fleet", "security", "secrets"),
         ("tasks",),
         ("workflows",),
+        ("reports",),
         ("api", "mesh", "web"),
     ),
-    "photon.agent": (("config",), ("tools",), ("runner",), ("session",), ("lifecycle",)),
+    "photon.agent": (
+        ("config",),
+        ("tools", "workspaces"),
+        ("runner",),
+        ("session",),
+        ("lifecycle",),
+    ),
     "photon.plugins.builtin.http": (
         ("_policy", "_request"),
         ("_response",),

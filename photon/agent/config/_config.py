@@ -103,6 +103,8 @@ class AgentConfig:
     tools: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Where tools may work; the first is every task's working directory.
     workspace_roots: tuple[Path, ...] = ()
+    # How long a failed task's worktree and a task's branch are kept ([workspaces] keep_days).
+    keep_days: float = 7.0
     shutdown_grace: float = 10.0
 
     @property
@@ -112,6 +114,11 @@ class AgentConfig:
     @property
     def workspace_root(self) -> Path:
         return self.workspace_roots[0] if self.workspace_roots else self.paths.workspace
+
+    @property
+    def local_repo_roots(self) -> tuple[Path, ...]:
+        """Where a task's workspace may name a repository on this machine's disk."""
+        return self.workspace_roots or (self.paths.workspace,)
 
     def tool_enabled(self, name: str, *, by_default: bool) -> bool:
         """Whether tool `name` may run: allowed by a flag, switched on or off in its settings,

@@ -20,7 +20,7 @@ ENV_SLOTS: Final = "PHOTON_AGENT_SLOTS"
 ENV_LABELS: Final = "PHOTON_AGENT_LABELS"
 ENV_ALLOW_TOOLS: Final = "PHOTON_AGENT_ALLOW_TOOLS"
 
-_KEYS: Final = ("labels", "slots", "tools", "workspace_roots")
+_KEYS: Final = ("labels", "slots", "tools", "workspace_roots", "workspaces")
 _TOOL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _LABEL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,62}")
 _LABEL_VALUE_MAX = 63
@@ -78,6 +78,7 @@ def agent_config(
         roots = _workspace_roots(file["workspace_roots"], where, base=base, home=home)
 
     return AgentConfig(
+        keep_days=_keep_days(file.get("workspaces", {}), where),
         data_dir=data_dir,
         slots=slots,
         allowed_tools=frozenset(allowed),
@@ -153,6 +154,19 @@ def _workspace_roots(value: object, where: str, *, base: Path, home: Path) -> tu
             raise ConfigError(f"{what}[{i}]: {item!r} is listed twice")
         roots.append(path)
     return tuple(roots)
+
+
+def _keep_days(value: object, where: str) -> float:
+    """[workspaces] keep_days: how long kept worktrees and task branches stay (default 7)."""
+    what = f"{where}: workspaces"
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{what} must be a table ([workspaces])")
+    if unknown := sorted(set(value) - {"keep_days"}):
+        raise ConfigError(f"{what}: unknown key {unknown[0]!r} (known: keep_days)")
+    days = value.get("keep_days", 7)
+    if isinstance(days, bool) or not isinstance(days, int | float) or not 0 <= days < 36500:
+        raise ConfigError(f"{what}.keep_days must be a number of days, at least 0")
+    return float(days)
 
 
 def _tools(value: object, where: str) -> Mapping[str, Mapping[str, Any]]:

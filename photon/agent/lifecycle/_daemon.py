@@ -14,6 +14,7 @@ from ..config import AgentConfig, Identity
 from ..runner import Runner
 from ..session import HubLink, Outbox, Reporter, check_certificate
 from ..tools import load_tools
+from ..workspaces import Workspaces
 from ._lock import hold_data_dir
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,19 @@ class AgentDaemon:
             outbox = Outbox(paths.outbox)
             stack.callback(outbox.close)
             reporter = Reporter(outbox)
-            runner = Runner(toolbox=toolbox, workdir=config.workspace_root, reports=reporter)
+            workspaces = Workspaces(
+                data_dir=config.data_dir,
+                local_roots=config.local_repo_roots,
+                agent_name=identity.name,
+                keep_days=config.keep_days,
+            )
+            await workspaces.prune()
+            runner = Runner(
+                toolbox=toolbox,
+                workdir=config.workspace_root,
+                reports=reporter,
+                workspaces=workspaces,
+            )
             link = HubLink(
                 config=config,
                 identity=identity,

@@ -12,10 +12,12 @@ from typing import Any
 
 from ..._env import substitute
 from ..._log_fields import TASK_ID
+from ..._repos import check_workspace
 from ...errors import InvalidArgumentError, TaskFailed
-from ...model import Failure, FailureClass
+from ...model import Failure, FailureClass, Isolation, WorkspaceSpec
 from ...plugins import Plugin, SimpleTaskContext, run_plugin
 from ..tools import Toolbox
+from ..workspaces import Workspaces
 from ._values import Assignment, AttemptRef, Progress, Reports, RunOutcome
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ CANCEL_WAIT = 5.0
 class _Attempt:
     ref: AttemptRef
     context: SimpleTaskContext
+    tool: str
+    workspace: WorkspaceSpec | None = None
     task: asyncio.Task[None] | None = None
 
 
@@ -42,9 +46,17 @@ class Runner:
     `drain()` ends it.
     """
 
-    def __init__(self, *, toolbox: Toolbox, workdir: Path, reports: Reports) -> None:
+    def __init__(
+        self,
+        *,
+        toolbox: Toolbox,
+        workdir: Path,
+        reports: Reports,
+        workspaces: Workspaces | None = None,
+    ) -> None:
         self._toolbox = toolbox
         self._workdir = workdir
+        self._workspaces = workspaces
         self._reports = reports
         self._attempts: dict[str, _Attempt] = {}
         self._group: asyncio.TaskGroup | None = None
@@ -119,7 +131,10 @@ class Runner:
             )
             return
         try:
+            if assignment.refusal:
+                raise InvalidArgumentError(assignment.refusal)
             env = substitute(assignment.env, assignment.secrets)
+            workdir = self._workdir_for(ref, assignment.workspace)
         except InvalidArgumentError as exc:
             self._refuse(ref, TaskFailed(str(exc), failure_class=FailureClass.INVALID_INPUT))
             return
@@ -128,14 +143,16 @@ class Runner:
             task_id=ref.task_id,
             action=assignment.action or plugin.default_action,
             inputs=assignment.inputs,
-            workdir=self._workdir,
+            workdir=workdir,
             secrets=dict(assignment.secrets),
             env=env,
             settings=self._toolbox.settings_for(assignment.tool),
             deadline=time.monotonic() + timeout if timeout else None,
             on_event=lambda kind, text, data: self._progress(ref, kind, text, data),
         )
-        attempt = _Attempt(ref=ref, context=context)
+        attempt = _Attempt(
+            ref=ref, context=context, tool=assignment.tool, workspace=assignment.workspace
+        )
         self._attempts[ref.task_id] = attempt
         self._reports.accepted(ref)
         attempt.task = self._group.create_task(self._run(plugin, attempt))
@@ -146,6 +163,16 @@ class Runner:
         attempt = self._attempts.get(ref.task_id)
         if attempt is not None and attempt.ref.epoch == ref.epoch:
             attempt.context.cancelled.set()
+
+    def _workdir_for(self, ref: AttemptRef, workspace: WorkspaceSpec | None) -> Path:
+        """The tool's working directory: the task's checkout, or the agent's workspace root.
+        Raises InvalidArgumentError for a workspace this agent cannot make."""
+        if workspace is None:
+            return self._workdir
+        check_workspace(workspace)
+        if self._workspaces is None:
+            raise InvalidArgumentError("this agent keeps no workspaces")
+        return self._workspaces.path_for(ref.task_id, ref.attempt, workspace)
 
     def _progress(self, ref: AttemptRef, kind: str, text: str, data: Mapping[str, Any]) -> None:
         self._reports.progress(ref, Progress(kind=kind, message=text, data=data, time=time.time()))
@@ -159,7 +186,7 @@ class Runner:
         backstop = None if deadline is None else deadline + DEADLINE_GRACE - time.monotonic()
         try:
             async with asyncio.timeout(backstop):
-                outputs = await run_plugin(plugin, context)
+                outputs = await self._run_in_workspace(plugin, attempt)
             outcome = RunOutcome(
                 ref=ref, outputs=outputs, started_at=started, finished_at=time.time()
             )
@@ -187,6 +214,33 @@ class Runner:
             # Only this attempt's entry: a newer epoch of the task may have taken its place.
             if self._attempts.get(ref.task_id) is attempt:
                 del self._attempts[ref.task_id]
+
+    async def _run_in_workspace(self, plugin: Plugin, attempt: _Attempt) -> Mapping[str, Any]:
+        """The plugin's outputs; with a workspace, checked out first and then committed, its
+        summary under `workspace`. A failed task's worktree is kept, and its failure says
+        where."""
+        workspace, context = attempt.workspace, attempt.context
+        if workspace is None or self._workspaces is None:
+            return await run_plugin(plugin, context)
+        ref = attempt.ref
+        checkout = await self._workspaces.open(ref.task_id, ref.attempt, workspace)
+        try:
+            outputs = await run_plugin(plugin, context)
+        except TaskFailed as failed:
+            await self._workspaces.finish(
+                checkout, task_id=ref.task_id, tool=attempt.tool, ok=False
+            )
+            if workspace.isolate is Isolation.SHARED:
+                raise
+            raise TaskFailed(
+                f"{failed} (its worktree is kept at {checkout.path}, branch {checkout.branch})",
+                failure_class=failed.failure_class,
+                retry_at=failed.retry_at,
+            ) from failed
+        summary = await self._workspaces.finish(
+            checkout, task_id=ref.task_id, tool=attempt.tool, ok=True
+        )
+        return {**outputs, "workspace": summary}
 
     def _refuse(self, ref: AttemptRef, failure: TaskFailed) -> None:
         """Answer an assignment this agent cannot run; reported like any outcome."""

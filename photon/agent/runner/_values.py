@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ...model import Failure
+from ...model import Failure, WorkspaceSpec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +33,10 @@ class Assignment:
     # The values of the secrets `env` references, by name.
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
     timeout: float | None = None
+    # The git checkout the tool works in, if any (docs/tasks.md, "Workspaces").
+    workspace: WorkspaceSpec | None = None
+    # Why the attempt cannot run as sent (refused as `invalid_input`); "" when it can.
+    refusal: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -9,8 +9,10 @@ from typing import Any
 
 from ..._bounds import READ, JsonBounds, check_json_text, load_json
 from ..._text import shorten
+from ...errors import InvalidArgumentError
+from ...model import WorkspaceSpec
 from ...v1 import common_pb2, mesh_pb2
-from ...wire import MAX_MESSAGE_BYTES, failure_to_proto
+from ...wire import MAX_MESSAGE_BYTES, failure_to_proto, workspace_from_proto
 from ..runner import Assignment, AttemptRef, Progress, RunOutcome
 
 # What one report may carry, so that its message always fits the stream's: a result too big to
@@ -60,6 +62,12 @@ def ref_to_proto(ref: AttemptRef) -> mesh_pb2.AttemptRef:
 
 def assignment_from_proto(msg: mesh_pb2.Assign) -> Assignment:
     spec = msg.spec
+    workspace: WorkspaceSpec | None = None
+    refusal = ""
+    try:
+        workspace = workspace_from_proto(spec)
+    except InvalidArgumentError as exc:
+        refusal = str(exc)
     return Assignment(
         ref=ref_from_proto(msg.attempt),
         tool=spec.tool,
@@ -68,6 +76,8 @@ def assignment_from_proto(msg: mesh_pb2.Assign) -> Assignment:
         env=dict(spec.env),
         secrets=dict(msg.secrets),
         timeout=spec.timeout_seconds or None,
+        workspace=workspace,
+        refusal=refusal,
     )
 
 

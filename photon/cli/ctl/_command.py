@@ -35,7 +35,7 @@ INT32_MAX = 2**31 - 1  # counts travel in int32 fields: larger ones do not fit t
 
 
 def output_flag() -> argparse.ArgumentParser:
-    """A parent parser giving a command `-o table|json|yaml`."""
+    """A parent parser giving a command `-o table|json|yaml|csv`."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "-o", "--output", choices=FORMATS, default="table", help="table (default), json or yaml"

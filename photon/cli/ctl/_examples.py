@@ -40,6 +40,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "tasks show": ("photonctl tasks show 01J...", "photonctl tasks show 01J... -o yaml"),
     "tasks logs": ("photonctl tasks logs 01J...", "photonctl tasks logs -f 01J..."),
     "tasks cancel": ("photonctl tasks cancel 01J...",),
+    "tasks diff": ("photonctl tasks diff 01J... | git apply",),
+    "report cost": (
+        "photonctl report cost --since 30d --by agent",
+        "photonctl report cost --by day -o csv > cost.csv",
+    ),
     "user create": ("photonctl user create ci --role operator",),
     "user list": ("photonctl user list",),
     "user token": ("PHOTON_TOKEN=$(photonctl user token ci --ttl 10m)",),

@@ -49,7 +49,7 @@ def add_list_flags(parser: argparse.ArgumentParser) -> None:
         "--output",
         choices=(*FORMATS, "wide"),
         default="table",
-        help="table (default), wide (a table with more columns), json or yaml",
+        help="table (default), wide (a table with more columns), json, yaml or csv",
     )
     parser.add_argument(
         "-w",

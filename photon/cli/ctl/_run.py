@@ -7,11 +7,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..._names import check_selector
+from ..._repos import check_workspace
 from ..._selector import parse_selector
 from ..._text import escape_controls
 from ...client import PhotonClient, Task, TaskEvent
 from ...errors import InvalidArgumentError, UsageError
-from ...model import MAX_PRIORITY, TaskState
+from ...model import MAX_PRIORITY, Isolation, TaskState, WorkspaceSpec
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import parse_duration, parse_env
 from .._output import render
@@ -59,6 +60,15 @@ def register(commands: Commands) -> None:
         metavar="K=V",
         help="an environment variable for the tool; V may be secret:NAME (repeatable)",
     )
+    workspace = parser.add_argument_group("workspace (a git checkout the tool works in)")
+    workspace.add_argument("--repo", default="", help="a git URL, host:path or absolute path")
+    workspace.add_argument("--ref", default="", help="branch, tag or commit (default: HEAD)")
+    workspace.add_argument(
+        "--isolate",
+        choices=[i.value for i in Isolation],
+        default=Isolation.WORKTREE.value,
+        help="a worktree of the task's own (default), or one checkout shared in turns",
+    )
     parser.add_argument("--detach", action="store_true", help="print the task's id and return")
     parser.set_defaults(handler=_run)
 
@@ -72,6 +82,7 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
     except InvalidArgumentError as exc:
         raise UsageError(str(exc)) from None
     return {
+        "workspace": _workspace(args),
         "inputs": read_inputs(args),
         "selector": args.selector,
         "agent": args.agent,
@@ -80,6 +91,21 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
         "idempotency_key": args.idempotency_key,
         "env": parse_env(args.env),
     }
+
+
+def _workspace(args: argparse.Namespace) -> WorkspaceSpec | None:
+    if not args.repo:
+        if args.ref or args.isolate != Isolation.WORKTREE.value:
+            raise UsageError("--ref and --isolate need --repo")
+        return None
+    spec = WorkspaceSpec(repo=args.repo, ref=args.ref, isolate=Isolation(args.isolate))
+    try:
+        check_workspace(spec, "--repo")
+    except InvalidArgumentError as exc:
+        raise UsageError(
+            str(exc).replace("--repo.ref", "--ref").replace("--repo.repo", "--repo")
+        ) from None
+    return spec
 
 
 async def _run(args: argparse.Namespace, client: PhotonClient) -> int:

@@ -1,13 +1,15 @@
-"""`photonctl tasks list|show|logs|cancel`: tasks, whoever submitted them."""
+"""`photonctl tasks list|show|diff|logs|cancel`: tasks, whoever submitted them."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ...client import PhotonClient, Task, TaskEvent
+from ...errors import PhotonError
 from ...model import TaskState
 from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
@@ -68,6 +70,9 @@ def register(commands: Commands) -> None:
         parser = actions.add_parser(action, parents=[output_flag()], help=text)
         parser.add_argument("id", help="the task's id")
         parser.set_defaults(handler=handler)
+    diff = actions.add_parser("diff", help="the patch a task's workspace commit holds")
+    diff.add_argument("id", help="the task's id")
+    diff.set_defaults(handler=_diff)
     logs = actions.add_parser("logs", help="a task's events; -f follows them")
     logs.add_argument("id", help="the task's id")
     logs.add_argument(
@@ -125,6 +130,32 @@ async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
         print(f"task {task.id} cancelled")
     else:
         print(render(plain(task), args.output))
+    return EXIT_OK
+
+
+async def _diff(args: argparse.Namespace, client: PhotonClient) -> int:
+    task = await client.get_task(args.id)
+    workspace = (task.outputs or {}).get("workspace")
+    if not isinstance(workspace, dict):
+        if task.spec.workspace is None:
+            raise PhotonError(f"task {task.id} has no workspace (it was not run with --repo)")
+        if not task.state.terminal:
+            raise PhotonError(f"task {task.id} has not finished ({task.state.value})")
+        raise PhotonError(
+            f"task {task.id} {task.state.value}: a failed task's changes stay uncommitted in"
+            " its worktree on the agent"
+        )
+    patch = str(workspace.get("patch", ""))
+    sys.stdout.write(patch)
+    if workspace.get("patch_truncated"):
+        print(
+            f"photonctl: the patch was cut at {len(patch.encode())} bytes; the whole change is"
+            f" commit {workspace.get('commit')} on branch {workspace.get('branch')} in the"
+            " agent's clone",
+            file=sys.stderr,
+        )
+    elif not patch:
+        print(f"photonctl: task {task.id} changed nothing", file=sys.stderr)
     return EXIT_OK
 
 

@@ -39,6 +39,7 @@ from ..workflows import Snapshot, WorkflowEngine
 from . import _convert
 from ._audit import AuditRpcs
 from ._errors import Context, abort, abort_for, translating
+from ._reports import ReportRpcs
 from ._users import UserRpcs
 
 DEFAULT_JOIN_TTL = 15 * 60.0
@@ -47,7 +48,7 @@ WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
 
 
-class AdminServicer(UserRpcs, AuditRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+class AdminServicer(UserRpcs, AuditRpcs, ReportRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
     def __init__(
         self,
         *,

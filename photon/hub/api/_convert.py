@@ -9,7 +9,14 @@ from typing import cast
 from ...model import AgentState
 from ...v1 import admin_pb2, common_pb2
 from ...wire import failure_to_proto, metrics_to_proto, spec_to_proto, state_to_proto, tool_to_proto
-from ..core import AgentRecord, JoinTokenRecord, TaskEventRecord, TaskRecord, UserRecord
+from ..core import (
+    AgentRecord,
+    JoinTokenRecord,
+    TaskEventRecord,
+    TaskRecord,
+    UserRecord,
+    usage_of,
+)
 from ..fleet import AgentSession
 from ..secrets import SecretInfo
 from ..workflows import Snapshot
@@ -135,18 +142,13 @@ def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_p
             finished_at=step.finished_at or 0.0,
             message=step.message or _waiting(step.task_ids, snapshot.waiting),
             tasks_done=sum(1 for t in tasks if t.state.terminal),
-            cost_usd=sum(_cost(t) for t in tasks),
+            cost_usd=sum(usage_of(t.outputs).cost_usd for t in tasks),
         )
         latest = [snapshot.last_events[t] for t in step.task_ids if t in snapshot.last_events]
         if latest:
             item.last_event.CopyFrom(event_to_proto(max(latest, key=lambda e: e.time)))
         msg.steps.append(item)
     return msg
-
-
-def _cost(task: TaskRecord) -> float:
-    value = (task.outputs or {}).get("cost_usd")
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _waiting(task_ids: Sequence[str], waiting: Mapping[str, str]) -> str:

@@ -23,12 +23,18 @@ from ._records import WorkflowRecord as WorkflowRecord
 from ._retry import AGENT_SPECIFIC as AGENT_SPECIFIC
 from ._retry import FINAL as FINAL
 from ._retry import retry_delay as retry_delay
+from ._usage import NO_USAGE as NO_USAGE
+from ._usage import TOKEN_KINDS as TOKEN_KINDS
+from ._usage import Usage as Usage
+from ._usage import usage_of as usage_of
 
 __all__ = [
     "AGENT_SPECIFIC",
     "AUDIT_GENESIS",
     "DEFAULT_LIMITS",
     "FINAL",
+    "NO_USAGE",
+    "TOKEN_KINDS",
     "AgentRecord",
     "AgentView",
     "ApiKeyRecord",
@@ -42,10 +48,12 @@ __all__ = [
     "StepRecord",
     "TaskEventRecord",
     "TaskRecord",
+    "Usage",
     "UserRecord",
     "WorkflowRecord",
     "first_audit_break",
     "link_audit",
     "quote",
     "retry_delay",
+    "usage_of",
 ]

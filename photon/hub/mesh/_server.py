@@ -10,6 +10,7 @@ from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..security import Renewal
+from ..stats import HubStats
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
 from ._servicer import MeshServicer
@@ -34,6 +35,7 @@ class MeshServer(GrpcPort):
         audit: AuditTrail,
         connection_age: float = 3600.0,
         limits: Limits = DEFAULT_LIMITS,
+        stats: HubStats | None = None,
     ) -> None:
         # After `connection_age` the hub sends GOAWAY; the stream gets a grace to end, and the
         # agent connects anew with the certificate it holds now (renewed, or revoked).
@@ -59,6 +61,7 @@ class MeshServer(GrpcPort):
                 send_queue_limit=send_queue_limit,
                 audit=audit,
                 limits=limits,
+                stats=stats,
             ),
             self.server,
         )

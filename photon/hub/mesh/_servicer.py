@@ -20,8 +20,9 @@ from ...v1 import mesh_pb2, mesh_pb2_grpc
 from ...wire import EOF, joined, metrics_from_proto, status_details, unbatch
 from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, AgentRecord, Limits
-from ..fleet import AgentSession, Fleet, RenewalAnswer
+from ..fleet import AgentMessage, AgentSession, Fleet, RenewalAnswer
 from ..security import Renewal
+from ..stats import HubStats
 from ..store import EnrolmentStore
 from ..tasks import TaskEngine
 from ._convert import (
@@ -57,7 +58,9 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         send_queue_limit: int,
         audit: AuditTrail,
         limits: Limits = DEFAULT_LIMITS,
+        stats: HubStats | None = None,
     ) -> None:
+        self._stats = stats or HubStats()
         self._store = store
         self._audit = audit
         self._fleet = fleet
@@ -103,6 +106,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello received")
         if first is EOF or first.WhichOneof("body") != "hello":
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "first message must be Hello")
+        self._stats.message_received("hello")
         hello = first.hello
         record = await self._store.get_agent(agent_id)
         try:
@@ -116,6 +120,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         self._fleet.attach(session)
         log.info("agent %s (%s) connected", record.name, agent_id)
         self._audit.record(agent_id, "agent.connect", target=record.name)
+        self._stats.message_sent("welcome")
         await context.write(
             mesh_pb2.ConnectResponse(
                 welcome=mesh_pb2.Welcome(
@@ -170,9 +175,14 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
 
     async def _write_loop(self, session: AgentSession, context: Context) -> None:
         while True:
-            messages = map(message_to_proto, await session.take_outbound())
+            messages = map(self._outbound, await session.take_outbound())
             for message in joined(messages, _batch):
                 await context.write(message)
+
+    def _outbound(self, message: AgentMessage) -> mesh_pb2.ConnectResponse:
+        proto = message_to_proto(message)
+        self._stats.message_sent(proto.WhichOneof("body"))
+        return proto
 
     async def _read_loop(self, session: AgentSession, context: Context) -> None:
         while session.stream_open:
@@ -217,6 +227,7 @@ class MeshServicer(mesh_pb2_grpc.MeshServiceServicer):  # type: ignore[misc]
         """Hand the message on; a renewal request is returned for the read loop to answer
         (that waits for the store, everything else here is taken at once)."""
         kind = message.WhichOneof("body")
+        self._stats.message_received(kind or "empty")
         if kind == "heartbeat":
             beat = message.heartbeat
             session.last_heartbeat_at = time.time()

@@ -47,6 +47,7 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "SetSecret": Role.ADMIN,
     _ADMIN + "ListSecrets": Role.OPERATOR,
     _ADMIN + "DeleteSecret": Role.ADMIN,
+    _ADMIN + "ReportCost": Role.VIEWER,
 }
 
 

@@ -176,6 +176,11 @@ class TaskStore(Protocol):
 
     async def list_unfinished_tasks(self) -> list[TaskRecord]: ...
 
+    async def list_finished_tasks(self, *, since: float, limit: int) -> list[TaskRecord]:
+        """Up to `limit` of the tasks that ended at or after `since` (Unix seconds), in the
+        order they ended."""
+        ...
+
     async def last_event_seqs(self) -> dict[str, int]:
         """The highest event seq of each unfinished task."""
         ...

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ...model import Failure, FailureClass, RetryPolicy, TaskSpec
+from ...model import Failure, FailureClass, Isolation, RetryPolicy, TaskSpec, WorkspaceSpec
 
 _SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(TaskSpec))
 _RETRY_FIELDS = tuple(f.name for f in dataclasses.fields(RetryPolicy))
@@ -26,6 +26,8 @@ def spec_to_json(spec: TaskSpec) -> str:
     raw = {name: getattr(spec, name) for name in _SPEC_FIELDS}
     raw["retry"] = {name: getattr(spec.retry, name) for name in _RETRY_FIELDS}
     raw["locks"] = list(spec.locks)
+    if spec.workspace is not None:
+        raw["workspace"] = dataclasses.asdict(spec.workspace)
     return dumps(raw)
 
 
@@ -35,6 +37,9 @@ def spec_from_json(text: str) -> TaskSpec:
         raw["retry"] = RetryPolicy(**raw["retry"])
     if "locks" in raw:
         raw["locks"] = tuple(raw["locks"])
+    if raw.get("workspace") is not None:
+        ws = raw["workspace"]
+        raw["workspace"] = WorkspaceSpec(**ws | {"isolate": Isolation(ws["isolate"])})
     return TaskSpec(**raw)
 
 

@@ -23,12 +23,14 @@ from typing import Any, Protocol
 
 from ..._env import check_env, references
 from ..._ids import new_ulid
+from ..._repos import check_workspace, workspace_lock
 from ..._selector import parse_selector
 from ..._text import shorten
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError, SecretError
 from ...model import Failure, FailureClass, TaskSpec, ToolInfo
 from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
 from ..fleet import AssignTask, Fleet
+from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
 from . import _log
 from ._machine import (
@@ -96,8 +98,10 @@ class TaskEngine:
         limits: Limits = DEFAULT_LIMITS,
         secrets: SecretResolver | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        stats: HubStats | None = None,
     ) -> None:
         self._store = store
+        self._stats = stats or HubStats()
         self._fleet = fleet
         self._secrets: SecretResolver = secrets or _NoSecrets()
         self._lost_after = lost_after
@@ -170,6 +174,8 @@ class TaskEngine:
         writes: list[asyncio.Future[None]] = []
         for command in commands:
             if isinstance(command, Persist):
+                if command.waited is not None:
+                    self._stats.task_dispatched(command.waited)
                 for follower in self._followers:
                     follower(command.task)
                 # Started now, so this task's writes are queued in the order they happened.
@@ -235,6 +241,8 @@ class TaskEngine:
             task, expected_epoch=command.expected_epoch, events=[command.event]
         )
         _log.transition(task, self._limits)
+        if task.state.terminal:
+            self._stats.task_finished(task)
         self._publish(task.id, command.event)
         self._publish(task.id, task)
         for then in command.then:
@@ -322,6 +330,7 @@ class TaskEngine:
         for task, (_, created) in zip(tasks, results, strict=True):
             if created:
                 _log.submitted(task, self._limits)
+                self._stats.task_submitted(task.spec.tool)
             if task.id not in early and created:
                 self._machine.admit(task)
                 self._published[task.id] = 0
@@ -340,6 +349,11 @@ class TaskEngine:
             spec = replace(spec, agent=_resolve_pin(spec.agent, members))
         if spec.env:
             self.check_env(spec.env)
+        if spec.workspace is not None:
+            check_workspace(spec.workspace)
+            lock = workspace_lock(spec.workspace)
+            if lock is not None and lock not in spec.locks:
+                spec = replace(spec, locks=(*spec.locks, lock))
         spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
         if refuse and (reason := self.refusal(spec)):
             raise ConflictError(reason)
@@ -383,6 +397,14 @@ class TaskEngine:
         """Those of the tasks whose end is committed. Raises NotFoundError for an unknown id."""
         tasks = await self.get_many(task_ids)
         return [task for task in tasks.values() if task.state.terminal]
+
+    def queued(self) -> dict[str, int]:
+        """How many tasks wait in the queue (queued, or waiting to retry), by tool."""
+        counts: dict[str, int] = {}
+        for task in self._machine.tasks():
+            if task.state in QUEUED:
+                counts[task.spec.tool] = counts.get(task.spec.tool, 0) + 1
+        return counts
 
     def waiting_reason(self, task: TaskRecord) -> str:
         if task.state not in QUEUED:

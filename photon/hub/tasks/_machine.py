@@ -72,6 +72,7 @@ class Persist:
     expected_epoch: int
     event: TaskEventRecord
     then: tuple[Send, ...] = ()
+    waited: float | None = None  # seconds the task was queued, when this ends its wait
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -534,14 +535,19 @@ class TaskMachine:
             if dropped := self._dropped.pop(after.id, 0):
                 data["dropped_events"] = dropped
         event = self._event(after, "state", note, data, now)
+        waited = None
         if after.state not in QUEUED:
-            self._waiting_since.pop(after.id, None)
+            since = self._waiting_since.pop(after.id, None)
+            if since is not None and after.state is TaskState.ASSIGNED:
+                waited = now.wall - since
         if after.state.terminal:
             self._tasks.pop(after.id, None)
             self._seq.pop(after.id, None)
         else:
             self._tasks[after.id] = after
-        return Persist(task=after, expected_epoch=before.epoch, event=event, then=then)
+        return Persist(
+            task=after, expected_epoch=before.epoch, event=event, then=then, waited=waited
+        )
 
 
 def submitted(task_id: str, spec: TaskSpec, now: Instant) -> TaskRecord:

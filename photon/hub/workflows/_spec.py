@@ -16,9 +16,10 @@ from enum import StrEnum
 from typing import Any
 
 from ..._duration import parse_duration
+from ..._repos import check_workspace, isolation
 from ..._selector import parse_selector
 from ...errors import InvalidArgumentError
-from ...model import RetryPolicy, TaskSpec, ToolInfo
+from ...model import RetryPolicy, TaskSpec, ToolInfo, WorkspaceSpec
 from ..core import DEFAULT_LIMITS, Limits, quote
 from ..tasks import input_errors, resolve_action
 from ._expressions import references
@@ -44,6 +45,7 @@ _STEP_KEYS = frozenset(
         "if",
         "for_each",
         "matrix",
+        "workspace",
     }
 )
 _WORKFLOW_KEYS = frozenset({"name", "inputs", "steps", "concurrency", "timeout", "description"})
@@ -178,6 +180,25 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     raise _fail(where, "must be a string or a list of strings")
 
 
+def _workspace(value: Any, where: str) -> WorkspaceSpec:
+    """A step's `workspace: {repo, ref, isolate}`."""
+    if not isinstance(value, Mapping):
+        raise _fail(where, "must be a mapping with repo (and ref, isolate)")
+    if unknown := set(value) - {"repo", "ref", "isolate"}:
+        raise _fail(where, f"unknown field {_named(min(map(str, unknown)))}")
+    fields = {k: value.get(k, "") for k in ("repo", "ref", "isolate")}
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise _fail(where, "repo, ref and isolate must be strings")
+    try:
+        spec = WorkspaceSpec(
+            repo=fields["repo"], ref=fields["ref"], isolate=isolation(fields["isolate"], "isolate")
+        )
+        check_workspace(spec, "")
+    except InvalidArgumentError as exc:
+        raise _fail(where, str(exc).removeprefix(".")) from None
+    return spec
+
+
 def _string_map(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise _fail(where, "must be a mapping")
@@ -283,6 +304,9 @@ def _step(raw: Any, index: int, limits: Limits) -> StepSpec:
         locks=_strings(raw.get("locks", []), f"{where} locks"),
         env=_string_map(raw.get("env", {}), f"{where} env"),
         labels=_string_map(raw.get("labels", {}), f"{where} labels"),
+        workspace=_workspace(raw["workspace"], f"{where} workspace")
+        if "workspace" in raw
+        else None,
     )
     return StepSpec(
         id=step_id,

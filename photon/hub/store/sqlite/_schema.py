@@ -68,6 +68,10 @@ MIGRATIONS: tuple[str, ...] = (
         ciphertext BLOB NOT NULL, set_by TEXT NOT NULL, set_at REAL NOT NULL,
         PRIMARY KEY (name, version));
     """,
+    # Reports read the tasks that ended since a time.
+    """
+    CREATE INDEX tasks_by_end ON tasks (finished_at);
+    """,
 )
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from ...core import (
     WorkflowRecord,
     link_audit,
 )
+from ...stats import HubStats
 from .. import _rows
 from ._schema import migrate
 
@@ -51,8 +53,9 @@ class SqliteStore:
     StoreError.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stats: HubStats | None = None) -> None:
         self._path = path
+        self._stats = stats or HubStats()
         self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
@@ -114,10 +117,11 @@ class SqliteStore:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                results = await self._commit_retrying([op for op, _ in batch])
+                results, seconds = await self._commit_retrying([op for op, _ in batch])
             except StoreError as exc:
                 self._give_up(exc, batch)
                 return
+            self._stats.store_committed(seconds)
             for (_, future), (value, error) in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -126,7 +130,9 @@ class SqliteStore:
                 else:
                     future.set_exception(error)
 
-    async def _commit_retrying(self, ops: list[WriteOp]) -> list[tuple[Any, Exception | None]]:
+    async def _commit_retrying(
+        self, ops: list[WriteOp]
+    ) -> tuple[list[tuple[Any, Exception | None]], float]:
         for delay in (*RETRY_DELAYS, None):
             try:
                 # The whole batch runs in one thread hop: one transaction, one fsync.
@@ -149,12 +155,13 @@ class SqliteStore:
                 future.set_exception(error)
         self._pending = []
 
-    def _commit(self, ops: list[WriteOp]) -> list[tuple[Any, Exception | None]]:
-        """Run ops in one transaction. An op refused for what it asks (a duplicate, an unknown
-        id, a failed epoch check) is rolled back alone (savepoint); any other error rolls back
-        the whole transaction and is raised."""
+    def _commit(self, ops: list[WriteOp]) -> tuple[list[tuple[Any, Exception | None]], float]:
+        """Run ops in one transaction; their results and the seconds it took. An op refused for
+        what it asks (a duplicate, an unknown id, a failed epoch check) is rolled back alone
+        (savepoint); any other error rolls back the whole transaction and is raised."""
         conn = self._writer
         assert conn is not None, "store is not open"
+        start = time.perf_counter()
         results: list[tuple[Any, Exception | None]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -174,7 +181,7 @@ class SqliteStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        return results
+        return results, time.perf_counter() - start
 
     async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "store is not open"
@@ -569,6 +576,13 @@ class SqliteStore:
         rows = await self._read(
             f"SELECT * FROM tasks {where}ORDER BY id DESC LIMIT ?",  # noqa: S608 - placeholders only
             [*params, limit],
+        )
+        return [_task(r) for r in rows]
+
+    async def list_finished_tasks(self, *, since: float, limit: int) -> list[TaskRecord]:
+        rows = await self._read(
+            "SELECT * FROM tasks WHERE finished_at >= ? ORDER BY finished_at, id LIMIT ?",
+            (since, limit),
         )
         return [_task(r) for r in rows]
 

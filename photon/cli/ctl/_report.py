@@ -1,0 +1,73 @@
+"""`photonctl report cost`: what AI tools spent on the tasks that ended in a period, grouped."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ...client import PhotonClient
+from .._common import EXIT_OK
+from .._inputs import parse_duration
+from .._output import render, rfc3339
+from ._command import output_flag
+
+if TYPE_CHECKING:
+    from ._command import Commands
+
+GROUPINGS = ("tool", "agent", "workflow", "day")
+DEFAULT_SINCE = "7d"
+_COLUMNS = [
+    ("tasks", "tasks"),
+    ("cost", "cost"),
+    ("input tokens", "input_tokens"),
+    ("output tokens", "output_tokens"),
+    ("cache read", "cache_read_tokens"),
+    ("cache write", "cache_creation_tokens"),
+]
+
+
+def register(commands: Commands) -> None:
+    actions = commands.add_parser("report", help="reports over ended tasks").add_subparsers(
+        dest="action", required=True
+    )
+    cost = actions.add_parser(
+        "cost",
+        parents=[output_flag()],
+        help="what AI tools spent, by tool, agent, workflow or day (UTC)",
+    )
+    cost.add_argument(
+        "--since",
+        default=DEFAULT_SINCE,
+        help=f"tasks that ended this recently, e.g. 24h, 30d (default {DEFAULT_SINCE})",
+    )
+    cost.add_argument(
+        "--by", choices=GROUPINGS, default="tool", help="what a row is (default tool)"
+    )
+    cost.set_defaults(handler=_cost)
+
+
+async def _cost(args: argparse.Namespace, client: PhotonClient) -> int:
+    since = max(time.time() - parse_duration(args.since), 0.0)
+    report = await client.report_cost(since=since, by=args.by)
+    if report.truncated:
+        print(
+            "photonctl: more tasks ended in the period than one report reads; the rows count"
+            " the earliest of them (use a shorter --since)",
+            file=sys.stderr,
+        )
+    rows = [r.to_dict() for r in report.rows]
+    total = report.total.to_dict()
+    if args.output in ("json", "yaml"):
+        data: Any = {"since": rfc3339(since), "by": args.by, "rows": rows, "total": total}
+        data["truncated"] = report.truncated
+        print(render(data, args.output))
+        return EXIT_OK
+    if args.output == "csv":  # the fields by their names, numbers in full
+        fields = [(args.by, "key"), *((name, name) for name in total if name != "key")]
+        print(render([*rows, total], "csv", columns=fields))
+        return EXIT_OK
+    shown = [{**row, "cost": f"${row['cost_usd']:.4f}"} for row in [*rows, total]]
+    print(render(shown, args.output, columns=[(args.by, "key"), *_COLUMNS]))
+    return EXIT_OK
