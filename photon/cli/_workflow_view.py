@@ -39,13 +39,13 @@ def _row(step: WorkflowStep, agents: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def table(workflow: Workflow, agents: dict[str, str]) -> str:
-    """The whole DAG as a table, headed by the workflow's state."""
+def table(workflow: Workflow, agents: dict[str, str], *, colour: bool = False) -> str:
+    """The whole DAG as a table, headed by the workflow's state (`colour`: states coloured)."""
     header = f"workflow {workflow.name} ({workflow.id}): {workflow.state.value}"
     if workflow.message:
         header += f" - {workflow.message}"
     rows = [_row(s, agents) for s in workflow.steps]
-    return escape_controls(header) + "\n" + render(rows, "table", columns=COLUMNS)
+    return escape_controls(header) + "\n" + render(rows, "table", columns=COLUMNS, colour=colour)
 
 
 def progress_lines(

@@ -153,3 +153,37 @@ def _read_until(stream: Any, task_id: str, state: str, lines: list[str]) -> None
         lines.append(line.rstrip("\n"))
         if line.startswith(task_id) and state in line:
             return
+
+
+async def test_watch_in_json_and_csv_prints_a_record_per_change(mesh: Mesh) -> None:
+    await mesh.agent("watched")
+    async with mesh.client() as client:
+        first = await client.run("echo")
+    watchers = {
+        fmt: subprocess.Popen(
+            [PYTHON, "-m", "photon.cli.ctl", "tasks", "list", "-w", "-o", fmt],
+            env=mesh.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for fmt in ("json", "csv")
+    }
+    try:
+        await asyncio.sleep(5)  # both have fetched: the first task, once
+        async with mesh.client() as client:
+            second = await client.run("echo")
+        await asyncio.sleep(5)
+    finally:
+        outputs = {}
+        for fmt, watcher in watchers.items():
+            watcher.send_signal(signal.SIGINT)
+            outputs[fmt] = watcher.communicate(timeout=30)
+            assert (watcher.returncode, outputs[fmt][1]) == (130, ""), outputs[fmt]
+    records = [json.loads(line) for line in outputs["json"][0].splitlines()]
+    assert (records[0]["id"], records[-1]["id"]) == (first.id, second.id)
+    assert records[-1]["state"] == "SUCCEEDED" and RFC3339.match(records[-1]["created_at"])
+    rows = outputs["csv"][0].splitlines()
+    assert rows[0].startswith("id,tool,action,") and rows.count(rows[0]) == 1  # one header
+    assert rows[1].startswith(first.id + ",") and rows[-1].startswith(second.id + ",")
+    assert ",SUCCEEDED," in rows[-1]

@@ -3,7 +3,8 @@
 A list is fetched, then shown: a table of rows (`wide` adds columns), or the records
 themselves in JSON or YAML (times in RFC 3339, no table-only columns such as ages). With
 `--watch` it is fetched again every few seconds: on a terminal the table is redrawn in place;
-piped, each new or changed record is printed once (a row, or one JSON object a line).
+piped, each new or changed record is printed once (a row, one JSON object a line, a YAML
+document or a CSV row).
 """
 
 from __future__ import annotations
@@ -99,6 +100,10 @@ async def _print_changes(fmt: str, listing: Listing) -> None:
             for record, _ in changed:
                 data = plain(record)
                 print(json.dumps(data) if fmt == "json" else "---\n" + render(data, "yaml"))
+        elif fmt == "csv" and changed:
+            text = render(plain([record for record, _ in changed]), "csv").splitlines()
+            print("\n".join(text if widths is None else text[1:]))  # the header once
+            widths = []
         elif changed:
             headers = [h.upper() for h, _ in columns]
             if widths is None:

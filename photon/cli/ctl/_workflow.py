@@ -93,7 +93,7 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
 
     follow = client.wait_workflow(workflow.id, on_update=on_update)
     final = await following(follow, noun="workflow", ident=lambda: workflow.id)
-    _print_workflow(final, agents, args.output)
+    _print_workflow(final, agents, args)
     return EXIT_OK if final.state is WorkflowState.SUCCEEDED else EXIT_FAILURE
 
 
@@ -119,13 +119,13 @@ def workflow_row(workflow: Workflow, now: float) -> dict[str, Any]:
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     workflow = await client.get_workflow(args.id)
-    _print_workflow(workflow, await _agent_names(client), args.output)
+    _print_workflow(workflow, await _agent_names(client), args)
     return EXIT_OK
 
 
 async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
     workflow = await client.cancel_workflow(args.id)
-    _print_workflow(workflow, await _agent_names(client), args.output)
+    _print_workflow(workflow, await _agent_names(client), args)
     return EXIT_OK
 
 
@@ -133,5 +133,8 @@ async def _agent_names(client: PhotonClient) -> dict[str, str]:
     return {a.id: a.name for a in await client.list_agents()}
 
 
-def _print_workflow(workflow: Workflow, agents: dict[str, str], fmt: str) -> None:
-    print(table(workflow, agents) if fmt == "table" else render(plain(workflow), fmt))
+def _print_workflow(workflow: Workflow, agents: dict[str, str], args: argparse.Namespace) -> None:
+    if args.output == "table":
+        print(table(workflow, agents, colour=getattr(args, "colour", False)))
+    else:
+        print(render(plain(workflow), args.output))
