@@ -76,18 +76,15 @@ def _table_lines(
     grid = [[escape_controls(header.upper()) for header, _ in columns]]
     grid += [[cell(lookup(row, key)) for _, key in columns] for row in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(columns))]
-    lines = [
-        _GAP.join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
-        for line in grid[:1]
-    ]
+    # Padded by the text's own width, so a colour's escape codes do not count.
     paint = [colour and header.lower() == "state" for header, _ in columns]
-    for line in grid[1:]:
-        cells = [
-            (paint_state(text) if painted else text) + " " * (width - len(text))
+    return [
+        _GAP.join(
+            (paint_state(text) if painted and index else text) + " " * (width - len(text))
             for text, width, painted in zip(line, widths, paint, strict=True)
-        ]
-        lines.append(_GAP.join(cells).rstrip())
-    return lines
+        ).rstrip()
+        for index, line in enumerate(grid)
+    ]
 
 
 def _csv(data: Any, columns: Sequence[tuple[str, str]] | None) -> str:
