@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 PROTOS := $(wildcard protos/photon/v1/*.proto)
 PROTOC := $(PY) -m grpc_tools.protoc -Iprotos
 
-.PHONY: setup system-tools protos check-protos lint typecheck test test-clis demo bench bench-scale bench-flood clean
+.PHONY: setup system-tools protos check-protos lint typecheck test test-clis demo screenshots bench bench-scale bench-flood clean
 
 setup: $(STAMP)
 
@@ -89,3 +89,7 @@ bench-flood: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# docs/screenshots/*.png: each dashboard view of a live demo mesh, in Debian's headless Chromium.
+screenshots: $(STAMP)
+	$(PY) examples/screenshots.py

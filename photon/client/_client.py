@@ -184,6 +184,19 @@ class PhotonClient:
     async def delete_user(self, name: str) -> None:
         await self._call("DeleteUser", admin_pb2.DeleteUserRequest(name=name))
 
+    # -- dashboard ----------------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """The api address this client dials (`host:port`)."""
+        return self._address
+
+    async def create_dashboard_login(self) -> tuple[str, int, float]:
+        """A one-time dashboard login code for the caller, the hub's http port, and how many
+        seconds the code is valid."""
+        response = await self._call("CreateDashboardLogin", admin_pb2.CreateDashboardLoginRequest())
+        return response.code, response.http_port, response.expires_in_seconds
+
     # -- audit --------------------------------------------------------------------------------
 
     async def list_audit(

@@ -35,11 +35,11 @@ from .audit import AuditTrail
 from .fleet import Fleet
 from .mesh import MeshServer
 from .secrets import SecretBox, Secrets, load_key
-from .security import AgentIssuer, Enrolment, Renewal, TokenAuthority, Users
+from .security import AgentIssuer, DashboardLogins, Enrolment, Renewal, TokenAuthority, Users
 from .stats import HubStats
 from .store import Store, open_store
 from .tasks import TaskEngine
-from .web import HubMetrics, WebServer
+from .web import DashboardParts, HubMetrics, WebServer
 from .workflows import WorkflowEngine
 
 if TYPE_CHECKING:
@@ -161,6 +161,25 @@ class Hub:
             stack.push_async_callback(workflows.flush)
             stack.push_async_callback(audit.flush)
 
+            logins = DashboardLogins()
+            web = WebServer(
+                listen=config.http_listen,
+                metrics=HubMetrics(
+                    fleet=fleet, stats=stats, queued=engine.queued, registry=self._registry
+                ),
+                ready=self.ready.is_set,
+                parts=DashboardParts(
+                    fleet=fleet,
+                    engine=engine,
+                    workflows=workflows,
+                    store=store,
+                    users=users,
+                    audit=audit,
+                    logins=logins,
+                ),
+            )
+            http_port = await web.start()
+            stack.push_async_callback(web.stop)
             mesh = MeshServer(
                 listen=config.mesh_listen,
                 key_pem=hub_key_pem,
@@ -203,16 +222,9 @@ class Hub:
                 ca_pin=fingerprint(ca_cert),
                 api_addresses=lambda: [self.api_address],
                 mesh_addresses=lambda: [self.mesh_address],
+                logins=logins,
+                http_port=lambda: http_port,
             )
-            web = WebServer(
-                listen=config.http_listen,
-                metrics=HubMetrics(
-                    fleet=fleet, stats=stats, queued=engine.queued, registry=self._registry
-                ),
-                ready=self.ready.is_set,
-            )
-            http_port = await web.start()
-            stack.push_async_callback(web.stop)
             mesh_port = await mesh.start()
             stack.push_async_callback(mesh.stop, 0)
             api_port = await api.start()

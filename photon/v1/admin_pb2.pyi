@@ -689,3 +689,17 @@ class ReportCostResponse(_message.Message):
     total: CostRow
     truncated: bool
     def __init__(self, rows: _Optional[_Iterable[_Union[CostRow, _Mapping]]] = ..., total: _Optional[_Union[CostRow, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
+class CreateDashboardLoginRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CreateDashboardLoginResponse(_message.Message):
+    __slots__ = ("code", "http_port", "expires_in_seconds")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    HTTP_PORT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_IN_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    http_port: int
+    expires_in_seconds: float
+    def __init__(self, code: _Optional[str] = ..., http_port: _Optional[int] = ..., expires_in_seconds: _Optional[float] = ...) -> None: ...

@@ -190,6 +190,11 @@ class AdminServiceStub:
                 request_serializer=photon_dot_v1_dot_admin__pb2.ReportCostRequest.SerializeToString,
                 response_deserializer=photon_dot_v1_dot_admin__pb2.ReportCostResponse.FromString,
                 _registered_method=True)
+        self.CreateDashboardLogin = channel.unary_unary(
+                '/photon.v1.AdminService/CreateDashboardLogin',
+                request_serializer=photon_dot_v1_dot_admin__pb2.CreateDashboardLoginRequest.SerializeToString,
+                response_deserializer=photon_dot_v1_dot_admin__pb2.CreateDashboardLoginResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -382,6 +387,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateDashboardLogin(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -539,6 +550,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ReportCost,
                     request_deserializer=photon_dot_v1_dot_admin__pb2.ReportCostRequest.FromString,
                     response_serializer=photon_dot_v1_dot_admin__pb2.ReportCostResponse.SerializeToString,
+            ),
+            'CreateDashboardLogin': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDashboardLogin,
+                    request_deserializer=photon_dot_v1_dot_admin__pb2.CreateDashboardLoginRequest.FromString,
+                    response_serializer=photon_dot_v1_dot_admin__pb2.CreateDashboardLoginResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1379,6 +1395,33 @@ class AdminService:
             '/photon.v1.AdminService/ReportCost',
             photon_dot_v1_dot_admin__pb2.ReportCostRequest.SerializeToString,
             photon_dot_v1_dot_admin__pb2.ReportCostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDashboardLogin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/photon.v1.AdminService/CreateDashboardLogin',
+            photon_dot_v1_dot_admin__pb2.CreateDashboardLoginRequest.SerializeToString,
+            photon_dot_v1_dot_admin__pb2.CreateDashboardLoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,7 +47,13 @@ PAGES = tuple(
     ROOT / "docs" / name
     for name in ("tasks.md", "workflows.md", "cli.md", "security.md", "observability.md")
 )
-DOCS = (README, *PAGES, ROOT / "docs" / "configuration.md", ROOT / "docs" / "ARCHITECTURE.md")
+DOCS = (
+    README,
+    *PAGES,
+    ROOT / "docs" / "configuration.md",
+    ROOT / "docs" / "ARCHITECTURE.md",
+    ROOT / "docs" / "dashboard.md",
+)
 
 RUN = frozenset({"sh", "python"})
 CHECKED = frozenset({"console", "yaml", "toml"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -14,8 +15,8 @@ import pytest
 
 from photon.errors import TaskFailed
 from photon.model import FailureClass
-from photon.plugins import load_plugins
-from photon.plugins.builtin.claude_code import ClaudeCodePlugin
+from photon.plugins import SimpleTaskContext, load_plugins
+from photon.plugins.builtin.claude_code import QUIET_ENV, ClaudeCodePlugin
 from photon.plugins.testing import check_conformance
 
 from ._fake_cli import FAKES, FakeCli, alive, of_kind, recorded_argv
@@ -257,10 +258,24 @@ async def test_cwd_input_picks_a_directory_inside_the_workspace(tmp_path: Path) 
             r"^permission denied for tool\(s\) Bash; allow them with",
             None,
         ),
+        ("max_turns", FailureClass.TOOL_ERROR, r"^Reached maximum number of turns \(2\)$", None),
         (
-            "max_turns",
+            "api_auth",
+            FailureClass.AUTH,
+            r"^the Anthropic API refused the credentials \(HTTP 401\): check ANTHROPIC_API_KEY",
+            None,
+        ),
+        ("api_overloaded", FailureClass.TOOL_ERROR, r"^API Error: 529 Overloaded\.", None),
+        (
+            "silent_error",
             FailureClass.TOOL_ERROR,
-            r"^claude ended with error_max_turns after 2 turns$",
+            r"^claude reported an error without a message after 1 turn$",
+            None,
+        ),
+        (
+            "unknown_session",
+            FailureClass.INVALID_INPUT,
+            rf"^No conversation found with session ID: {SESSION}$",
             None,
         ),
         (
@@ -316,6 +331,115 @@ async def test_cut_stream_leaves_the_partial_line_as_noise(tmp_path: Path) -> No
     assert logs[0] == (None, "Working on it...")
     assert ("stdout", '{"type":"assistant","message":{"id":"msg_02","content":[{"type":"te') in logs
     assert ("stderr", "Error: socket hang up") in logs
+
+
+async def test_a_rate_limit_stops_the_tool_at_once_with_the_retry_time(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="api_rate_limit")
+    before = time.time()
+    with pytest.raises(TaskFailed) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.QUOTA
+    assert str(info.value) == (
+        "the Anthropic API is rate-limiting this key (HTTP 429); it asks to wait 3.0s"
+    )
+    assert info.value.retry_at is not None
+    assert before + 3 <= info.value.retry_at <= time.time() + 3
+    # Stopped at the first retry notice: the CLI's result never came.
+    assert not of_kind(events, "cost")
+
+
+async def test_transient_api_errors_are_left_to_the_bounded_retries(tmp_path: Path) -> None:
+    ctx, events = make_ctx(tmp_path, {"prompt": "hello"}, scenario="api_overloaded")
+    with pytest.raises(TaskFailed) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.TOOL_ERROR
+    retries = [m for _, m, d in of_kind(events, "status") if "error_status" in d]
+    # Two, as CLAUDE_CODE_MAX_RETRIES in the adapter's environment says.
+    assert retries == [
+        "API error (HTTP 529, overloaded): claude retries in 0.5s (retry 1 of 2)",
+        "API error (HTTP 529, overloaded): claude retries in 1.0s (retry 2 of 2)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "failure_class", "message"),
+    [
+        ("api_auth", FailureClass.AUTH, "Invalid API key · Fix external API key"),
+        (
+            "api_rate_limit",
+            FailureClass.QUOTA,
+            "API Error: Request rejected (429) · Number of requests has exceeded your rate limit",
+        ),
+    ],
+)
+async def test_without_the_clis_retries_the_results_status_decides(
+    tmp_path: Path, scenario: str, failure_class: FailureClass, message: str
+) -> None:
+    # The agent's `env` setting may turn the CLI's retries off: no retry notice comes.
+    ctx, _ = make_ctx(
+        tmp_path, {"prompt": "hello"}, scenario=scenario, env={"CLAUDE_CODE_MAX_RETRIES": "0"}
+    )
+    with pytest.raises(TaskFailed) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert (info.value.failure_class, str(info.value)) == (failure_class, message)
+    assert info.value.retry_at is None  # the CLI said no wait
+
+
+async def test_bypassing_permissions_as_root_says_what_to_do(tmp_path: Path) -> None:
+    inputs = {"prompt": "hello", "permission_mode": "bypassPermissions"}
+    ctx, _ = make_ctx(tmp_path, inputs, env={"PHOTON_FAKE_UID": "0"})
+    with pytest.raises(TaskFailed) as info:
+        await ClaudeCodePlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.INVALID_INPUT
+    assert "run the agent as a non-root user" in str(info.value)
+    assert "set is_sandbox = true under [tools.claude-code]" in str(info.value)
+
+    ctx, _ = make_ctx(tmp_path, inputs, settings={"is_sandbox": True}, env={"PHOTON_FAKE_UID": "0"})
+    assert (await ClaudeCodePlugin().run(ctx))["result"] == "Done: hello"
+
+
+def _ctx(**fields: Any) -> SimpleTaskContext:
+    return SimpleTaskContext(
+        task_id="t",
+        action="prompt",
+        inputs={},
+        workdir=Path("."),
+        on_event=lambda kind, message, data: None,
+        **fields,
+    )
+
+
+def test_environment_turns_off_side_traffic_and_bounds_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DISABLE_TELEMETRY", "0")  # the agent's own environment does not win
+    monkeypatch.delenv("IS_SANDBOX", raising=False)
+    env = ClaudeCodePlugin().environment(_ctx())
+    assert {k: env[k] for k in QUIET_ENV} == QUIET_ENV
+    assert env["CLAUDE_CODE_MAX_RETRIES"] == "2"
+    assert env["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1"
+    assert "IS_SANDBOX" not in env
+    # The owner's `env` setting and the task's env do.
+    env = ClaudeCodePlugin().environment(
+        _ctx(settings={"env": {"CLAUDE_CODE_MAX_RETRIES": "5"}}, env={"DISABLE_TELEMETRY": "0"})
+    )
+    assert (env["CLAUDE_CODE_MAX_RETRIES"], env["DISABLE_TELEMETRY"]) == ("5", "0")
+    assert ClaudeCodePlugin().environment(_ctx(settings={"is_sandbox": True}))["IS_SANDBOX"] == "1"
+
+
+async def test_only_the_agent_owner_declares_a_sandbox() -> None:
+    with pytest.raises(TaskFailed, match="a task cannot declare the host a sandbox") as info:
+        ClaudeCodePlugin().environment(_ctx(env={"IS_SANDBOX": "1"}))
+    assert info.value.failure_class is FailureClass.INVALID_INPUT
+    # A wrong setting makes the tool unusable on the agent, saying why.
+    message = (
+        "claude-code: is_sandbox under [tools.claude-code] in agent.toml must be true or false"
+    )
+    detection = await ClaudeCodePlugin().detect(settings={"binary": str(CLAUDE), "is_sandbox": 1})
+    assert (detection.available, detection.detail) == (False, message)
+    with pytest.raises(TaskFailed, match=re.escape(message)) as info:
+        ClaudeCodePlugin().environment(_ctx(settings={"is_sandbox": "yes"}))
+    assert info.value.failure_class is FailureClass.TOOL_MISSING
 
 
 async def test_missing_binary_is_tool_missing(tmp_path: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +14,37 @@ import pytest
 
 from photon.errors import TaskFailed
 from photon.model import FailureClass
-from photon.plugins.builtin.codex import CodexPlugin
+from photon.plugins import SimpleTaskContext
+from photon.plugins.builtin.codex import CodexPlugin, reset_time
 from photon.plugins.testing import check_conformance
 
 from ._fake_cli import FAKES, FakeCli, recorded_argv
 
 FAKE = FAKES / "codex"
 FINAL = "Added the greeting to hello.py; the tests pass."
-USAGE = {"input_tokens": 1200, "cached_input_tokens": 800, "output_tokens": 150}
+# The real stream's usage: five counts (cache writes and reasoning tokens too).
+USAGE = {
+    "input_tokens": 1200,
+    "cached_input_tokens": 800,
+    "cache_write_input_tokens": 0,
+    "output_tokens": 150,
+    "reasoning_output_tokens": 40,
+}
+# The overrides every run carries: no analytics, feedback, update check or OpenTelemetry.
+QUIET = [
+    "-c",
+    "analytics.enabled=false",
+    "-c",
+    "feedback.enabled=false",
+    "-c",
+    "check_for_update_on_startup=false",
+    "-c",
+    'otel.exporter="none"',
+    "-c",
+    'otel.trace_exporter="none"',
+    "-c",
+    'otel.metrics_exporter="none"',
+]
 
 FAKE_CLI = FakeCli(FAKE, CodexPlugin, pidfile="fake.pid")
 make_ctx = FAKE_CLI.make_ctx
@@ -48,6 +73,7 @@ async def test_success_returns_the_last_message_and_emits_events_in_order(tmp_pa
         "--sandbox",
         "workspace-write",
         "--skip-git-repo-check",
+        *QUIET,
         "-C",
         str((tmp_path / "ws").resolve()),
         "--",
@@ -103,6 +129,7 @@ async def test_resume_keeps_exec_options_before_the_subcommand(tmp_path: Path) -
         "--sandbox",
         "read-only",
         "--skip-git-repo-check",
+        *QUIET,
         "-m",
         "gpt-5-codex",
         "-C",
@@ -161,9 +188,45 @@ async def test_usage_limit_is_quota_with_the_reset_time(tmp_path: Path) -> None:
     before = time.time()
     failure, _ = await fail(tmp_path, "rate_limit")
     assert failure.failure_class is FailureClass.QUOTA
-    assert "You've hit your usage limit" in str(failure)
+    assert "You\u2019ve hit your usage limit" in str(failure)
     assert failure.retry_at is not None
-    assert before + 5400 <= failure.retry_at <= time.time() + 5400
+    # codex shows the reset as a local clock time, to the minute.
+    assert before + 5400 - 60 <= failure.retry_at <= time.time() + 5400
+
+
+def _retry_in(message: str) -> float | None:
+    at = reset_time(message)
+    return None if at is None else at - time.time()
+
+
+@pytest.mark.parametrize(
+    ("message", "seconds"),
+    [
+        ("rate limit exceeded: Rate limit reached for gpt-5. Please try again in 3s.", 3),
+        ("Please try again in 1.5s.", 1.5),
+        ("Please try again in 250ms.", 0.25),
+        ("or try again in 1 hour 30 minutes.", 5400),
+        ("try again in 2 days", 172800),
+        ("Side chat is still closing. Try again in a moment.", None),
+        ("exceeded retry limit, last status: 429 Too Many Requests", None),
+    ],
+)
+def test_retry_in_messages_give_the_reset_time(message: str, seconds: float | None) -> None:
+    assert _retry_in(message) == (None if seconds is None else pytest.approx(seconds, abs=0.2))
+
+
+def test_retry_at_a_clock_time_is_the_next_such_time() -> None:
+    now = datetime.now().astimezone()
+    soon, past = now + timedelta(minutes=90), now - timedelta(hours=2)
+    later = reset_time(f"or try again at {soon.strftime('%-I:%M %p')}.")
+    assert later is not None and soon.timestamp() - 60 <= later <= soon.timestamp()
+    # A clock time already gone today is tomorrow's.
+    tomorrow = reset_time(f"try again at {past.strftime('%-I:%M %p')}.")
+    assert tomorrow is not None
+    assert past.timestamp() + 86400 - 60 <= tomorrow <= past.timestamp() + 86400
+    far = now.replace(second=0, microsecond=0) + timedelta(days=3)
+    dated = reset_time(f"try again at {far.strftime('%b %-d')}th, {far.strftime('%Y %-I:%M %p')}.")
+    assert dated == far.timestamp()
 
 
 @pytest.mark.parametrize(
@@ -172,8 +235,8 @@ async def test_usage_limit_is_quota_with_the_reset_time(tmp_path: Path) -> None:
         ("turn_failed", "codex turn failed: stream error: model produced invalid output"),
         (
             "cut",
-            "stream ended without turn.completed (exit 1): "
-            "Error: stream disconnected before completion: connection reset by peer",
+            "codex turn failed: stream disconnected before completion: "
+            "Transport error: network error: error decoding response body",
         ),
         ("nonzero", "codex exited with 1: Error: failed to write the rollout file"),
     ],
@@ -200,6 +263,132 @@ async def test_error_event_without_a_turn_result_classifies_the_run(tmp_path: Pa
     assert str(info.value) == (
         "stream ended without turn.completed (exit 1): exceeded retry limit, last status: 429"
     )
+
+
+async def test_an_api_error_body_becomes_its_message(tmp_path: Path) -> None:
+    # What the real codex prints for a 400 about the key: the response body, as it came.
+    body = (
+        '{"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",'
+        ' "param": null, "code": "invalid_api_key"}}'
+    )
+    failure = await _fails_with(tmp_path, [{"type": "turn.failed", "error": {"message": body}}])
+    assert failure.failure_class is FailureClass.AUTH
+    assert str(failure) == "codex turn failed: Incorrect API key provided. (invalid_api_key)"
+
+
+async def test_resuming_a_thread_codex_does_not_have_is_invalid_input(tmp_path: Path) -> None:
+    thread = "0199a213-81c0-7800-8aa1-bbab2a035a53"
+    failure, _ = await fail(tmp_path, "no_thread", resume=thread)
+    assert failure.failure_class is FailureClass.INVALID_INPUT
+    assert str(failure) == (
+        f"codex has no thread {thread} to resume on this agent"
+        " (threads live in the agent's CODEX_HOME)"
+    )
+
+
+async def _fails_with(tmp_path: Path, events: list[dict[str, Any]]) -> TaskFailed:
+    script = tmp_path / "codex"
+    lines = "".join(f"echo '{json.dumps(e)}'\n" for e in events)
+    script.write_text(f"#!/bin/sh\n{lines}exit 1\n")
+    script.chmod(0o755)
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"binary": str(script)})
+    with pytest.raises(TaskFailed) as info:
+        await CodexPlugin().run(ctx)
+    return info.value
+
+
+# --- what every run is given -----------------------------------------------------------------
+
+
+def test_environment_keeps_errors_to_one_line_and_passes_an_openai_key_on(tmp_path: Path) -> None:
+    def environment(**kw: Any) -> dict[str, str]:
+        ctx = SimpleTaskContext(
+            task_id="t", action="prompt", inputs={}, workdir=tmp_path, on_event=print, **kw
+        )
+        return CodexPlugin().environment(ctx)
+
+    # codex's own OpenAI provider reads CODEX_API_KEY only.
+    assert environment(secrets={"OPENAI_API_KEY": "sk-1"})["CODEX_API_KEY"] == "sk-1"
+    assert environment(env={"OPENAI_API_KEY": "sk-2"})["CODEX_API_KEY"] == "sk-2"
+    both = environment(secrets={"OPENAI_API_KEY": "sk-1", "CODEX_API_KEY": "ck"})
+    assert (both["OPENAI_API_KEY"], both["CODEX_API_KEY"]) == ("sk-1", "ck")
+    assert environment(settings={"env": {"RUST_BACKTRACE": "1"}})["RUST_BACKTRACE"] == "0"
+
+
+async def test_config_setting_becomes_overrides_and_bounds_a_custom_providers_retries(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "model_provider": "local",
+        "model_providers": {"local": {"name": "Local", "base_url": "http://127.0.0.1:9/v1"}},
+        "sandbox_workspace_write": {"network_access": True, "writable_roots": ["/srv/a"]},
+        "model_reasoning_effort": "high",
+        "tool_output_token_limit": 2000,
+    }
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"config": config})
+    await CodexPlugin().run(ctx)
+    argv = recorded_argv(tmp_path)
+    overrides = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-c"]
+    assert overrides == [
+        *QUIET[1::2],
+        'model_provider="local"',
+        'model_providers.local.name="Local"',
+        'model_providers.local.base_url="http://127.0.0.1:9/v1"',
+        "sandbox_workspace_write.network_access=true",
+        'sandbox_workspace_write.writable_roots=["/srv/a"]',
+        'model_reasoning_effort="high"',
+        "tool_output_token_limit=2000",
+        "model_providers.local.request_max_retries=0",
+        "model_providers.local.stream_max_retries=0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        # codex refuses retry settings for the providers it defines itself.
+        ({"model_provider": "openai"}, ['model_provider="openai"']),
+        # The owner's own bound wins.
+        (
+            {"model_provider": "p", "model_providers": {"p": {"stream_max_retries": 2}}},
+            [
+                'model_provider="p"',
+                "model_providers.p.stream_max_retries=2",
+                "model_providers.p.request_max_retries=0",
+            ],
+        ),
+    ],
+)
+async def test_retry_bounds_only_where_codex_takes_them(
+    tmp_path: Path, config: dict[str, Any], expected: list[str]
+) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"config": config})
+    await CodexPlugin().run(ctx)
+    argv = recorded_argv(tmp_path)
+    assert [argv[i + 1] for i, arg in enumerate(argv) if arg == "-c"][len(QUIET) // 2 :] == expected
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("model=o3", "setting 'config' must be a table of codex config values"),
+        (
+            {"a b": 1},
+            "setting 'config' must be keys of letters, digits, '_' and '-' (not 'a b')",
+        ),
+        ({"x": None}, "setting 'config.x' must be a string, number, boolean, list or table"),
+        ({"x": ["a\x00"]}, "setting 'config.x' must be a string without NUL bytes"),
+    ],
+)
+async def test_bad_config_setting_is_invalid_input(
+    tmp_path: Path, config: Any, message: str
+) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, settings={"config": config})
+    with pytest.raises(TaskFailed) as info:
+        await CodexPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.INVALID_INPUT
+    assert str(info.value) == message
+    assert not (tmp_path / "argv.json").exists()
 
 
 # --- cancellation and deadlines ---------------------------------------------------------------
@@ -230,6 +419,11 @@ async def test_cwd_outside_the_workspace_is_refused(tmp_path: Path, where: str) 
             "input 'permission_mode' must be one of read-only, workspace-write, danger-full-access",
         ),
         ({"prompt": "hi", "resume": "--last"}, "input 'resume' must be a thread id, not an option"),
+        # codex would take it for a thread name and, finding none, silently start a new thread.
+        (
+            {"prompt": "hi", "resume": "my-thread"},
+            "input 'resume' must be a thread id (the UUID a run's session_id gives)",
+        ),
         ({"prompt": "hi", "extra_args": [1]}, "input 'extra_args' must be a list of strings"),
         (
             {"prompt": "hi", "allowed_tools": ["Bash"], "system_prompt": "be terse"},

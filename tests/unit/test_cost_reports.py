@@ -138,9 +138,16 @@ def test_usage_of_reads_every_token_kind() -> None:
     assert usage.tokens() == {"input": 3, "output": 4, "cache_read": 5, "cache_creation": 6}
 
 
-def test_codex_cached_tokens_count_as_cache_reads() -> None:
-    usage = usage_of({"usage": {"input_tokens": 9, "cached_input_tokens": 4, "output_tokens": 1}})
+def test_codex_cache_tokens_count_as_cache_reads_and_writes() -> None:
+    counts = {
+        "input_tokens": 9,
+        "cached_input_tokens": 4,
+        "cache_write_input_tokens": 2,
+        "output_tokens": 1,
+    }
+    usage = usage_of({"usage": counts})
     assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (9, 4, 1)
+    assert usage.cache_creation_tokens == 2
 
 
 def test_day_of_is_the_utc_date() -> None:

@@ -87,12 +87,13 @@ def test_every_action_has_a_handler() -> None:
         "audit",
         "top",
         "context",
+        "dashboard",
         "completion",
     ]
-    leaves = {name: nouns.pop(name) for name in ("run", "top", "completion")}
+    leaves = {name: nouns.pop(name) for name in ("run", "top", "dashboard", "completion")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 34  # tasks diff and report cost among them
+    assert len(leaves) == 35  # tasks diff, report cost and dashboard among them
     for name, parser in leaves.items():
         # A command on the client config alone (`context`, `completion`) names a `local`
         # handler instead.

@@ -67,5 +67,6 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "photonctl completion bash > ~/.local/share/bash-completion/completions/photonctl",
         "photonctl completion zsh > ~/.zfunc/_photonctl",
     ),
+    "dashboard": ("photonctl dashboard", "photonctl dashboard --print-url"),
     "top": ("photonctl top", "photonctl top | head -20"),
 }

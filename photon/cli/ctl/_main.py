@@ -15,6 +15,7 @@ from . import (
     _audit,
     _completion,
     _contexts,
+    _dashboard,
     _join_token,
     _report,
     _run,
@@ -40,6 +41,7 @@ NOUNS = (
     _audit,
     _top,
     _contexts,
+    _dashboard,
     _completion,
 )
 

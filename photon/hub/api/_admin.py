@@ -30,14 +30,15 @@ from ..core import (
     TaskRecord,
     quote,
 )
-from ..fleet import Fleet, SetDraining
+from ..fleet import Fleet
 from ..secrets import Secrets
-from ..security import Users, caller, hash_secret
+from ..security import DashboardLogins, Users, caller, hash_secret
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import Snapshot, WorkflowEngine
 from . import _convert
 from ._audit import AuditRpcs
+from ._dashboard import DashboardRpcs
 from ._errors import Context, abort, abort_for, translating
 from ._reports import ReportRpcs
 from ._users import UserRpcs
@@ -48,7 +49,13 @@ WATCH_REFRESH = 1.0
 WATCH_THROTTLE = 0.2
 
 
-class AdminServicer(UserRpcs, AuditRpcs, ReportRpcs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]
+class AdminServicer(
+    UserRpcs,
+    AuditRpcs,
+    ReportRpcs,
+    DashboardRpcs,
+    admin_pb2_grpc.AdminServiceServicer,  # type: ignore[misc]
+):
     def __init__(
         self,
         *,
@@ -61,9 +68,13 @@ class AdminServicer(UserRpcs, AuditRpcs, ReportRpcs, admin_pb2_grpc.AdminService
         ca_pin: str,
         users: Users,
         audit: AuditTrail,
+        logins: DashboardLogins,
+        http_port: Callable[[], int],
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._store = store
+        self._logins = logins
+        self._http_port = http_port
         self._users = users
         self._audit = audit
         self._secrets = secrets
@@ -173,13 +184,7 @@ class AdminServicer(UserRpcs, AuditRpcs, ReportRpcs, admin_pb2_grpc.AdminService
             return id_or_name
 
     async def _set_draining(self, id_or_name: str, draining: bool) -> admin_pb2.Agent:
-        agent = replace(await self._find_agent(id_or_name), draining=draining)
-        await self._store.update_agent(agent)
-        session = self._fleet.get(agent.id)
-        if session is not None:
-            session.set_draining(draining)
-            session.send(SetDraining(draining=draining))
-        self._engine.wake()
+        agent = await self._engine.set_draining(await self._find_agent(id_or_name), draining)
         return self._agent_to_proto(agent)
 
     @translating

@@ -12,7 +12,7 @@ from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..secrets import Secrets
-from ..security import Enrolment, TokenAuthority, Users, auth_throttle
+from ..security import DashboardLogins, Enrolment, TokenAuthority, Users, auth_throttle
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import WorkflowEngine
@@ -43,6 +43,8 @@ class ApiServer(GrpcPort):
         ca_pin: str,
         api_addresses: Callable[[], Sequence[str]],
         mesh_addresses: Callable[[], Sequence[str]],
+        logins: DashboardLogins,
+        http_port: Callable[[], int],
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         super().__init__(
@@ -62,6 +64,8 @@ class ApiServer(GrpcPort):
                 secrets=secrets,
                 api_addresses=api_addresses,
                 ca_pin=ca_pin,
+                logins=logins,
+                http_port=http_port,
                 limits=limits,
             ),
             server,

@@ -20,6 +20,7 @@ TOKEN_KINDS: Mapping[str, str] = {
     "cache_read_input_tokens": "cache_read",
     "cached_input_tokens": "cache_read",  # Codex's name for it
     "cache_creation_input_tokens": "cache_creation",
+    "cache_write_input_tokens": "cache_creation",  # Codex's name for it
 }
 
 
@@ -65,7 +66,8 @@ def usage_of(outputs: Mapping[str, Any] | None) -> Usage:
         output_tokens=_count(counts.get("output_tokens")),
         cache_read_tokens=_count(counts.get("cache_read_input_tokens"))
         + _count(counts.get("cached_input_tokens")),
-        cache_creation_tokens=_count(counts.get("cache_creation_input_tokens")),
+        cache_creation_tokens=_count(counts.get("cache_creation_input_tokens"))
+        + _count(counts.get("cache_write_input_tokens")),
     )
 
 

@@ -3,6 +3,8 @@ enrolment of agents and renewal of their certificates."""
 
 from ._caller import bind_caller as bind_caller
 from ._caller import caller as caller
+from ._dashboard import DashboardLogins as DashboardLogins
+from ._dashboard import WebSession as WebSession
 from ._enrolment import Enrolment as Enrolment
 from ._enrolment import Joined as Joined
 from ._enrolment import JoinRequest as JoinRequest
@@ -43,6 +45,7 @@ __all__ = [
     "PUBLIC",
     "AgentIssuer",
     "ApiKey",
+    "DashboardLogins",
     "Enrolment",
     "JoinRequest",
     "Joined",
@@ -54,6 +57,7 @@ __all__ = [
     "Throttle",
     "TokenAuthority",
     "Users",
+    "WebSession",
     "auth_throttle",
     "bind_caller",
     "caller",

@@ -48,6 +48,8 @@ POLICY: dict[str, Role | None] = {
     _ADMIN + "ListSecrets": Role.OPERATOR,
     _ADMIN + "DeleteSecret": Role.ADMIN,
     _ADMIN + "ReportCost": Role.VIEWER,
+    # A login for the dashboard as the caller: it sees and may do what the caller's role allows.
+    _ADMIN + "CreateDashboardLogin": Role.VIEWER,
 }
 
 

@@ -29,7 +29,7 @@ from ..._text import shorten
 from ...errors import ConflictError, InvalidArgumentError, NotFoundError, SecretError
 from ...model import Failure, FailureClass, TaskSpec, ToolInfo
 from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRecord, TaskRecord
-from ..fleet import AssignTask, Fleet
+from ..fleet import AssignTask, Fleet, SetDraining
 from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
 from . import _log
@@ -424,6 +424,18 @@ class TaskEngine:
         await asyncio.gather(*self._carry_out(commands))
         persist = next(c for c in commands if isinstance(c, Persist))
         return persist.task
+
+    async def set_draining(self, agent: AgentRecord, draining: bool) -> AgentRecord:
+        """Drain a member agent (no new work goes to it; its running tasks finish), or take
+        it back; the agent as stored now."""
+        agent = replace(agent, draining=draining)
+        await self._store.update_agent(agent)
+        session = self._fleet.get(agent.id)
+        if session is not None:
+            session.set_draining(draining)
+            session.send(SetDraining(draining=draining))
+        self.wake()
+        return agent
 
     async def resolve_agent(self, pin: str) -> str:
         """The id of the member agent `pin` names (its id, else its name). Raises

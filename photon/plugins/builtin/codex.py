@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from ...errors import TaskFailed
@@ -23,13 +25,46 @@ _QUOTA: Final = re.compile(r"\b429\b|rate[ _-]?limit|quota|usage limit|too many 
 _AUTH: Final = re.compile(
     r"\b401\b|\b403\b|unauthori[sz]ed|api[ _-]?key|authenticat|not logged in|codex login", re.I
 )
-# "You've hit your usage limit. ... try again in 1 hour 5 minutes."
+# An API rate limit: "Rate limit reached for gpt-5. Please try again in 3s." (also 1.5s, 20ms,
+# "1 hour 5 minutes").
 _TRY_AGAIN_IN: Final = re.compile(
-    r"try again in ((?:\s*\d+\s*(?:day|hour|minute|second)s?,?)+)", re.I
+    r"try again in ((?:\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|(?:day|hour|minute|second)s?)\b,?)+)",
+    re.I,
 )
-_DURATION_PART: Final = re.compile(r"(\d+)\s*(day|hour|minute|second)", re.I)
-_SECONDS: Final = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}
-_USAGE_KEYS: Final = ("input_tokens", "cached_input_tokens", "output_tokens")
+# Each number and its unit, by the unit's spelling ("minutes" starts with "m").
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.I)
+_SECONDS: Final = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# A plan's usage limit, in the agent's local time: "... or try again at 4:28 PM." or, further
+# away, "try again at Dec 4th, 2026 12:01 AM."
+_TRY_AGAIN_AT: Final = re.compile(
+    r"try again at (?:([A-Z][a-z]{2}) (\d{1,2})(?:st|nd|rd|th)?, (\d{4}) )?"
+    r"(\d{1,2}):(\d{2}) ?([AP]M)",
+    re.I,
+)
+_USAGE_KEYS: Final = (
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+)
+# What codex prints (on stderr, with no events) for a resume of a thread it has no record of.
+_NO_THREAD: Final = re.compile(r"no rollout found for thread id (\S+)")
+# Sent as `-c` overrides on every run, so the user's ~/.codex stays as it is.
+_QUIET: Final = (
+    "analytics.enabled=false",  # no usage analytics sent to OpenAI
+    "feedback.enabled=false",  # no feedback / error report uploads
+    "check_for_update_on_startup=false",  # no release check: the agent's owner installs codex
+    'otel.exporter="none"',  # no OpenTelemetry log export
+    'otel.trace_exporter="none"',  # ... nor traces
+    'otel.metrics_exporter="none"',  # ... nor metrics
+)
+# Providers codex defines itself: it refuses any setting of their retries.
+_BUILT_IN_PROVIDERS: Final = ("openai", "ollama", "lmstudio", "amazon-bedrock")
+# A custom provider's own retries, bounded so PHOTON's retry policy owns them: a failed request
+# or a dropped stream fails the attempt, and the hub retries it with its backoff.
+_RETRY_BOUNDS: Final = {"request_max_retries": 0, "stream_max_retries": 0}
+_CONFIG_KEY: Final = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 # Inputs of PROMPT_SCHEMA codex exec has no flag for. Refused rather than ignored: a run that
 # silently drops `disallowed_tools` would do what the user forbade.
 _UNSUPPORTED: Final = ("allowed_tools", "disallowed_tools", "max_turns", "system_prompt")
@@ -39,11 +74,13 @@ class CodexPlugin(CliAdapter):
     """Action `prompt` runs `codex exec --json --sandbox <mode> --skip-git-repo-check ...`.
 
     Inputs: `prompt` (required), `model`, `permission_mode` (the sandbox: read-only,
-    workspace-write (default) or danger-full-access), `resume` (a thread id), `cwd` (inside the
-    workspace), `extra_args` (exec options, placed before `resume`); the other PROMPT_SCHEMA
-    inputs have no codex flag and fail the task as `invalid_input`. Agent settings: `binary`,
-    `model` and `permission_mode` (defaults for those inputs), `extra_args`, `env`. Secrets
-    OPENAI_API_KEY / CODEX_API_KEY reach the tool as the environment variables of those names.
+    workspace-write (default) or danger-full-access), `resume` (a thread id: a UUID), `cwd`
+    (inside the workspace), `extra_args` (exec options, placed before `resume`); the other
+    PROMPT_SCHEMA inputs have no codex flag and fail the task as `invalid_input`. Agent settings:
+    `binary`, `model` and `permission_mode` (defaults for those inputs), `extra_args`, `env`,
+    `config` (a table of codex config values, passed as `-c key=value`; a custom
+    `model_provider` named there gets its retries bounded). Secrets OPENAI_API_KEY /
+    CODEX_API_KEY reach the tool as the environment variables of those names.
 
     Events: "status" when the thread starts, "thinking" per reasoning item, "log" per agent
     message, "tool_call" for commands (started, then completed with `exit_code`), file changes,
@@ -75,6 +112,8 @@ class CodexPlugin(CliAdapter):
         if sandbox not in _SANDBOXES:
             raise invalid("permission_mode", f"one of {', '.join(_SANDBOXES)}", "input")
         argv = [executable, "exec", "--json", "--sandbox", sandbox, "--skip-git-repo-check"]
+        for override in (*_QUIET, *_config_overrides(settings.get("config"))):
+            argv += ["-c", override]
         if model := text_field(inputs, "model") or text_field(settings, "model", source="setting"):
             argv += ["-m", model]
         argv += ["-C", cwd]
@@ -83,10 +122,26 @@ class CodexPlugin(CliAdapter):
         if resume := text_field(inputs, "resume"):
             if resume.startswith("-"):
                 raise invalid("resume", "a thread id, not an option", "input")
+            # codex also takes a thread *name* here, and one it does not know silently starts a
+            # new thread: only an id, so a resume either continues that thread or fails.
+            if not _is_uuid(resume):
+                raise invalid("resume", "a thread id (the UUID a run's session_id gives)", "input")
             # `resume` is a subcommand of exec; --sandbox and -C belong to exec, so they go first.
             argv += ["resume", resume]
         # "--" keeps a prompt that starts with "-" from being read as an option.
         return [*argv, "--", prompt]
+
+    def environment(self, ctx: TaskContext) -> dict[str, str]:
+        env = super().environment(ctx)
+        # codex's errors end with a "Stack backtrace:" block when RUST_BACKTRACE is set: the
+        # failure message is the one line before it.
+        env["RUST_BACKTRACE"] = "0"
+        # With its own OpenAI provider, codex exec reads CODEX_API_KEY and ignores
+        # OPENAI_API_KEY: a key the task gives under either name must reach it.
+        task_key = ctx.secrets.get("OPENAI_API_KEY") or ctx.env.get("OPENAI_API_KEY")
+        if task_key and "CODEX_API_KEY" not in ctx.secrets and "CODEX_API_KEY" not in ctx.env:
+            env["CODEX_API_KEY"] = task_key
+        return env
 
     def handle_event(self, event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
         kind = event.get("type")
@@ -113,7 +168,7 @@ class CodexPlugin(CliAdapter):
             classified = _classify(message)
             state.failure_class = classified[0] if classified else FailureClass.TOOL_ERROR
             state.retry_at = classified[1] if classified else None
-            state.error = f"codex turn failed: {message}"
+            state.error = f"codex turn failed: {_api_message(message)}"
         elif kind == "error":
             # Also sent for problems codex recovers from (reconnects): the outcome decides.
             message = as_str(event.get("message"))
@@ -129,6 +184,12 @@ class CodexPlugin(CliAdapter):
         if state.result_seen and result.exit_code == 0:
             return state.outputs()
         detail = state.error or last_line(state.stderr)
+        if missing := _NO_THREAD.search(detail):
+            raise TaskFailed(
+                f"codex has no thread {missing.group(1)} to resume on this agent"
+                " (threads live in the agent's CODEX_HOME)",
+                failure_class=FailureClass.INVALID_INPUT,
+            )
         if state.result_seen:
             message = f"codex exited with {result.exit_code}"
         else:
@@ -210,17 +271,97 @@ def _on_item(phase: str, item: Mapping[str, Any], state: RunState, ctx: TaskCont
 def _classify(text: str) -> tuple[FailureClass, float | None] | None:
     """Quota (with the reset time when the message gives one) or auth, judged by the message."""
     if _QUOTA.search(text):
-        return FailureClass.QUOTA, _reset_time(text)
+        return FailureClass.QUOTA, reset_time(text)
     if _AUTH.search(text):
         return FailureClass.AUTH, None
     return None
 
 
-def _reset_time(text: str) -> float | None:
-    match = _TRY_AGAIN_IN.search(text)
-    if match is None:
-        return None
-    seconds = sum(
-        int(n) * _SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(match.group(1))
-    )
-    return time.time() + seconds
+def reset_time(text: str) -> float | None:
+    """When the quota resets, from "try again in 3s" or "try again at 4:28 PM"; None if the
+    message does not say."""
+    if match := _TRY_AGAIN_IN.search(text):
+        seconds = sum(
+            float(n) * _SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(match.group(1))
+        )
+        return time.time() + seconds
+    if match := _TRY_AGAIN_AT.search(text):
+        month, day, year, hour, minute, half = match.groups()
+        clock = f"{int(hour) % 12 + (12 if half.upper() == 'PM' else 0)}:{minute}"
+        now = datetime.now().astimezone()
+        if month:
+            try:
+                when = datetime.strptime(f"{month} {day} {year} {clock}", "%b %d %Y %H:%M")
+            except ValueError:
+                return None
+            return when.astimezone().timestamp()
+        at = datetime.strptime(clock, "%H:%M").time()
+        when = datetime.combine(now.date(), at, tzinfo=now.tzinfo)
+        # Only the clock time: today's, or tomorrow's once today's has passed (codex shows the
+        # minute, so one that just began is still today's).
+        if when < now - timedelta(minutes=1):
+            when += timedelta(days=1)
+        return when.timestamp()
+    return None
+
+
+def _api_message(message: str) -> str:
+    """codex passes some API errors on as the raw JSON body: its message and code instead."""
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return message
+    error = as_dict(as_dict(body).get("error"))
+    text, code = as_str(error.get("message")), as_str(error.get("code"))
+    if not text:
+        return message
+    return f"{text} ({code})" if code else text
+
+
+def _config_overrides(config: Any) -> list[str]:
+    """`key=<TOML value>` for each value of the `config` setting (nested tables become dotted
+    keys), plus the retry bounds of the custom provider it chooses."""
+    if config is None:
+        return []
+    if not isinstance(config, Mapping):
+        raise invalid("config", "a table of codex config values", "setting")
+    values = dict(_flatten(config, ""))
+    provider = values.get("model_provider")
+    if isinstance(provider, str) and provider not in _BUILT_IN_PROVIDERS:
+        for key, bound in _RETRY_BOUNDS.items():
+            values.setdefault(f"model_providers.{provider}.{key}", bound)
+    return [f"{key}={_toml(key, value)}" for key, value in values.items()]
+
+
+def _flatten(table: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if not _CONFIG_KEY.fullmatch(key):
+            raise invalid(
+                "config", f"keys of letters, digits, '_' and '-' (not {key!r})", "setting"
+            )
+        if isinstance(value, Mapping):
+            yield from _flatten(value, f"{key}.")
+        else:
+            yield key, value
+
+
+def _toml(key: str, value: Any) -> str:
+    """The TOML spelling of a config value (JSON's strings and numbers are valid TOML)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        if isinstance(value, str) and "\x00" in value:
+            raise invalid(f"config.{key}", "a string without NUL bytes", "setting")
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(key, item) for item in value) + "]"
+    raise invalid(f"config.{key}", "a string, number, boolean, list or table", "setting")
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
