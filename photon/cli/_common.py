@@ -18,8 +18,8 @@ from typing import Any
 from .. import __version__
 from .._log_fields import fields_of
 from .._text import escape_controls
+from .._timestamps import rfc3339
 from ..errors import ConfigError, PhotonError, UsageError
-from ._output import rfc3339
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # 128 + the signal, as a shell reports a process the signal ended: what `seq 9999 | head -1`

@@ -8,7 +8,6 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -189,17 +188,6 @@ def _short_float(value: float) -> str:
         return str(value)
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
-
-
-def rfc3339(ts: float) -> str:
-    """`2026-12-01T16:20:00Z`, with milliseconds when the time has a fraction of a second
-    (`2026-12-01T16:20:00.250Z`); a time that is not finite as `str(ts)`."""
-    if not math.isfinite(ts):
-        return str(ts)
-    millis = round(ts * 1000)
-    moment = datetime.fromtimestamp(millis // 1000, UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{millis % 1000:03d}Z" if millis % 1000 else f"{text}Z"
 
 
 def human_duration(seconds: float | None) -> str:

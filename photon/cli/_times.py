@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
+from .._timestamps import rfc3339
 from ..client import Task
-from ._output import rfc3339
 
 __all__ = ["plain", "rfc3339"]
 

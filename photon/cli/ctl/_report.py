@@ -7,10 +7,11 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..._timestamps import rfc3339
 from ...client import PhotonClient
 from .._common import EXIT_OK
 from .._inputs import parse_duration
-from .._output import render, rfc3339
+from .._output import render
 from ._command import output_flag
 
 if TYPE_CHECKING:
