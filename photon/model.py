@@ -143,6 +143,9 @@ class TaskSpec:
     locks: Sequence[str] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    continue_from: str = ""  # a task id: continue its AI session, on its agent
+    fallback: Sequence[str] = ()  # tools to try when `tool` is out of quota on every agent
+    budget_usd: float | None = None  # no more attempts once they have spent this
     workspace: WorkspaceSpec | None = None
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from .. import __version__
 from .._log_fields import fields_of
 from .._text import escape_controls
-from .._timestamps import rfc3339
+from .._utc import rfc3339
 from ..errors import ConfigError, PhotonError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -81,7 +81,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": rfc3339(record.created),
+            "time": rfc3339(record.created, millis=True),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": escape_controls(record.getMessage()),

@@ -11,10 +11,8 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from .._timestamps import rfc3339
+from .._utc import rfc3339
 from ..client import Task
-
-__all__ = ["plain", "rfc3339"]
 
 
 def plain(record: Any) -> Any:
@@ -41,5 +39,5 @@ def _fields(record: Any) -> dict[str, Any]:
 def _value(name: str, value: Any) -> Any:
     is_time = name == "time" or name.endswith("_at")
     if is_time and isinstance(value, int | float) and not isinstance(value, bool):
-        return rfc3339(value)
+        return rfc3339(value, millis=True)
     return plain(value)

@@ -44,6 +44,10 @@ def table(workflow: Workflow, agents: dict[str, str], *, colour: bool = False) -
     header = f"workflow {workflow.name} ({workflow.id}): {workflow.state.value}"
     if workflow.message:
         header += f" - {workflow.message}"
+    if workflow.spent_usd or workflow.budget_usd:
+        header += f"\nspent ${workflow.spent_usd:.2f}"
+        if workflow.budget_usd:
+            header += f" of a ${workflow.budget_usd:.2f} budget"
     rows = [_row(s, agents) for s in workflow.steps]
     return escape_controls(header) + "\n" + render(rows, "table", columns=COLUMNS, colour=colour)
 

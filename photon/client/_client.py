@@ -468,6 +468,9 @@ def task_spec(
     locks: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    continue_from: str = "",
+    fallback: Sequence[str] = (),
+    budget_usd: float | None = None,
     workspace: WorkspaceSpec | Mapping[str, str] | None = None,
 ) -> TaskSpec:
     """A task to submit (docs/tasks.md); unset fields take the hub's defaults. `workspace` may
@@ -486,6 +489,9 @@ def task_spec(
         locks=tuple(locks),
         env=dict(env or {}),
         labels=dict(labels or {}),
+        continue_from=continue_from,
+        fallback=tuple(fallback),
+        budget_usd=budget_usd,
         workspace=_workspace(workspace),
     )
 

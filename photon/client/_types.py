@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .._bounds import READ
@@ -100,6 +100,7 @@ class Agent:
     connected_at: float | None
     last_heartbeat_at: float | None
     certificate_expires_at: float
+    quota_blocks: Mapping[str, float] = field(default_factory=dict)  # tool -> until (Unix)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -304,6 +305,7 @@ def agent_from_proto(msg: admin_pb2.Agent) -> Agent:
         connected_at=_opt(msg.connected_at),
         last_heartbeat_at=_opt(msg.last_heartbeat_at),
         certificate_expires_at=msg.certificate_expires_at,
+        quota_blocks={b.tool: b.until for b in msg.quota_blocks},
     )
 
 
@@ -355,6 +357,8 @@ class Workflow:
     finished_at: float | None
     message: str
     steps: tuple[WorkflowStep, ...]
+    budget_usd: float | None = None
+    spent_usd: float = 0.0  # what its steps' tools reported spending
 
     def step(self, step_id: str) -> WorkflowStep:
         return next(s for s in self.steps if s.id == step_id)
@@ -374,6 +378,8 @@ def workflow_from_proto(msg: admin_pb2.Workflow) -> Workflow:
         created_at=msg.created_at,
         finished_at=_opt(msg.finished_at),
         message=msg.message,
+        budget_usd=msg.budget_usd or None,
+        spent_usd=msg.spent_usd,
         steps=tuple(
             WorkflowStep(
                 id=s.id,

@@ -165,7 +165,11 @@ class Hub:
             web = WebServer(
                 listen=config.http_listen,
                 metrics=HubMetrics(
-                    fleet=fleet, stats=stats, queued=engine.queued, registry=self._registry
+                    fleet=fleet,
+                    stats=stats,
+                    queued=engine.queued,
+                    registry=self._registry,
+                    quota=engine.quota_blocks,
                 ),
                 ready=self.ready.is_set,
                 parts=DashboardParts(

@@ -66,6 +66,8 @@ class RunState:
     stderr: list[str] = field(default_factory=list)
     # Reasoning text streamed in deltas, held until its block ends so it becomes one event.
     thinking: list[str] = field(default_factory=list)
+    # A tool ran since the last assistant text: the next text starts a new turn.
+    turn_break: bool = False
 
     def outputs(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,11 @@ class CliAdapter(ABC):
     def outcome(self, state: RunState, result: ProcessResult) -> Mapping[str, Any]:
         """The outputs, or raise TaskFailed classified by the tool's rules."""
 
+    def handle_stderr(self, line: str, state: RunState, ctx: TaskContext) -> None:
+        """React to one stderr line (already in `state.stderr`); raising TaskFailed stops the
+        tool. The default does nothing."""
+        return None
+
     def environment(self, ctx: TaskContext) -> dict[str, str]:
         # The tool runs on this agent as the agent's user, so it starts from the agent's env.
         # Then the tool's `env` setting, then the task's env (its secret references resolved).
@@ -156,6 +163,7 @@ class CliAdapter(ABC):
                 state.stderr.append(line)
                 del state.stderr[:-50]
                 ctx.emit("log", line, stream="stderr")
+                self.handle_stderr(line, state, ctx)
                 return
             event = json_object(line)
             if event is None:

@@ -99,7 +99,7 @@ class WorkflowStep(_message.Message):
     def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., action: _Optional[str] = ..., needs: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[StepState, str]] = ..., task_ids: _Optional[_Iterable[str]] = ..., agent_ids: _Optional[_Iterable[str]] = ..., outputs_json: _Optional[str] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., tasks_done: _Optional[int] = ..., cost_usd: _Optional[float] = ..., last_event: _Optional[_Union[_common_pb2.TaskEvent, _Mapping]] = ...) -> None: ...
 
 class Workflow(_message.Message):
-    __slots__ = ("id", "name", "state", "inputs_json", "created_at", "finished_at", "message", "steps")
+    __slots__ = ("id", "name", "state", "inputs_json", "created_at", "finished_at", "message", "steps", "budget_usd", "spent_usd")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +108,8 @@ class Workflow(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_USD_FIELD_NUMBER: _ClassVar[int]
+    SPENT_USD_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     state: WorkflowState
@@ -116,7 +118,9 @@ class Workflow(_message.Message):
     finished_at: float
     message: str
     steps: _containers.RepeatedCompositeFieldContainer[WorkflowStep]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., inputs_json: _Optional[str] = ..., created_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[WorkflowStep, _Mapping]]] = ...) -> None: ...
+    budget_usd: float
+    spent_usd: float
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[WorkflowState, str]] = ..., inputs_json: _Optional[str] = ..., created_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., message: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[WorkflowStep, _Mapping]]] = ..., budget_usd: _Optional[float] = ..., spent_usd: _Optional[float] = ...) -> None: ...
 
 class JoinToken(_message.Message):
     __slots__ = ("id", "labels", "uses_left", "expires_at", "revoked", "created_at")
@@ -142,7 +146,7 @@ class JoinToken(_message.Message):
     def __init__(self, id: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., uses_left: _Optional[int] = ..., expires_at: _Optional[float] = ..., revoked: _Optional[bool] = ..., created_at: _Optional[float] = ...) -> None: ...
 
 class Agent(_message.Message):
-    __slots__ = ("id", "name", "hostname", "labels", "state", "slots", "running_tasks", "tools", "metrics", "version", "platform", "joined_at", "connected_at", "last_heartbeat_at", "certificate_serial", "certificate_expires_at")
+    __slots__ = ("id", "name", "hostname", "labels", "state", "slots", "running_tasks", "tools", "metrics", "version", "platform", "joined_at", "connected_at", "last_heartbeat_at", "certificate_serial", "certificate_expires_at", "quota_blocks")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +170,7 @@ class Agent(_message.Message):
     LAST_HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_SERIAL_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    QUOTA_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     hostname: str
@@ -182,7 +187,16 @@ class Agent(_message.Message):
     last_heartbeat_at: float
     certificate_serial: str
     certificate_expires_at: float
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., slots: _Optional[int] = ..., running_tasks: _Optional[int] = ..., tools: _Optional[_Iterable[_Union[_common_pb2.ToolCapability, _Mapping]]] = ..., metrics: _Optional[_Union[_common_pb2.AgentMetrics, _Mapping]] = ..., version: _Optional[str] = ..., platform: _Optional[str] = ..., joined_at: _Optional[float] = ..., connected_at: _Optional[float] = ..., last_heartbeat_at: _Optional[float] = ..., certificate_serial: _Optional[str] = ..., certificate_expires_at: _Optional[float] = ...) -> None: ...
+    quota_blocks: _containers.RepeatedCompositeFieldContainer[QuotaBlock]
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., state: _Optional[_Union[AgentState, str]] = ..., slots: _Optional[int] = ..., running_tasks: _Optional[int] = ..., tools: _Optional[_Iterable[_Union[_common_pb2.ToolCapability, _Mapping]]] = ..., metrics: _Optional[_Union[_common_pb2.AgentMetrics, _Mapping]] = ..., version: _Optional[str] = ..., platform: _Optional[str] = ..., joined_at: _Optional[float] = ..., connected_at: _Optional[float] = ..., last_heartbeat_at: _Optional[float] = ..., certificate_serial: _Optional[str] = ..., certificate_expires_at: _Optional[float] = ..., quota_blocks: _Optional[_Iterable[_Union[QuotaBlock, _Mapping]]] = ...) -> None: ...
+
+class QuotaBlock(_message.Message):
+    __slots__ = ("tool", "until")
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    tool: str
+    until: float
+    def __init__(self, tool: _Optional[str] = ..., until: _Optional[float] = ...) -> None: ...
 
 class Task(_message.Message):
     __slots__ = ("spec", "state", "attempt", "epoch", "agent_id", "outputs_json", "failure", "created_at", "started_at", "finished_at", "waiting_reason")

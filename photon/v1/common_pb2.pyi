@@ -64,7 +64,7 @@ class RetryPolicy(_message.Message):
     def __init__(self, max_attempts: _Optional[int] = ..., initial_backoff_seconds: _Optional[float] = ..., backoff_multiplier: _Optional[float] = ..., max_backoff_seconds: _Optional[float] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("id", "tool", "action", "inputs_json", "selector", "agent", "priority", "timeout_seconds", "queue_timeout_seconds", "retry", "idempotency_key", "locks", "env", "labels", "workspace")
+    __slots__ = ("id", "tool", "action", "inputs_json", "selector", "agent", "priority", "timeout_seconds", "queue_timeout_seconds", "retry", "idempotency_key", "locks", "env", "labels", "continue_from", "fallback", "budget_usd", "workspace")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,9 @@ class TaskSpec(_message.Message):
     LOCKS_FIELD_NUMBER: _ClassVar[int]
     ENV_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    CONTINUE_FROM_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_USD_FIELD_NUMBER: _ClassVar[int]
     WORKSPACE_FIELD_NUMBER: _ClassVar[int]
     id: str
     tool: str
@@ -108,8 +111,11 @@ class TaskSpec(_message.Message):
     locks: _containers.RepeatedScalarFieldContainer[str]
     env: _containers.ScalarMap[str, str]
     labels: _containers.ScalarMap[str, str]
+    continue_from: str
+    fallback: _containers.RepeatedScalarFieldContainer[str]
+    budget_usd: float
     workspace: WorkspaceSpec
-    def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., action: _Optional[str] = ..., inputs_json: _Optional[str] = ..., selector: _Optional[str] = ..., agent: _Optional[str] = ..., priority: _Optional[int] = ..., timeout_seconds: _Optional[float] = ..., queue_timeout_seconds: _Optional[float] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., locks: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., workspace: _Optional[_Union[WorkspaceSpec, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., tool: _Optional[str] = ..., action: _Optional[str] = ..., inputs_json: _Optional[str] = ..., selector: _Optional[str] = ..., agent: _Optional[str] = ..., priority: _Optional[int] = ..., timeout_seconds: _Optional[float] = ..., queue_timeout_seconds: _Optional[float] = ..., retry: _Optional[_Union[RetryPolicy, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., locks: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., continue_from: _Optional[str] = ..., fallback: _Optional[_Iterable[str]] = ..., budget_usd: _Optional[float] = ..., workspace: _Optional[_Union[WorkspaceSpec, _Mapping]] = ...) -> None: ...
 
 class WorkspaceSpec(_message.Message):
     __slots__ = ("repo", "ref", "isolate")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, cast
 
 from .._bounds import DOCUMENT, READ, JsonBounds, OutOfBounds, load_json
@@ -67,6 +68,9 @@ def spec_to_proto(spec: TaskSpec, *, task_id: str = "") -> common_pb2.TaskSpec:
         locks=list(spec.locks),
         env=dict(spec.env),
         labels=dict(spec.labels),
+        continue_from=spec.continue_from,
+        fallback=list(spec.fallback),
+        budget_usd=spec.budget_usd or 0.0,
         workspace=workspace_to_proto(spec.workspace),
     )
 
@@ -109,6 +113,8 @@ def spec_from_proto(
             multiplier=msg.retry.backoff_multiplier or retry.multiplier,
             max_backoff=msg.retry.max_backoff_seconds or retry.max_backoff,
         )
+    if not (math.isfinite(msg.budget_usd) and msg.budget_usd >= 0):
+        raise InvalidArgumentError("budget_usd must be a positive number of dollars (0: none)")
     return TaskSpec(
         tool=msg.tool,
         action=msg.action,
@@ -127,6 +133,9 @@ def spec_from_proto(
         locks=tuple(msg.locks),
         env=dict(msg.env),
         labels=dict(msg.labels),
+        continue_from=msg.continue_from,
+        fallback=tuple(msg.fallback),
+        budget_usd=msg.budget_usd or None,
         workspace=workspace_from_proto(msg),
     )
 

@@ -53,7 +53,7 @@ async def test_ai_tools_detected_streamed_and_answered(mesh: Mesh) -> None:
     assert gemini.returncode == 0, gemini.stderr
     task = json.loads(gemini.stdout)
     assert task["state"] == "SUCCEEDED"
-    assert task["outputs"]["result"] == "I'll list the files. Done: hello"
+    assert task["outputs"]["result"] == "I'll list the files.\n\nDone: hello"
     assert task["outputs"]["usage"]["total_tokens"] == 1840
 
 

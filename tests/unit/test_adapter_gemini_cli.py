@@ -15,7 +15,7 @@ import pytest
 from photon.errors import TaskFailed
 from photon.model import FailureClass
 from photon.plugins import load_plugins
-from photon.plugins.builtin.gemini_cli import GeminiCliPlugin
+from photon.plugins.builtin.gemini_cli import GeminiCliPlugin, headless_settings
 from photon.plugins.testing import check_conformance
 
 from ._fake_cli import FAKES, FakeCli, alive, of_kind, recorded_argv
@@ -29,7 +29,13 @@ USAGE = {
     "cache_read_input_tokens": 900,
 }
 
-make_ctx = FakeCli(GEMINI, GeminiCliPlugin).make_ctx
+_fake = FakeCli(GEMINI, GeminiCliPlugin)
+
+
+def make_ctx(tmp_path: Path, inputs: dict[str, Any], **kwargs: Any) -> Any:
+    """The fake's context with HOME in tmp_path: the adapter keeps a Gemini home under it."""
+    env = {"HOME": str(tmp_path / "home"), **kwargs.pop("env", {})}
+    return _fake.make_ctx(tmp_path, inputs, env=env, **kwargs)
 
 
 # --- declaration and discovery -------------------------------------------------------------
@@ -50,7 +56,12 @@ async def test_detect_reports_the_version(monkeypatch: pytest.MonkeyPatch) -> No
     assert detection.version == "0.21.0"
 
 
-async def test_passes_the_conformance_suite() -> None:
+async def test_passes_the_conformance_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite runs the tool with the process's environment: keep its Gemini home in tmp_path.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     await check_conformance(
         GeminiCliPlugin(),
         sample_inputs={"prompt": {"prompt": "hello"}},
@@ -66,7 +77,7 @@ async def test_success_outputs_events_and_command_line(tmp_path: Path) -> None:
     outputs = await GeminiCliPlugin().run(ctx)
 
     assert outputs == {
-        "result": "I'll list the files. Done: hello",
+        "result": "I'll list the files.\n\nDone: hello",
         "session_id": SESSION,
         "usage": USAGE,
         "cost_usd": None,
@@ -79,7 +90,7 @@ async def test_success_outputs_events_and_command_line(tmp_path: Path) -> None:
         ("log", "the files."),
         ("tool_call", 'run_shell_command {"command": "ls"}'),
         ("tool_result", "README.md"),
-        ("log", " Done: hello"),
+        ("log", "Done: hello"),
         ("usage", ""),
     ]
     assert events[3][2] == {
@@ -120,7 +131,7 @@ async def test_inputs_and_settings_shape_the_command_line(tmp_path: Path) -> Non
         "--include-directories",
         "../shared",
     ]
-    assert outputs["result"] == "I'll list the files. Done: -x marks the spot"
+    assert outputs["result"] == "I'll list the files.\n\nDone: -x marks the spot"
     assert events[0][1] == f"session {SESSION} started (model gemini-2.5-flash)"
 
 
@@ -206,7 +217,7 @@ async def test_cwd_input_picks_a_directory_inside_the_workspace(tmp_path: Path) 
         (
             "rate_limit",
             FailureClass.QUOTA,
-            r"^gemini hit a quota or rate limit \(exit 1\): \[API Error: got status: 429",
+            r"^gemini hit a quota or rate limit: \[API Error: got status: 429",
         ),
         (
             "auth",
@@ -242,6 +253,202 @@ async def test_failures_are_classified(
     with pytest.raises(TaskFailed, match=message) as info:
         await GeminiCliPlugin().run(ctx)
     assert info.value.failure_class is failure_class
+
+
+@pytest.mark.parametrize(
+    ("scenario", "failure_class", "message"),
+    [
+        (
+            "unauthenticated",
+            FailureClass.AUTH,
+            "gemini authentication failed (HTTP 401 UNAUTHENTICATED):"
+            " Request had invalid authentication credentials.",
+        ),
+        (
+            "bad_key",
+            FailureClass.AUTH,
+            "gemini authentication failed (HTTP 400 INVALID_ARGUMENT):"
+            " API key not valid. Please pass a valid API key.",
+        ),
+        (
+            # Transient, although the CLI's stderr calls it a RetryableQuotaError.
+            "overloaded",
+            FailureClass.TOOL_ERROR,
+            "gemini API unavailable (HTTP 503):"
+            " [API Error: The model is overloaded. Please try again later.]",
+        ),
+        (
+            "untrusted",
+            FailureClass.INVALID_INPUT,
+            "gemini refused the untrusted folder (PHOTON trusts the task's workspace unless the"
+            " tool's env sets GEMINI_CLI_TRUST_WORKSPACE=false or GEMINI_RESTRICTED_MODE=true)"
+            " (exit 55): Gemini CLI is not running in a trusted directory. To proceed, either use"
+            " `--skip-trust`, set the `GEMINI_CLI_TRUST_WORKSPACE=true` environment variable, or"
+            " trust this directory in interactive mode.",
+        ),
+        (
+            "unknown_session",
+            FailureClass.INVALID_INPUT,
+            "gemini input rejected (exit 42): Error resuming session:"
+            ' Invalid session identifier "x".',
+        ),
+    ],
+)
+async def test_api_errors_as_the_real_cli_reports_them(
+    tmp_path: Path, scenario: str, failure_class: FailureClass, message: str
+) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hello", "resume": "x"}, scenario=scenario)
+    with pytest.raises(TaskFailed) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert (info.value.failure_class, str(info.value)) == (failure_class, message)
+    assert info.value.retry_at is None
+
+
+async def test_a_429_the_cli_gave_up_on_is_quota_with_its_retry_time(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hello"}, scenario="quota_exhausted")
+    started = time.time()
+    with pytest.raises(TaskFailed) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.QUOTA
+    assert str(info.value).startswith(
+        "gemini hit a quota or rate limit (HTTP 429): [API Error: You exceeded your current quota"
+    )
+    assert info.value.retry_at is not None
+    assert started + 2 <= info.value.retry_at <= time.time() + 2
+
+
+QUOTA_NOTICE = (
+    "Attempt 1 failed: You exceeded your current quota, please check your plan.\n"
+    "Suggested retry after 2s.. Retrying after 5783ms..."
+)
+OVERLOADED_NOTICE = (
+    "Attempt 1 failed with status 503. Retrying with backoff... _ApiError:"
+    ' {"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("notice", "failure_class", "message", "delay"),
+    [
+        (
+            QUOTA_NOTICE,
+            FailureClass.QUOTA,
+            "gemini hit a quota or rate limit: Attempt 1 failed: You exceeded your current"
+            " quota, please check your plan. Suggested retry after 2s.. Retrying after 5783ms...",
+            2.0,
+        ),
+        (
+            OVERLOADED_NOTICE,
+            FailureClass.TOOL_ERROR,
+            "gemini API unavailable (HTTP 503 UNAVAILABLE): The model is overloaded.",
+            None,
+        ),
+    ],
+)
+async def test_the_clis_own_retries_are_stopped_at_their_first_notice(
+    tmp_path: Path, notice: str, failure_class: FailureClass, message: str, delay: float | None
+) -> None:
+    # The fake waits a minute after its notice, as the CLI would before retrying.
+    ctx, _ = make_ctx(
+        tmp_path, {"prompt": "hello"}, scenario="retrying", env={"PHOTON_FAKE_NOTICE": notice}
+    )
+    started = time.time()
+    with pytest.raises(TaskFailed) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert time.time() - started < 30
+    assert (info.value.failure_class, str(info.value)) == (failure_class, message)
+    if delay is None:
+        assert info.value.retry_at is None
+    else:
+        assert info.value.retry_at is not None
+        assert started + delay <= info.value.retry_at <= time.time() + delay
+
+
+# --- the environment: quiet, trusted, retries bounded, the user's ~/.gemini untouched ----------
+
+
+def test_environment_is_headless_and_quiet(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    user_dir = home / ".gemini"
+    user_dir.mkdir(parents=True)
+    user_settings = {"model": {"name": "gemini-2.5-pro"}, "general": {"maxAttempts": 7}}
+    (user_dir / "settings.json").write_text(json.dumps(user_settings))
+    (user_dir / "oauth_creds.json").write_text("{}")
+    ctx, events = make_ctx(tmp_path, {"prompt": "hi"})
+
+    env = GeminiCliPlugin().environment(ctx)
+
+    assert env["GEMINI_TELEMETRY_ENABLED"] == "false"
+    assert env["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
+    assert env["GEMINI_CLI_NO_RELAUNCH"] == "true"
+    gemini_home = Path(env["GEMINI_CLI_HOME"])
+    assert home / ".cache" / "photon" / "gemini-cli" in gemini_home.parents
+    settings = json.loads((gemini_home / ".gemini" / "settings.json").read_text())
+    assert settings["model"] == {"name": "gemini-2.5-pro"}  # the user's own settings stay
+    assert settings["general"]["maxAttempts"] == 1  # PHOTON's retry policy owns retries
+    assert settings["general"]["enableAutoUpdate"] is False
+    assert settings["general"]["enableAutoUpdateNotification"] is False
+    assert settings["privacy"]["usageStatisticsEnabled"] is False
+    # The rest of the user's folder is seen through links; the folder itself is unchanged.
+    link = gemini_home / ".gemini" / "oauth_creds.json"
+    assert link.is_symlink() and link.resolve() == (user_dir / "oauth_creds.json").resolve()
+    assert json.loads((user_dir / "settings.json").read_text()) == user_settings
+    assert sorted(p.name for p in user_dir.iterdir()) == ["oauth_creds.json", "settings.json"]
+    assert events == []
+
+    (user_dir / "oauth_creds.json").unlink()
+    GeminiCliPlugin().environment(ctx)
+    assert not link.is_symlink(), "a link to an entry the user removed is dropped"
+
+
+def test_the_tools_env_can_override_the_defaults(tmp_path: Path) -> None:
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"}, env={"GEMINI_CLI_TRUST_WORKSPACE": "false"})
+    assert GeminiCliPlugin().environment(ctx)["GEMINI_CLI_TRUST_WORKSPACE"] == "false"
+
+
+def test_unreadable_user_settings_are_reported_not_fatal(tmp_path: Path) -> None:
+    user_dir = tmp_path / "home" / ".gemini"
+    user_dir.mkdir(parents=True)
+    (user_dir / "settings.json").write_text("{ // a comment\n }")
+    ctx, events = make_ctx(tmp_path, {"prompt": "hi"})
+    env = GeminiCliPlugin().environment(ctx)
+    settings = json.loads((Path(env["GEMINI_CLI_HOME"]) / ".gemini" / "settings.json").read_text())
+    assert settings["general"]["maxAttempts"] == 1
+    [(kind, message, data)] = events
+    assert (kind, data) == ("log", {"severity": "warning"})
+    assert message.startswith(f"gemini-cli: {user_dir / 'settings.json'} not used (")
+
+
+async def test_a_home_that_cannot_be_prepared_fails_clearly(tmp_path: Path) -> None:
+    (tmp_path / "home").write_text("a file where the home should be")
+    ctx, _ = make_ctx(tmp_path, {"prompt": "hi"})
+    with pytest.raises(
+        TaskFailed, match=r"^gemini-cli: cannot prepare PHOTON's Gemini home: "
+    ) as info:
+        await GeminiCliPlugin().run(ctx)
+    assert info.value.failure_class is FailureClass.TOOL_ERROR
+
+
+API_KEY_ENV = {"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:1", "GEMINI_API_KEY": "k"}
+
+
+@pytest.mark.parametrize(
+    ("user", "env", "selected"),
+    [
+        # With a base URL the CLI would pick "gateway", which headless runs refuse.
+        ({}, API_KEY_ENV, "gemini-api-key"),
+        ({"security": {"auth": {"selectedType": "oauth-personal"}}}, API_KEY_ENV, "oauth-personal"),
+        ({}, {**API_KEY_ENV, "GOOGLE_GENAI_USE_VERTEXAI": "true"}, None),
+        ({}, {"GEMINI_API_KEY": "k"}, None),
+        ({}, {"GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:1"}, None),
+    ],
+)
+def test_auth_type_is_chosen_only_for_an_api_key_with_a_base_url(
+    user: dict[str, Any], env: dict[str, str], selected: str | None
+) -> None:
+    settings = headless_settings(user, env)
+    assert settings.get("security", {}).get("auth", {}).get("selectedType") == selected
+    assert settings["general"]["maxAttempts"] == 1
 
 
 async def test_rate_limit_carries_the_suggested_retry_time(tmp_path: Path) -> None:
@@ -326,7 +533,7 @@ def test_fake_json_format_prints_one_document() -> None:
     done = run_fake("-p", "hi", "--output-format", "json")
     assert done.returncode == 0
     document = json.loads(done.stdout)
-    assert document["response"] == "I'll list the files. Done: hi"
+    assert document["response"] == "I'll list the files.Done: hi"
     assert document["session_id"] == SESSION
     assert set(document["stats"]) == {"models", "tools", "files"}
 

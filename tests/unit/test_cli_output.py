@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 import yaml
 
+from photon._utc import rfc3339
 from photon.cli._output import human_age, human_bytes, human_duration, human_time_left, render
-from photon.cli._times import rfc3339
 from photon.errors import UsageError
 
 
@@ -322,10 +322,11 @@ def test_data_as_deep_as_a_client_reads_can_be_shown_in_every_format() -> None:
 
 
 def test_rfc3339_is_utc_with_milliseconds_only_when_there_are_some() -> None:
-    assert rfc3339(1_796_142_000.0) == "2026-12-01T16:20:00Z"
-    assert rfc3339(1_796_142_000.25) == "2026-12-01T16:20:00.250Z"
-    assert rfc3339(1_796_142_000.9996) == "2026-12-01T16:20:01Z"  # rounded to the millisecond
-    assert rfc3339(float("nan")) == "nan"
+    assert rfc3339(1_796_142_000.0, millis=True) == "2026-12-01T16:20:00Z"
+    assert rfc3339(1_796_142_000.25, millis=True) == "2026-12-01T16:20:00.250Z"
+    assert rfc3339(1_796_142_000.9996, millis=True) == "2026-12-01T16:20:01Z"  # rounded
+    assert rfc3339(1_796_142_000.25) == "2026-12-01T16:20:00Z"  # to the second by default
+    assert rfc3339(float("nan"), millis=True) == "nan"
 
 
 def test_colour_only_on_a_terminal_without_no_color() -> None:

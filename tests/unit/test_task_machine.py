@@ -22,7 +22,16 @@ from photon.hub.tasks import (
     TaskMachine,
     ToolLimit,
 )
-from photon.model import Failure, FailureClass, RetryPolicy, TaskSpec, TaskState
+from photon.hub.tasks._quota import DEFAULT_BLOCK
+from photon.model import (
+    ActionInfo,
+    Failure,
+    FailureClass,
+    RetryPolicy,
+    TaskSpec,
+    TaskState,
+    ToolInfo,
+)
 
 T0 = Instant(wall=1_000_000.0, mono=500.0)
 
@@ -263,15 +272,93 @@ def test_a_timeout_ends_as_timed_out_after_its_retries() -> None:
     assert ended.state is TaskState.TIMED_OUT
 
 
-def test_quota_waits_for_its_reset_and_prefers_another_agent() -> None:
+def ai_agent(name: str, *tools: str) -> AgentView:
+    return replace(agent(name), tools=frozenset(tools))
+
+
+def test_quota_blocks_the_tool_on_its_agent_and_retries_at_once_elsewhere() -> None:
+    machine = TaskMachine()
+    task = running(machine, queued(), agent_id="a1")
+    reset = at(30).wall
+    [waiting] = persists(
+        machine.result("a1", task.ref, failure(FailureClass.QUOTA, retry_at=reset), at(0))
+    )
+    assert waiting.event.message == (
+        "attempt 1 failed (quota on echo@a1 until 1970-01-12T13:47:10Z);"
+        " retrying at once where the quota is left"
+    )
+    again = the_task(machine.dispatch([agent("a1"), agent("a2")], at(0)))
+    assert (again.agent_id, again.attempt) == ("a2", 2)
+    assert [(b.agent_id, b.tool, b.until) for b in machine.quota_blocks(at(1).mono)] == [
+        ("a1", "echo", reset)
+    ]
+    assert machine.quota_blocks(at(30).mono) == []
+
+
+def test_a_task_out_of_quota_everywhere_waits_for_the_reset_without_burning_attempts() -> None:
     machine = TaskMachine()
     task = running(machine, queued(), agent_id="a1")
     reset = at(30).wall
     machine.result("a1", task.ref, failure(FailureClass.QUOTA, retry_at=reset), at(0))
-    assert machine.next_ready(at(0).mono) == pytest.approx(at(30).mono)
-    assert machine.dispatch([agent("a1"), agent("a2")], at(29)) == []
-    again = the_task(machine.dispatch([agent("a1"), agent("a2")], at(30)))
-    assert again.agent_id == "a2"
+    assert machine.dispatch([agent("a1")], at(1)) == []
+    parked = machine.get("t1")
+    assert parked is not None and parked.attempt == 1
+    assert machine.waiting_reason(parked, [agent("a1")]) == (
+        "echo out of quota on all agents until 1970-01-12T13:47:10Z"
+    )
+    assert machine.next_ready(at(1).mono) == pytest.approx(at(30).mono)
+    assert machine.dispatch([agent("a1")], at(29)) == []
+    again = the_task(machine.dispatch([agent("a1")], at(30)))
+    assert (again.agent_id, again.attempt) == ("a1", 2)
+
+
+def test_quota_without_a_reset_time_blocks_for_the_default() -> None:
+    machine = TaskMachine()
+    task = running(machine, queued(), agent_id="a1")
+    machine.result("a1", task.ref, failure(FailureClass.QUOTA), at(0))
+    assert [b.until for b in machine.quota_blocks(at(0).mono)] == [at(DEFAULT_BLOCK).wall]
+    assert machine.dispatch([agent("a1")], at(DEFAULT_BLOCK - 1)) == []
+    assert the_task(machine.dispatch([agent("a1")], at(DEFAULT_BLOCK))).attempt == 2
+
+
+def test_out_of_quota_everywhere_falls_back_to_the_first_fallback_with_quota() -> None:
+    schema = '{"type": "object", "properties": {"prompt": {}, "model": {}}}'
+    tools = [
+        ToolInfo(
+            name="gemini-cli",
+            actions=(ActionInfo(name="prompt", input_schema_json=schema),),
+            default_action="prompt",
+        )
+    ]
+    machine = TaskMachine()
+    spec = TaskSpec(
+        tool="claude-code",
+        action="prompt",
+        inputs={"prompt": "hi", "max_turns": 3, "model": "m"},
+        fallback=("codex", "gemini-cli", "cursor-agent"),
+    )
+    machine.admit(replace(queued(), spec=spec))
+    fleet = [ai_agent("a1", "claude-code"), ai_agent("a2", "claude-code", "gemini-cli")]
+    [assigned] = persists(machine.dispatch(fleet[:1], T0, tools))
+    machine.accepted("a1", assigned.task.ref, at(0))
+    machine.result(
+        "a1", assigned.task.ref, failure(FailureClass.QUOTA, retry_at=at(60).wall), at(1)
+    )
+    task = the_task(machine.dispatch(fleet, at(1), tools))
+    # Another agent with claude-code and quota left comes first.
+    assert (task.agent_id, task.spec.tool) == ("a2", "claude-code")
+    machine.accepted("a2", task.ref, at(2))
+    machine.result("a2", task.ref, failure(FailureClass.QUOTA, retry_at=at(90).wall), at(2))
+    [fell_back] = persists(machine.dispatch(fleet, at(3), tools))
+    assert fell_back.respec
+    assert fell_back.task.spec.tool == "gemini-cli"
+    assert fell_back.task.spec.inputs == {"prompt": "hi", "model": "m"}
+    assert tuple(fell_back.task.spec.fallback) == ("cursor-agent",)
+    assert fell_back.event.data["tool"] == "gemini-cli"
+    assert fell_back.event.message == (
+        "claude-code out of quota on all agents until 1970-01-12T13:47:40Z;"
+        " falling back to gemini-cli: assigned to a2 (attempt 3)"
+    )
 
 
 def test_an_agent_specific_failure_falls_back_to_the_same_agent_when_alone() -> None:
@@ -551,3 +638,33 @@ def test_an_undeliverable_attempt_ends_as_its_failure_frees_its_slot_and_acks_no
     assert machine.undeliverable("a1", assigned.ref, gone, at(0.3)) == []
     [other] = dispatched(machine, queued("t3")).values()
     assert machine.undeliverable("a2", other.ref, gone, at(0.4)) == []
+
+
+# -- budgets ----------------------------------------------------------------------------------
+
+
+def test_retries_stop_once_the_attempts_have_spent_the_budget() -> None:
+    machine = TaskMachine()
+    task = running(machine, queued(budget_usd=0.5), agent_id="a1")
+    machine.progress("a1", task.ref, [Progress(kind="cost", message="", data={"usd": 0.3})], at(1))
+    retried = the_task(machine.result("a1", task.ref, failure(FailureClass.TOOL_ERROR), at(1)))
+    assert retried.state is TaskState.RETRY_WAIT  # $0.30 of $0.50
+    again = the_task(machine.dispatch([agent("a1")], at(10)))
+    machine.accepted("a1", again.ref, at(10))
+    spent = Outcome(
+        ok=False,
+        outputs={"cost_usd": 0.25},
+        failure=Failure(failure_class=FailureClass.TOOL_ERROR, message="no"),
+    )
+    ended = the_task(machine.result("a1", again.ref, spent, at(11)))
+    assert ended.state is TaskState.FAILED
+    assert ended.failure is not None
+    assert ended.failure.message == "no; not retried: budget $0.50 reached: spent $0.55"
+
+
+def test_a_task_without_a_budget_retries_whatever_it_spent() -> None:
+    machine = TaskMachine()
+    task = running(machine, queued(), agent_id="a1")
+    machine.progress("a1", task.ref, [Progress(kind="cost", message="", data={"usd": 99})], at(1))
+    retried = the_task(machine.result("a1", task.ref, failure(FailureClass.TOOL_ERROR), at(1)))
+    assert retried.state is TaskState.RETRY_WAIT

@@ -72,9 +72,12 @@ def test_every_task_field_is_carried_into_the_step() -> None:
                 locks="repo:web",
                 env={"N": 3},
                 labels={"team": "ui"},
+                fallback="gemini-cli",
+                budget_usd=0.25,
             ),
             concurrency=2,
             timeout="1h",
+            budget_usd=2,
         )
     )
     task = spec.step("a").task
@@ -89,7 +92,8 @@ def test_every_task_field_is_carried_into_the_step() -> None:
     assert tuple(task.locks) == ("repo:web",)
     assert task.env == {"N": "3"}
     assert task.labels == {"team": "ui"}
-    assert (spec.concurrency, spec.timeout) == (2, 3600.0)
+    assert (tuple(task.fallback), task.budget_usd) == (("gemini-cli",), 0.25)
+    assert (spec.concurrency, spec.timeout, spec.budget_usd) == (2, 3600.0, 2.0)
 
 
 def test_retry_as_a_number_is_the_attempt_count() -> None:

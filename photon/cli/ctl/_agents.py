@@ -7,10 +7,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..._text import escape_controls
+from ..._utc import rfc3339
 from ...client import Agent, PhotonClient
 from .._common import EXIT_OK
 from .._output import human_age, human_bytes, render
-from .._times import plain, rfc3339
+from .._times import plain
 from ._command import output_flag
 from ._listing import Listing, add_list_flags, show_list
 
@@ -116,6 +117,10 @@ def agent_detail(agent: Agent, now: float) -> dict[str, Any]:
         }
         for t in agent.tools
     ]
+    if agent.quota_blocks:
+        detail["out of quota"] = [
+            {"tool": tool, "until": rfc3339(until)} for tool, until in agent.quota_blocks.items()
+        ]
     return detail
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -90,6 +91,13 @@ def check_range(value: int | None, flag: str, *, low: int, high: int) -> None:
     """Raise UsageError unless `value` (when given) is between `low` and `high`."""
     if value is not None and not low <= value <= high:
         raise UsageError(f"{flag} must be between {low} and {high}, not {value}")
+
+
+def budget(value: float | None, flag: str) -> float | None:
+    """A dollar budget from a flag; raises UsageError unless it is a positive amount."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{flag} must be a positive number of dollars, not {value:g}")
+    return value
 
 
 def check_count(value: int, flag: str) -> None:

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..._timestamps import rfc3339
+from ..._utc import rfc3339
 from ...client import PhotonClient
 from .._common import EXIT_OK
 from .._inputs import parse_duration

@@ -19,6 +19,7 @@ from .._output import render
 from .._times import plain
 from ._command import (
     add_input_flags,
+    budget,
     check_range,
     event_line,
     following,
@@ -60,6 +61,26 @@ def register(commands: Commands) -> None:
         metavar="K=V",
         help="an environment variable for the tool; V may be secret:NAME (repeatable)",
     )
+    parser.add_argument(
+        "--continue",
+        dest="continue_from",
+        default="",
+        metavar="TASK_ID",
+        help="continue that task's AI session (on the agent that holds it)",
+    )
+    parser.add_argument(
+        "--fallback",
+        action="append",
+        default=[],
+        metavar="TOOL",
+        help="a tool to run instead when TOOL is out of quota on every agent (repeatable)",
+    )
+    parser.add_argument(
+        "--budget-usd",
+        type=float,
+        metavar="USD",
+        help="stop retrying once the attempts have spent this many dollars",
+    )
     workspace = parser.add_argument_group("workspace (a git checkout the tool works in)")
     workspace.add_argument("--repo", default="", help="a git URL, host:path or absolute path")
     workspace.add_argument("--ref", default="", help="branch, tag or commit (default: HEAD)")
@@ -90,6 +111,9 @@ def task_fields(args: argparse.Namespace) -> dict[str, Any]:
         "timeout": parse_duration(args.timeout) if args.timeout else None,
         "idempotency_key": args.idempotency_key,
         "env": parse_env(args.env),
+        "continue_from": args.continue_from,
+        "fallback": args.fallback,
+        "budget_usd": budget(args.budget_usd, "--budget-usd"),
     }
 
 

@@ -8,18 +8,21 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..._utc import rfc3339
 from ...client import PhotonClient, Task, TaskEvent
 from ...errors import PhotonError
 from ...model import TaskState
 from .._common import EXIT_OK
 from .._inputs import parse_duration, parse_labels
 from .._output import human_age, human_duration, render
-from .._times import plain, rfc3339
+from .._times import plain
 from ._command import check_count, event_line, following, output_flag
 from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
+
+MAX_CHAIN = 1000  # the tasks `show` follows back through a session's chain
 
 COLUMNS = [
     ("id", "id"),
@@ -120,8 +123,27 @@ def list_filters(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     task = await client.get_task(args.id)
-    print(render(plain(task), args.output))
+    shown = plain(task)
+    if session := await _session(client, task):
+        shown["session"] = session
+    print(render(shown, args.output))
     return EXIT_OK
+
+
+async def _session(client: PhotonClient, task: Task) -> dict[str, Any] | None:
+    """The task's AI session: its id, the agent holding it, and the tasks this one continues
+    (oldest first); None for a task with no session."""
+    session_id = (task.outputs or {}).get("session_id") or task.inputs.get("resume")
+    if not session_id and not task.spec.continue_from:
+        return None
+    chain: list[str] = []
+    current = task
+    while current.spec.continue_from and len(chain) < MAX_CHAIN:
+        if current.spec.continue_from in chain:
+            break
+        chain.append(current.spec.continue_from)
+        current = await client.get_task(current.spec.continue_from)
+    return {"id": session_id or "", "agent": task.agent_id, "continues": chain[::-1]}
 
 
 async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:

@@ -6,11 +6,12 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from ..._text import escape_controls
+from ..._utc import rfc3339
 from ...client import PhotonClient, User
 from .._common import EXIT_OK
 from .._inputs import parse_duration
 from .._output import human_age, render
-from .._times import plain, rfc3339
+from .._times import plain
 from ._command import output_flag
 from ._listing import Listing, add_list_flags, show_list
 

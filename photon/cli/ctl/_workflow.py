@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..._bounds import WORKFLOW, OutOfBounds
+from ..._utc import rfc3339
 from ...client import PhotonClient, Workflow
 from ...errors import UsageError
 from ...model import WorkflowState
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import check_json, load_yaml, read_text_file
 from .._output import human_age, render
-from .._times import plain, rfc3339
+from .._times import plain
 from .._workflow_view import progress_lines, table
-from ._command import add_input_flags, check_count, following, output_flag, read_inputs
+from ._command import add_input_flags, budget, check_count, following, output_flag, read_inputs
 from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
@@ -42,6 +43,12 @@ def register(commands: Commands) -> None:
     run = actions.add_parser("run", parents=[output_flag()], help="run a workflow file")
     run.add_argument("file", help="the workflow file (YAML or JSON)")
     add_input_flags(run)
+    run.add_argument(
+        "--budget-usd",
+        type=float,
+        metavar="USD",
+        help="start no more steps once the steps have spent this many dollars",
+    )
     run.add_argument("--detach", action="store_true", help="print the workflow's id and return")
     run.set_defaults(handler=_run)
     listing = actions.add_parser("list", help="the most recent workflows")
@@ -76,6 +83,8 @@ def parse_workflow(text: str, path: str) -> dict[str, Any]:
 
 async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     document = parse_workflow(read_text_file(args.file), args.file)
+    if (budget_usd := budget(args.budget_usd, "--budget-usd")) is not None:
+        document["budget_usd"] = budget_usd  # the flag wins over the file's
     inputs = read_inputs(args)
     workflow = await client.submit_workflow(document, inputs=inputs)
     if args.detach:

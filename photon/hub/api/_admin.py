@@ -138,7 +138,9 @@ class AdminServicer(
     # -- agents -------------------------------------------------------------------------------
 
     def _agent_to_proto(self, record: AgentRecord, *, schemas: bool = True) -> admin_pb2.Agent:
-        return _convert.agent_to_proto(record, self._fleet.get(record.id), schemas=schemas)
+        return _convert.agent_to_proto(
+            record, self._fleet.get(record.id), schemas=schemas, quota=self._engine.quota_blocks()
+        )
 
     @translating
     async def ListAgents(

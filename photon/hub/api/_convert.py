@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
 from ...model import AgentState
@@ -19,6 +19,7 @@ from ..core import (
 )
 from ..fleet import AgentSession
 from ..secrets import SecretInfo
+from ..tasks import QuotaBlock
 from ..workflows import Snapshot
 
 
@@ -52,9 +53,14 @@ def event_to_proto(event: TaskEventRecord) -> common_pb2.TaskEvent:
 
 
 def agent_to_proto(
-    record: AgentRecord, session: AgentSession | None, *, schemas: bool = True
+    record: AgentRecord,
+    session: AgentSession | None,
+    *,
+    schemas: bool = True,
+    quota: Iterable[QuotaBlock] = (),
 ) -> admin_pb2.Agent:
-    """An agent as stored, with what its session knows when it has one (else it is lost)."""
+    """An agent as stored, with what its session knows when it has one (else it is lost), and
+    the tools out of quota on it."""
     msg = admin_pb2.Agent(
         id=record.id,
         name=record.name,
@@ -64,6 +70,11 @@ def agent_to_proto(
         joined_at=record.joined_at,
         certificate_serial=record.certificate_serial,
         certificate_expires_at=record.certificate_expires_at,
+        quota_blocks=[
+            admin_pb2.QuotaBlock(tool=b.tool, until=b.until)
+            for b in quota
+            if b.agent_id == record.id
+        ],
     )
     if session is not None:
         msg.state = _agent_state(session.state)
@@ -121,6 +132,8 @@ def workflow_to_proto(snapshot: Snapshot, *, with_steps: bool = True) -> admin_p
         created_at=record.created_at,
         finished_at=record.finished_at or 0.0,
         message=record.message,
+        budget_usd=(snapshot.spec.budget_usd if snapshot.spec else None) or 0.0,
+        spent_usd=snapshot.spent_usd,
     )
     if not with_steps:
         return msg

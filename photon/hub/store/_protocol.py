@@ -142,10 +142,16 @@ class TaskStore(Protocol):
         ...
 
     async def update_task(
-        self, task: TaskRecord, *, expected_epoch: int, events: Sequence[TaskEventRecord] = ()
+        self,
+        task: TaskRecord,
+        *,
+        expected_epoch: int,
+        events: Sequence[TaskEventRecord] = (),
+        respec: bool = False,
     ) -> None:
-        """Write the task's state (its spec never changes) and append its events in one commit,
-        if the stored epoch is still `expected_epoch`; else raise ConflictError."""
+        """Write the task's state (and its spec when `respec`: a fallback tool took over) and
+        append its events in one commit, if the stored epoch is still `expected_epoch`; else
+        raise ConflictError."""
         ...
 
     async def claim_unfinished_tasks(self) -> list[TaskRecord]:

@@ -26,6 +26,7 @@ def spec_to_json(spec: TaskSpec) -> str:
     raw = {name: getattr(spec, name) for name in _SPEC_FIELDS}
     raw["retry"] = {name: getattr(spec.retry, name) for name in _RETRY_FIELDS}
     raw["locks"] = list(spec.locks)
+    raw["fallback"] = list(spec.fallback)
     if spec.workspace is not None:
         raw["workspace"] = dataclasses.asdict(spec.workspace)
     return dumps(raw)
@@ -35,8 +36,9 @@ def spec_from_json(text: str) -> TaskSpec:
     raw: dict[str, Any] = {k: v for k, v in json.loads(text).items() if k in _SPEC_FIELDS}
     if "retry" in raw:
         raw["retry"] = RetryPolicy(**raw["retry"])
-    if "locks" in raw:
-        raw["locks"] = tuple(raw["locks"])
+    for name in ("locks", "fallback"):
+        if name in raw:
+            raw[name] = tuple(raw[name])
     if raw.get("workspace") is not None:
         ws = raw["workspace"]
         raw["workspace"] = WorkspaceSpec(**ws | {"isolate": Isolation(ws["isolate"])})

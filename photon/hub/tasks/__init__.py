@@ -1,6 +1,8 @@
 """Tasks: the lifecycle state machine, the scheduler's placement rules, and the engine that
 carries their decisions out."""
 
+from ._budget import Spend as Spend
+from ._budget import budget_reached as budget_reached
 from ._engine import SecretResolver as SecretResolver
 from ._engine import TaskEngine as TaskEngine
 from ._engine import WatchItem as WatchItem
@@ -14,6 +16,7 @@ from ._machine import Progress as Progress
 from ._machine import Record as Record
 from ._machine import Send as Send
 from ._machine import TaskMachine as TaskMachine
+from ._quota import QuotaBlock as QuotaBlock
 from ._scheduler import Assignment as Assignment
 from ._scheduler import Placement as Placement
 from ._scheduler import Scheduler as Scheduler
@@ -35,15 +38,18 @@ __all__ = [
     "Persist",
     "Placement",
     "Progress",
+    "QuotaBlock",
     "Record",
     "Scheduler",
     "SecretResolver",
     "Send",
+    "Spend",
     "TaskEngine",
     "TaskMachine",
     "ToolLimit",
     "Waiting",
     "WatchItem",
+    "budget_reached",
     "check_spec",
     "input_errors",
     "place",

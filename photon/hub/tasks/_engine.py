@@ -33,6 +33,7 @@ from ..fleet import AssignTask, Fleet, SetDraining
 from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
 from . import _log
+from ._budget import with_budget_input
 from ._machine import (
     QUEUED,
     Command,
@@ -47,7 +48,9 @@ from ._machine import (
     TaskMachine,
     submitted,
 )
+from ._quota import QuotaBlock
 from ._scheduler import ToolLimit, refusal
+from ._sessions import continue_session
 from ._validation import check_spec
 
 log = logging.getLogger(__name__)
@@ -238,7 +241,10 @@ class TaskEngine:
     async def _persist(self, command: Persist) -> None:
         task = command.task
         await self._store.update_task(
-            task, expected_epoch=command.expected_epoch, events=[command.event]
+            task,
+            expected_epoch=command.expected_epoch,
+            events=[command.event],
+            respec=command.respec,
         )
         _log.transition(task, self._limits)
         if task.state.terminal:
@@ -285,6 +291,7 @@ class TaskEngine:
         store runs to an end.
         """
         members: dict[str, AgentRecord] | None = None
+        continued: dict[str, TaskRecord] = {}
         checked = []
         for index, spec in enumerate(specs):
             if index and not index % CHECKS_PER_TURN:
@@ -292,7 +299,16 @@ class TaskEngine:
             try:
                 if spec.agent and members is None:
                     members = {a.id: a for a in await self._store.list_agents()}
-                checked.append(self._check(spec, refuse=refuse, members=members or {}))
+                if spec.continue_from and spec.continue_from not in continued:
+                    continued[spec.continue_from] = await self._continued(spec.continue_from)
+                checked.append(
+                    self._check(
+                        spec,
+                        refuse=refuse,
+                        members=members or {},
+                        previous=continued.get(spec.continue_from),
+                    )
+                )
             except (InvalidArgumentError, ConflictError, NotFoundError) as exc:
                 raise exc if single else type(exc)(f"spec {index}: {exc}") from None
         now = _now()
@@ -340,8 +356,20 @@ class TaskEngine:
         self._wake.set()
         return results
 
+    async def _continued(self, task_id: str) -> TaskRecord:
+        """The task a submission continues. Raises NotFoundError."""
+        try:
+            return self._machine.get(task_id) or await self._store.get_task(task_id)
+        except NotFoundError:
+            raise NotFoundError(f"continue_from: task {task_id} not found") from None
+
     def _check(
-        self, spec: TaskSpec, *, refuse: bool, members: Mapping[str, AgentRecord]
+        self,
+        spec: TaskSpec,
+        *,
+        refuse: bool,
+        members: Mapping[str, AgentRecord],
+        previous: TaskRecord | None = None,
     ) -> TaskSpec:
         if spec.selector:
             parse_selector(spec.selector)
@@ -354,7 +382,10 @@ class TaskEngine:
             lock = workspace_lock(spec.workspace)
             if lock is not None and lock not in spec.locks:
                 spec = replace(spec, locks=(*spec.locks, lock))
-        spec = check_spec(spec, (t for s in self._fleet for t in s.tools))
+        tools = [t for s in self._fleet for t in s.tools]
+        if previous is not None:
+            spec = continue_session(spec, previous, tools)
+        spec = check_spec(with_budget_input(spec, tools), tools)
         if refuse and (reason := self.refusal(spec)):
             raise ConflictError(reason)
         return spec
@@ -378,6 +409,10 @@ class TaskEngine:
     def tools(self) -> list[ToolInfo]:
         """What the connected agents offer."""
         return self._fleet.tools()
+
+    def quota_blocks(self) -> list[QuotaBlock]:
+        """The tools out of quota on agents now, and until when (docs/tasks.md)."""
+        return self._machine.quota_blocks(time.monotonic())
 
     async def get(self, task_id: str) -> tuple[TaskRecord, str]:
         """The task and, when queued, why it is waiting. Raises NotFoundError."""
@@ -493,7 +528,7 @@ class TaskEngine:
             now = _now()
             self._wake.clear()
             if self._machine.has_queued():  # an empty queue need not look at every agent
-                commands = self._machine.dispatch(self._fleet.views(), now)
+                commands = self._machine.dispatch(self._fleet.views(), now, self._fleet.tools())
                 if commands:
                     self._carry_out(commands)
                     self._wake.clear()  # nothing it did can place more in this pass's place
@@ -542,6 +577,7 @@ class TaskEngine:
         self._carry_out(
             self._machine.agent_connected(agent_id, running=running, held=held, now=_now())
         )
+        self._wake.set()  # tasks pinned to it, or continuing a session it holds, can go now
 
     def on_agent_lost(self, agent_id: str) -> None:
         self._carry_out(self._machine.agent_lost(agent_id, _now()))

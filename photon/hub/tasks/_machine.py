@@ -21,7 +21,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ...model import Failure, FailureClass, TaskSpec, TaskState
+from ..._utc import rfc3339
+from ...model import Failure, FailureClass, TaskSpec, TaskState, ToolInfo
 from ..core import (
     AGENT_SPECIFIC,
     DEFAULT_LIMITS,
@@ -33,6 +34,8 @@ from ..core import (
     retry_delay,
 )
 from ..fleet import AckResult, AgentMessage, AssignTask, CancelAttempt
+from ._budget import Spend, budget_reached
+from ._quota import QuotaBlock, fallback_spec, out_of_quota
 from ._scheduler import Scheduler, ToolLimit, Waiting, place
 
 BOUND = frozenset({TaskState.ASSIGNED, TaskState.RUNNING})
@@ -72,6 +75,7 @@ class Persist:
     expected_epoch: int
     event: TaskEventRecord
     then: tuple[Send, ...] = ()
+    respec: bool = False  # the spec changed too (a fallback tool took over)
     waited: float | None = None  # seconds the task was queued, when this ends its wait
 
 
@@ -146,6 +150,7 @@ class TaskMachine:
         self._over_budget: set[str] = set()  # agents whose last events overran their budget
         self._awaited = set(awaited)  # agents known before a restart, not back yet
         self._grace_until = grace_until  # monotonic; until then no agent is judged lost
+        self._spent = Spend()  # of tasks with a budget
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -167,6 +172,10 @@ class TaskMachine:
     def next_ready(self, mono: float) -> float | None:
         """When a backed-off task next becomes ready, if any (monotonic)."""
         return self._scheduler.next_ready(mono)
+
+    def quota_blocks(self, mono: float) -> list[QuotaBlock]:
+        """The tools out of quota on agents now, and until when."""
+        return self._scheduler.quota.active(mono)
 
     def in_failover(self, mono: float) -> bool:
         """Just restarted and some known agents have not reconnected: judge nothing yet."""
@@ -248,11 +257,16 @@ class TaskMachine:
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def dispatch(self, views: Sequence[AgentView], now: Instant) -> list[Command]:
-        """Place what fits: each placed task gets a new attempt and epoch on its agent."""
+    def dispatch(
+        self, views: Sequence[AgentView], now: Instant, tools: Iterable[ToolInfo] = ()
+    ) -> list[Command]:
+        """Place what fits: each placed task gets a new attempt and epoch on its agent. A task
+        whose tool is out of quota everywhere may go to one of its fallback tools, as `tools`
+        (what the agents offer) say that tool takes it."""
         commands: list[Command] = []
         assignments = self._scheduler.schedule(views, now.mono)
         names = {v.id: v.name for v in views} if assignments else {}
+        offered = list(tools) if any(a.fallback for a in assignments) else []
         for assignment in assignments:
             queued = self._tasks[assignment.task_id]
             task = replace(
@@ -265,9 +279,16 @@ class TaskMachine:
                 failure=None,
             )
             name = names.get(task.agent_id, task.agent_id)
+            note = f"assigned to {name} (attempt {task.attempt})"
+            if assignment.fallback:
+                task = replace(task, spec=fallback_spec(queued.spec, assignment.fallback, offered))
+                note = (
+                    f"{out_of_quota(queued.spec.tool, assignment.quota_until)};"
+                    f" falling back to {assignment.fallback}: {note}"
+                )
             commands += [
                 Occupy(agent_id=task.agent_id, task_id=task.id),
-                self._transition(queued, task, f"assigned to {name} (attempt {task.attempt})", now),
+                self._transition(queued, task, note, now, respec=bool(assignment.fallback)),
                 Send(agent_id=task.agent_id, message=AssignTask(task=task)),
             ]
         return commands
@@ -304,6 +325,9 @@ class TaskMachine:
         task = self._current(agent_id, ref)
         if task is None or not events:
             return []
+        if task.spec.budget_usd is not None:
+            for e in events:
+                self._spent.event(task.id, task.attempt, e.kind, e.data)
         room = max(self._limits.max_events_per_task - self._kept.get(task.id, 0), 0)
         wanted = min(len(events), room)
         limit = "max-events-per-task" if wanted < len(events) else "max-agent-events-per-second"
@@ -359,7 +383,9 @@ class TaskMachine:
         failure = outcome.failure or Failure(
             failure_class=FailureClass.TOOL_ERROR, message="the attempt failed"
         )
-        ended = self._retry_or_fail(replace(task, started_at=started), failure, now, then=(ack,))
+        ended = self._retry_or_fail(
+            replace(task, started_at=started), failure, now, then=(ack,), outputs=outcome.outputs
+        )
         return [*commands, ended]
 
     def undeliverable(
@@ -386,9 +412,23 @@ class TaskMachine:
         return commands
 
     def _retry_or_fail(
-        self, task: TaskRecord, failure: Failure, now: Instant, then: tuple[Send, ...] = ()
+        self,
+        task: TaskRecord,
+        failure: Failure,
+        now: Instant,
+        then: tuple[Send, ...] = (),
+        outputs: Mapping[str, Any] | None = None,
     ) -> Persist:
         delay = retry_delay(task.spec.retry, task.attempt, failure, now=now.wall)
+        budget = task.spec.budget_usd
+        if budget is not None:
+            spent = self._spent.ended(task.id, task.attempt, outputs)
+            if delay is not None and spent >= budget:
+                delay = None
+                failure = replace(
+                    failure,
+                    message=f"{failure.message}; not retried: {budget_reached(budget, spent)}",
+                )
         if delay is None:
             state = _END_STATE.get(failure.failure_class, TaskState.FAILED)
             ended = replace(task, state=state, failure=failure, finished_at=now.wall)
@@ -401,8 +441,19 @@ class TaskMachine:
         # A new epoch fences off any late result of the attempt that failed.
         waiting = replace(task, state=TaskState.RETRY_WAIT, epoch=task.epoch + 1, failure=failure)
         note = f"attempt {task.attempt} failed ({failure.failure_class}); retry in {delay:.1f}s"
+        ready_at = now.mono + delay
+        if failure.failure_class is FailureClass.QUOTA and task.agent_id:
+            # The block keeps the tool off that agent; elsewhere (or a fallback) it may go now.
+            until = self._scheduler.quota.block(
+                task.agent_id, task.spec.tool, failure.retry_at, wall=now.wall, mono=now.mono
+            )
+            note = (
+                f"attempt {task.attempt} failed (quota on {task.spec.tool}@{task.agent_id}"
+                f" until {rfc3339(until)}); retrying at once where the quota is left"
+            )
+            ready_at = now.mono
         persist = self._transition(task, waiting, note, now, then=then)
-        self._scheduler.enqueue(task.id, task.spec, ready_at=now.mono + delay, avoid=avoid)
+        self._scheduler.enqueue(task.id, task.spec, ready_at=ready_at, avoid=avoid)
         self._wait(task, since=now.wall + delay)  # its queue timeout counts from then
         return persist
 
@@ -528,8 +579,11 @@ class TaskMachine:
         now: Instant,
         *,
         then: tuple[Send, ...] = (),
+        respec: bool = False,
     ) -> Persist:
         data: dict[str, Any] = {"state": after.state.value}
+        if respec:
+            data["tool"] = after.spec.tool
         if after.state.terminal:
             self._kept.pop(after.id, None)
             if dropped := self._dropped.pop(after.id, 0):
@@ -543,10 +597,16 @@ class TaskMachine:
         if after.state.terminal:
             self._tasks.pop(after.id, None)
             self._seq.pop(after.id, None)
+            self._spent.forget(after.id)
         else:
             self._tasks[after.id] = after
         return Persist(
-            task=after, expected_epoch=before.epoch, event=event, then=then, waited=waited
+            task=after,
+            expected_epoch=before.epoch,
+            event=event,
+            then=then,
+            respec=respec,
+            waited=waited,
         )
 
 

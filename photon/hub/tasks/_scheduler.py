@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from ..._selector import parse_selector
 from ...model import TaskSpec
 from ..core import AgentView
+from ._quota import QuotaBlocks, out_of_quota
+from ._sessions import awaiting_session
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,14 +26,20 @@ class Placement:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Waiting:
     reason: str
+    out_of_quota: bool = False  # the tool is blocked on every agent that could run it
 
 
 def place(
-    spec: TaskSpec, agents: Sequence[AgentView], *, avoid: frozenset[str] = frozenset()
+    spec: TaskSpec,
+    agents: Sequence[AgentView],
+    *,
+    avoid: frozenset[str] = frozenset(),
+    blocked: Mapping[str, float] | None = None,
 ) -> Placement | Waiting:
     """Pick the least-loaded eligible agent, or say why none is eligible.
 
-    Agents in `avoid` (where an earlier attempt failed) are used only when no other fits.
+    Agents in `avoid` (where an earlier attempt failed) are used only when no other fits;
+    agents in `blocked` (the tool is out of quota there, until the Unix time given) never.
 
     Load is running/slots, then CPU and memory; remaining ties go to the first in `agents`,
     so a caller rotating the list spreads equal choices.
@@ -41,6 +49,11 @@ def place(
         candidates = [a for a in candidates if a.id == spec.agent]
         if not candidates:
             pinned = next((a for a in agents if a.id == spec.agent), None)
+            if spec.continue_from:
+                draining = pinned is not None and pinned.draining
+                name = pinned.name if pinned is not None else spec.agent
+                state = "is draining" if draining else "is not connected"
+                return Waiting(reason=awaiting_session(spec, name, state))
             if pinned is not None and pinned.draining:
                 return Waiting(reason=f"agent {pinned.name} is draining")
             return Waiting(reason=f"agent {spec.agent} is not connected")
@@ -60,6 +73,12 @@ def place(
         with_tool = [a for a in with_tool if selector.matches(a.labels)]
         if not with_tool:
             return Waiting(reason=f"selector {spec.selector!r} matches no agent with the tool")
+    if blocked:
+        unblocked = [a for a in with_tool if a.id not in blocked]
+        if not unblocked:
+            until = min(blocked[a.id] for a in with_tool)
+            return Waiting(reason=out_of_quota(spec.tool, until), out_of_quota=True)
+        with_tool = unblocked
     free = [a for a in with_tool if a.free_slots > 0]
     if not free:
         return Waiting(reason=f"all slots busy on the {len(with_tool)} eligible agent(s)")
@@ -99,6 +118,8 @@ class ToolLimit:
 class Assignment:
     task_id: str
     agent_id: str
+    fallback: str = ""  # the fallback tool to run instead, its own being out of quota
+    quota_until: float = 0.0  # then: when the first block on the task's own tool ends
 
 
 @dataclass(slots=True, kw_only=True)
@@ -140,6 +161,7 @@ class Scheduler:
         self._buckets: dict[str, _Bucket] = {}
         self._reasons: dict[str, str] = {}
         self._rotation = 0
+        self.quota = QuotaBlocks()
 
     def __len__(self) -> int:
         return len(self._queued)
@@ -193,8 +215,10 @@ class Scheduler:
         return self._reasons.get(task_id, "")
 
     def next_ready(self, now: float) -> float | None:
-        """The earliest future time a backed-off task becomes ready, if any."""
-        return min((t for t in self._delayed.values() if t > now), default=None)
+        """The earliest future time a backed-off task becomes ready or a quota block ends."""
+        ready = min((t for t in self._delayed.values() if t > now), default=None)
+        expiry = self.quota.next_expiry(now) if self._queued and self.quota else None
+        return min((t for t in (ready, expiry) if t is not None), default=None)
 
     def _acquire(self, task_id: str, spec: TaskSpec) -> None:
         self._holding[task_id] = _Holding(tool=spec.tool, locks=tuple(spec.locks))
@@ -233,7 +257,7 @@ class Scheduler:
         # Tasks that ask for the same placement get the same answer within a pass (placing
         # only takes slots away), so with many queued tasks and many agents each kind of task
         # is placed against the fleet once, not each task.
-        unplaceable: dict[tuple[str, str, str, frozenset[str]], str] = {}
+        unplaceable: dict[tuple[str, str, str, frozenset[str], tuple[str, ...]], str] = {}
         for key in self._order:  # not changed in the loop: placed tasks leave it after
             task_id = key[2]
             entry = self._queued[task_id]
@@ -246,25 +270,60 @@ class Scheduler:
             if blocked:
                 self._reasons[task_id] = blocked
                 continue
-            kind = (entry.spec.tool, entry.spec.selector, entry.spec.agent, entry.avoid)
+            kind = (
+                entry.spec.tool,
+                entry.spec.selector,
+                entry.spec.agent,
+                entry.avoid,
+                tuple(entry.spec.fallback),
+            )
             if (reason := unplaceable.get(kind)) is not None:
                 self._reasons[task_id] = reason
                 continue
             candidates = list(views.values())
             shift = self._rotation % max(len(candidates), 1)
-            decision = place(entry.spec, candidates[shift:] + candidates[:shift], avoid=entry.avoid)
+            rotated = candidates[shift:] + candidates[:shift]
+            out = self.quota.blocked(entry.spec.tool, now) if self.quota else None
+            decision = place(entry.spec, rotated, avoid=entry.avoid, blocked=out)
+            spec, fallback, quota_until = entry.spec, "", 0.0
+            if isinstance(decision, Waiting) and decision.out_of_quota and out:
+                quota_until = min(out.values())
+                spec, fallback, decision = self._fall_back(entry.spec, rotated, decision, now)
             if isinstance(decision, Waiting):
                 self._reasons[task_id] = unplaceable[kind] = decision.reason
                 continue
             self._rotation += 1
-            limit = self._limits.get(entry.spec.tool)
+            limit = self._limits.get(spec.tool)
             if limit is not None and limit.rate is not None:
-                self._buckets[entry.spec.tool].tokens -= 1
-            self._acquire(task_id, entry.spec)
+                self._buckets[spec.tool].tokens -= 1
+            self._acquire(task_id, spec)
             view = views[decision.agent_id]
             views[decision.agent_id] = replace(view, running=view.running + 1)
             free -= 1
-            assignments.append(Assignment(task_id=task_id, agent_id=decision.agent_id))
+            assignments.append(
+                Assignment(
+                    task_id=task_id,
+                    agent_id=decision.agent_id,
+                    fallback=fallback,
+                    quota_until=quota_until,
+                )
+            )
         for assignment in assignments:
             self.dequeue(assignment.task_id)
         return assignments
+
+    def _fall_back(
+        self, spec: TaskSpec, agents: Sequence[AgentView], waiting: Waiting, now: float
+    ) -> tuple[TaskSpec, str, Placement | Waiting]:
+        """The first of the task's fallback tools that can be placed now (not blocked, within
+        its limits), as a spec of that tool only (the caller adapts the rest), its name and its
+        placement; else the task's own spec and why it waits."""
+        for tool in spec.fallback:
+            other = replace(spec, tool=tool)
+            if self._blocked(other, now):
+                continue
+            blocked = self.quota.blocked(tool, now)
+            decision = place(other, agents, blocked=blocked)
+            if isinstance(decision, Placement):
+                return other, tool, decision
+        return spec, "", waiting

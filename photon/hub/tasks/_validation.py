@@ -35,6 +35,12 @@ def input_errors(schema_json: str, inputs: Mapping[str, Any]) -> str | None:
     return f"input {where}: {error.message}" if where else f"inputs: {error.message}"
 
 
+def input_names(schema_json: str) -> frozenset[str] | None:
+    """The inputs an action's schema names; None when it publishes none (it takes anything)."""
+    properties = json.loads(schema_json).get("properties") if schema_json else None
+    return frozenset(properties) if isinstance(properties, dict) else None
+
+
 def resolve_action(spec: TaskSpec, tools: Iterable[ToolInfo]) -> tuple[TaskSpec, str]:
     """Fill in the tool's default action; return the spec and the action's input schema.
 
@@ -59,6 +65,10 @@ def check_spec(spec: TaskSpec, tools: Iterable[ToolInfo]) -> TaskSpec:
 
     Raises InvalidArgumentError naming the action or the field.
     """
+    if spec.tool in spec.fallback or len(set(spec.fallback)) < len(spec.fallback):
+        raise InvalidArgumentError("fallback: name each tool once, other than the task's own")
+    if not all(spec.fallback):
+        raise InvalidArgumentError("fallback: a tool name is empty")
     spec, schema = resolve_action(spec, tools)
     if schema and (problem := input_errors(schema, spec.inputs)) is not None:
         raise InvalidArgumentError(f"{spec.tool} {spec.action}: {problem}")

@@ -8,12 +8,14 @@ Prometheus families at each scrape, beside the process and Python collectors.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from ...model import AgentState
 from ..fleet import Fleet
 from ..stats import Histogram, HubStats
+from ..tasks import QuotaBlock
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -33,11 +35,18 @@ class HubMetrics:
         stats: HubStats | None = None,
         queued: Queued | None = None,
         registry: CollectorRegistry | None = None,
+        quota: Callable[[], Iterable[QuotaBlock]] | None = None,
     ) -> None:
         self._collector = _HubCollector(fleet, stats or HubStats(), queued or dict)
+        self._quota = _QuotaCollector(quota) if quota is not None else None
         self._registry = registry
         if registry is not None:
-            _register(registry, self._collector)
+            self._register(registry)
+
+    def _register(self, registry: CollectorRegistry) -> None:
+        _register(registry, self._collector)
+        if self._quota is not None:
+            registry.register(self._quota)
 
     def scrape(self) -> tuple[str, bytes]:
         """The content type and body of a /metrics response."""
@@ -45,7 +54,7 @@ class HubMetrics:
 
         if self._registry is None:
             self._registry = CollectorRegistry()
-            _register(self._registry, self._collector)
+            self._register(self._registry)
         return CONTENT_TYPE_LATEST, generate_latest(self._registry)
 
 
@@ -183,3 +192,23 @@ def _histogram(family: F, labels: tuple[str, ...], histogram: Histogram) -> F:
 
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(bound)
+
+
+class _QuotaCollector:
+    """`photon_tool_quota_blocked{tool}`: how many agents each tool is out of quota on."""
+
+    def __init__(self, blocks: Callable[[], Iterable[QuotaBlock]]) -> None:
+        self._blocks = blocks
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily  # only a registry calls this
+
+        counts = Counter(b.tool for b in self._blocks())
+        yield _labelled(
+            GaugeMetricFamily(
+                "photon_tool_quota_blocked",
+                "Agents a tool is out of quota on, until its reset",
+                labels=["tool"],
+            ),
+            (((tool,), count) for tool, count in sorted(counts.items())),
+        )

@@ -16,10 +16,18 @@ from typing import Any
 
 from ..._ids import new_ulid
 from ...errors import ConflictError, InvalidArgumentError, PhotonError
-from ...model import StepState, ToolInfo, WorkflowState
-from ..core import DEFAULT_LIMITS, Limits, StepRecord, TaskEventRecord, TaskRecord, WorkflowRecord
+from ...model import StepState, TaskState, ToolInfo, WorkflowState
+from ..core import (
+    DEFAULT_LIMITS,
+    Limits,
+    StepRecord,
+    TaskEventRecord,
+    TaskRecord,
+    WorkflowRecord,
+    usage_of,
+)
 from ..store import WorkflowStore
-from ..tasks import TaskEngine, WatchItem
+from ..tasks import Spend, TaskEngine, WatchItem, budget_reached
 from ._dag import (
     Readiness,
     StepKey,
@@ -51,6 +59,8 @@ class Run:
     step_of: dict[str, str] = field(default_factory=dict)  # task id -> step id
     open_tasks: dict[str, set[str]] = field(default_factory=dict)  # step id -> tasks not ended
     last_events: dict[str, TaskEventRecord] = field(default_factory=dict)  # task id -> latest
+    spend: Spend = field(default_factory=Spend)  # of its tasks, as their tools report it
+    over_budget: str = ""  # why no more steps start, once the budget is reached
     followers: dict[str, list[str]] = field(init=False)  # step id -> the steps that need it
     unfinished: int = field(init=False)  # steps not ended yet
     running: int = field(init=False)  # steps RUNNING (for the workflow's concurrency)
@@ -71,11 +81,16 @@ class Run:
         self.tasks[task.id] = task
         if committed:
             self.shown[task.id] = task
+        if task.attempt and (task.state.terminal or task.state is TaskState.RETRY_WAIT):
+            self.spend.ended(task.id, task.attempt, task.outputs)
         open_tasks = self.open_tasks.setdefault(self.step_of[task.id], set())
         if task.state.terminal:
             open_tasks.discard(task.id)
         else:
             open_tasks.add(task.id)
+
+    def spent(self) -> float:
+        return sum(self.spend.total(task_id) for task_id in self.step_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +111,7 @@ class Snapshot:
     last_events: Mapping[str, TaskEventRecord]
     spec: WorkflowSpec | None
     waiting: Mapping[str, str] = field(default_factory=dict)  # task id -> why it is queued
+    spent_usd: float = 0.0
 
 
 def _checked(document: Mapping[str, Any], tools: list[ToolInfo], limits: Limits) -> WorkflowSpec:
@@ -226,6 +242,7 @@ class WorkflowEngine:
                 last_events=run.last_events,
                 spec=run.spec,
                 waiting=waiting,
+                spent_usd=run.spent(),
             )
         record, steps = await self._store.get_workflow(workflow_id)
         tasks = await self._tasks.get_many([t for s in steps for t in s.task_ids])
@@ -235,6 +252,8 @@ class WorkflowEngine:
             tasks=tasks,
             last_events={},
             spec=await asyncio.to_thread(parse_workflow, record.document, limits=None),
+            # Ended: what the tasks' last attempts reported (the events are not read back).
+            spent_usd=sum(usage_of(t.outputs).cost_usd for t in tasks.values()),
         )
 
     async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]:
@@ -300,6 +319,7 @@ class WorkflowEngine:
             return
         if isinstance(item, TaskEventRecord):
             run.last_events[item.task_id] = item
+            run.spend.event(item.task_id, item.attempt, item.kind, item.data)
         else:
             run.shown[item.id] = item
             if item.state.terminal:
@@ -374,7 +394,10 @@ class WorkflowEngine:
                             if run.steps[s].state is StepState.WAITING
                         )
             if not run.unfinished:
-                self._finish(run, *workflow_end(run.steps[s] for s in run.spec.order))
+                if run.over_budget:
+                    self._finish(run, WorkflowState.FAILED, run.over_budget)
+                else:
+                    self._finish(run, *workflow_end(run.steps[s] for s in run.spec.order))
 
     def _maybe_finish_step(self, run: Run, step: StepRecord) -> None:
         if run.open_tasks.get(step.step_id):
@@ -396,11 +419,24 @@ class WorkflowEngine:
             return
         if at_concurrency_limit(run.spec, run.running):
             return
+        budget = run.spec.budget_usd
+        if budget is not None and (run.over_budget or (spent := run.spent()) >= budget):
+            run.over_budget = run.over_budget or budget_reached(budget, spent)
+            message = f"not started: {run.over_budget}"
+            self._set_step(run, spec.id, state=StepState.SKIPPED, message=message)
+            return
         try:
             specs = instances(spec, inputs=run.record.inputs, steps=run.steps, limits=self._limits)
         except InvalidArgumentError as exc:
             self._set_step(run, spec.id, state=StepState.FAILED, message=str(exc))
             return
+        if spec.continues:
+            continued = run.steps[spec.continues].task_ids
+            if len(continued) != 1:
+                message = f"continues step {spec.continues!r}, which ran no task"
+                self._set_step(run, spec.id, state=StepState.FAILED, message=message)
+                return
+            specs = [replace(s, continue_from=continued[0]) for s in specs]
         try:
             # Keys are made up here, so a run this hub started cannot have their tasks yet.
             submitted = await self._tasks.submit_many(

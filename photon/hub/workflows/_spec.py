@@ -45,10 +45,15 @@ _STEP_KEYS = frozenset(
         "if",
         "for_each",
         "matrix",
+        "continue",
+        "fallback",
+        "budget_usd",
         "workspace",
     }
 )
-_WORKFLOW_KEYS = frozenset({"name", "inputs", "steps", "concurrency", "timeout", "description"})
+_WORKFLOW_KEYS = frozenset(
+    {"name", "inputs", "steps", "concurrency", "timeout", "description", "budget_usd"}
+)
 _NAMED = 10  # step ids an error lists before saying how many more
 _PACE = 16  # steps looked at between two chances for other threads to run
 _yield = getattr(os, "sched_yield", lambda: time.sleep(0))  # both let go of the interpreter
@@ -82,6 +87,7 @@ class StepSpec:
     condition: Condition = Condition.SUCCESS
     for_each: Any = None  # a list, or an expression giving one
     matrix: Mapping[str, Sequence[Any]] | None = None
+    continues: str = ""  # the step whose task's AI session this step's tasks continue
 
     @property
     def fans_out(self) -> bool:
@@ -95,6 +101,7 @@ class WorkflowSpec:
     inputs: Mapping[str, Any] = field(default_factory=dict)  # name -> default (None: required)
     concurrency: int | None = None
     timeout: float | None = None
+    budget_usd: float | None = None  # no new steps once the steps have spent this
 
     _index: dict[str, StepSpec] = field(init=False, repr=False, compare=False)
     order: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -304,10 +311,17 @@ def _step(raw: Any, index: int, limits: Limits) -> StepSpec:
         locks=_strings(raw.get("locks", []), f"{where} locks"),
         env=_string_map(raw.get("env", {}), f"{where} env"),
         labels=_string_map(raw.get("labels", {}), f"{where} labels"),
+        fallback=_strings(raw.get("fallback", []), f"{where} fallback"),
+        budget_usd=_dollars(raw["budget_usd"], f"{where} budget_usd")
+        if "budget_usd" in raw
+        else None,
         workspace=_workspace(raw["workspace"], f"{where} workspace")
         if "workspace" in raw
         else None,
     )
+    continues = raw.get("continue", "")
+    if not isinstance(continues, str):
+        raise _fail(f"{where} continue", "must be the id of a step it needs")
     return StepSpec(
         id=step_id,
         task=task,
@@ -315,7 +329,15 @@ def _step(raw: Any, index: int, limits: Limits) -> StepSpec:
         condition=condition,
         for_each=raw.get("for_each"),
         matrix=matrix,
+        continues=continues,
     )
+
+
+def _dollars(value: Any, where: str) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if math.isfinite(value) and value > 0:
+            return float(value)
+    raise _fail(where, "must be a positive number of dollars")
 
 
 def parse_workflow(data: Any, *, limits: Limits | None = DEFAULT_LIMITS) -> WorkflowSpec:
@@ -362,8 +384,14 @@ def parse_workflow(data: Any, *, limits: Limits | None = DEFAULT_LIMITS) -> Work
     ):
         raise InvalidArgumentError("workflow concurrency: must be a whole number of at least 1")
     timeout = _seconds(data["timeout"], "workflow timeout") if "timeout" in data else None
+    budget = data.get("budget_usd")
     spec = WorkflowSpec(
-        name=name, steps=steps, inputs=defaults, concurrency=concurrency, timeout=timeout
+        name=name,
+        steps=steps,
+        inputs=defaults,
+        concurrency=concurrency,
+        timeout=timeout,
+        budget_usd=None if budget is None else _dollars(budget, "workflow budget_usd"),
     )
     _check_graph(spec, checked)
     return spec
@@ -395,6 +423,32 @@ def _check_graph(spec: WorkflowSpec, limits: Limits) -> None:
         cyclic = _on_cycles(spec, set(ids) - set(spec.order))
         raise InvalidArgumentError(f"steps {_listed(cyclic)} form a cycle through needs")
     _check_references(spec, limits)
+    _check_continues(spec)
+
+
+def _check_continues(spec: WorkflowSpec) -> None:
+    """A step continues the session of a step it needs (directly or not) that runs one task
+    of the same tool."""
+    continuing = [s for s in spec.steps if s.continues]
+    beyond = {s.id: {s.continues} for s in continuing if s.continues not in s.needs}
+    above = _ancestors_among(spec, {k: v & spec._index.keys() for k, v in beyond.items()})
+    for step in continuing:
+        where = f"step {step.id!r} continue"
+        target = spec._index.get(step.continues)
+        if target is None:
+            raise _fail(where, f"names unknown step {_named(step.continues)}")
+        if step.continues not in step.needs and step.continues not in above.get(step.id, ()):
+            raise _fail(where, f"step {step.continues!r} is not in its needs")
+        if target.fans_out:
+            raise _fail(
+                where, f"step {step.continues!r} fans out: which of its sessions is unclear"
+            )
+        if target.task.tool != step.task.tool:
+            raise _fail(
+                where,
+                f"step {step.continues!r} runs {target.task.tool}; a session of"
+                f" {target.task.tool} cannot be continued by {step.task.tool}",
+            )
 
 
 def _on_cycles(spec: WorkflowSpec, left: set[str]) -> list[str]:

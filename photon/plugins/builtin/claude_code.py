@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from ...errors import TaskFailed
 from ...model import FailureClass
-from .._api import Detection, TaskContext
-from .._cli import CliAdapter, RunState
+from .._api import Action, Detection, TaskContext
+from .._cli import PROMPT_SCHEMA, CliAdapter, RunState
 from .._process import ProcessResult
 from .._values import as_dict, as_dicts, as_str, clip, invalid, last_line, strings_field, text_field
 
@@ -61,10 +61,21 @@ _USAGE_KEYS: Final = (
 )
 
 
+# PROMPT_SCHEMA and a spending cap, which the hub fills in from a task's budget.
+_SCHEMA: Final[Mapping[str, Any]] = {
+    **PROMPT_SCHEMA,
+    "properties": {
+        **PROMPT_SCHEMA["properties"],
+        "max_budget_usd": {"type": "number", "exclusiveMinimum": 0},
+    },
+}
+
+
 class ClaudeCodePlugin(CliAdapter):
     """Action `prompt` runs `claude -p --output-format stream-json --verbose ... -- <prompt>`.
 
-    Inputs: see PROMPT_SCHEMA (`prompt` required; `resume` continues a session). Agent settings:
+    Inputs: see PROMPT_SCHEMA (`prompt` required; `resume` continues a session), and
+    `max_budget_usd` (`--max-budget-usd`: the run stops once it has spent this). Agent settings:
     `binary`, `model` and `permission_mode` (defaults for the inputs of those names),
     `extra_args`, `env`, `is_sandbox` (true: the host is a throw-away sandbox, so the tool may
     bypass permissions as root; sets IS_SANDBOX=1). Secrets ANTHROPIC_API_KEY /
@@ -78,6 +89,7 @@ class ClaudeCodePlugin(CliAdapter):
     binary = "claude"
     version_args = ("-v",)
     version_pattern = _VERSION
+    actions = (Action(name="prompt", description="Run one headless prompt", input_schema=_SCHEMA),)
     secret_env = {
         "ANTHROPIC_API_KEY": "ANTHROPIC_API_KEY",
         "ANTHROPIC_AUTH_TOKEN": "ANTHROPIC_AUTH_TOKEN",
@@ -99,6 +111,8 @@ class ClaudeCodePlugin(CliAdapter):
             argv += ["--model", model]
         if (max_turns := _count(inputs, "max_turns")) is not None:
             argv += ["--max-turns", str(max_turns)]
+        if (budget := _dollars(inputs, "max_budget_usd")) is not None:
+            argv += ["--max-budget-usd", f"{budget:g}"]
         if system_prompt := text_field(inputs, "system_prompt"):
             argv += ["--append-system-prompt", system_prompt]
         if resume := text_field(inputs, "resume"):
@@ -351,6 +365,15 @@ def _content_text(content: Any) -> str:
 
 
 # -- inputs: the hub does not check them against the schema, so the adapter does --------------
+
+
+def _dollars(values: Mapping[str, Any], field: str) -> float | None:
+    value = values.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 1e9:
+        raise invalid(field, "a positive number of dollars", "input")
+    return float(value)
 
 
 def _count(values: Mapping[str, Any], field: str) -> int | None:

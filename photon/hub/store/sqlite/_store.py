@@ -495,13 +495,21 @@ class SqliteStore:
         return stored
 
     async def update_task(
-        self, task: TaskRecord, *, expected_epoch: int, events: Sequence[TaskEventRecord] = ()
+        self,
+        task: TaskRecord,
+        *,
+        expected_epoch: int,
+        events: Sequence[TaskEventRecord] = (),
+        respec: bool = False,
     ) -> None:
-        # The spec never changes after the insert, so it is not written again.
+        # The spec is written again only when it changed (a fallback tool took over).
         values = (*_state(task), task.id, expected_epoch)
+        spec = _rows.spec_to_json(task.spec) if respec else None
 
         def op(conn: sqlite3.Connection) -> None:
             cur = conn.execute(_UPDATE_TASK, values)
+            if spec is not None and cur.rowcount:
+                conn.execute("UPDATE tasks SET spec = ? WHERE id = ?", (spec, task.id))
             if cur.rowcount == 0:
                 row = conn.execute("SELECT epoch FROM tasks WHERE id = ?", (task.id,)).fetchone()
                 if row is None:
