@@ -39,8 +39,8 @@ def _row(step: WorkflowStep, agents: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def table(workflow: Workflow, agents: dict[str, str]) -> str:
-    """The whole DAG as a table, headed by the workflow's state."""
+def table(workflow: Workflow, agents: dict[str, str], *, colour: bool = False) -> str:
+    """The whole DAG as a table, headed by the workflow's state (`colour`: states coloured)."""
     header = [f"workflow {workflow.name} ({workflow.id}): {workflow.state.value}"]
     if workflow.message:
         header[0] += f" - {workflow.message}"
@@ -51,7 +51,7 @@ def table(workflow: Workflow, agents: dict[str, str]) -> str:
         header.append(spend)
     rows = [_row(s, agents) for s in workflow.steps]
     lines = [escape_controls(line) for line in header]
-    return "\n".join([*lines, render(rows, "table", columns=COLUMNS)])
+    return "\n".join([*lines, render(rows, "table", columns=COLUMNS, colour=colour)])
 
 
 def progress_lines(

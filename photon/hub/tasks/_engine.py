@@ -32,6 +32,7 @@ from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRec
 from ..fleet import AssignTask, Fleet, SetDraining
 from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
+from . import _log
 from ._budget import with_budget_input
 from ._machine import (
     QUEUED,
@@ -254,6 +255,7 @@ class TaskEngine:
         finally:
             if self._ending.get(task.id) is task:
                 del self._ending[task.id]
+        _log.transition(task, self._limits)
         if task.state.terminal:
             self._stats.task_finished(task)
         self._publish(task.id, command.event)
@@ -352,6 +354,7 @@ class TaskEngine:
             raise
         for task, (_, created) in zip(tasks, results, strict=True):
             if created:
+                _log.submitted(task, self._limits)
                 self._stats.task_submitted(task.spec.tool)
             if task.id not in early and created:
                 self._machine.admit(task)
