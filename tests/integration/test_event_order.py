@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from pathlib import Path
 
 from photon.model import TaskState
 
 from .harness import Mesh
+from .test_ai_quota import FAKES
 
-FAKES = Path(__file__).resolve().parents[1] / "fakes"
 LINES = 120  # per task: a burst well under max-agent-events-per-second for all at once
 AT_ONCE = 4
 ROUNDS = 8
