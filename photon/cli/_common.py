@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -10,17 +11,45 @@ import os
 import signal
 import sys
 import tomllib
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from .._log_fields import fields_of
 from .._text import escape_controls
+from .._utc import rfc3339
 from ..errors import ConfigError, PhotonError, UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 # 128 + the signal, as a shell reports a process the signal ended: what `seq 9999 | head -1`
 # gives for seq (SIGPIPE) and Ctrl-C for anything (SIGINT).
 EXIT_BROKEN_PIPE, EXIT_INTERRUPTED = 141, 130
+
+
+def add_version_flag(parser: argparse.ArgumentParser, *, extra: str = "") -> None:
+    """`--version`: prints `PROG 0.x.y` (and `extra`, e.g. the plugin API) and exits."""
+    text = f"%(prog)s {__version__}" + (f" ({extra})" if extra else "")
+    parser.add_argument("--version", action="version", version=text, help="print the version")
+
+
+def add_examples(parser: argparse.ArgumentParser, examples: Mapping[str, Sequence[str]]) -> None:
+    """End each command's help with its examples: `examples` maps a command's words after the
+    program's name (`"tasks list"`) to its example lines."""
+    for path, command in _commands(parser, ()):
+        if lines := examples.get(" ".join(path)):
+            command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _commands(child, (*path, name))
 
 
 # Log lines quote what peers sent (agents' names, hostnames, tools' messages, the hub's
@@ -47,14 +76,16 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line, control characters in the message escaped."""
+    """One JSON object a line: an RFC 3339 `time`, `level`, `logger`, `message` (control
+    characters escaped), and `agent_id` / `task_id` when the line is about one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record),
+            "time": rfc3339(record.created, millis=True),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": escape_controls(record.getMessage()),
+            **{k: escape_controls(v) for k, v in fields_of(record).items()},
         }
         if record.exc_info:
             entry["exception"] = escape_controls(

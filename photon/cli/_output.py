@@ -14,6 +14,7 @@ import yaml
 
 from .._text import escape_controls
 from ..errors import UsageError
+from ._colour import paint_state
 
 FORMATS = ("table", "json", "yaml", "csv")
 _FORMULA_START = ("=", "+", "-", "@")  # what a spreadsheet would run as a formula
@@ -29,7 +30,13 @@ class _Dumper(yaml.SafeDumper):
 _Dumper.add_multi_representer(enum.Enum, lambda dumper, value: dumper.represent_data(value.value))
 
 
-def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] | None = None) -> str:
+def render(
+    data: Any,
+    fmt: str,
+    *,
+    columns: Sequence[tuple[str, str]] | None = None,
+    colour: bool = False,
+) -> str:
     """Render `data` as "table", "json", "yaml" or "csv", without a trailing newline; raises
     UsageError.
 
@@ -37,7 +44,8 @@ def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] | None = N
     or a dict shown as `key: value` lines (CSV: `key,value` rows); every key and value shown
     there has its control characters escaped (`\x1b`), so what an agent or a tool wrote cannot
     move the cursor, recolour the terminal or forge a line. JSON and YAML escape them in their
-    own way. CSV cells keep full precision (no humanizing) and nested values as JSON.
+    own way. CSV cells keep full precision (no humanizing) and nested values as JSON. With
+    `colour`, a table's STATE column is in its states' colours.
     """
     if fmt == "json":
         return json.dumps(data, indent=2, sort_keys=False)
@@ -48,14 +56,16 @@ def render(data: Any, fmt: str, *, columns: Sequence[tuple[str, str]] | None = N
         if isinstance(data, Mapping):
             return "\n".join(_show_lines(data))
         if isinstance(data, list | tuple):
-            return "\n".join(_table_lines(data, columns))
+            return "\n".join(_table_lines(data, columns, colour=colour))
         return cell(data)
     if fmt == "csv":
         return _csv(data, columns)
     raise UsageError(f"unknown output format '{fmt}' (expected {', '.join(FORMATS)})")
 
 
-def _table_lines(rows: Sequence[Any], columns: Sequence[tuple[str, str]] | None) -> list[str]:
+def _table_lines(
+    rows: Sequence[Any], columns: Sequence[tuple[str, str]] | None, *, colour: bool = False
+) -> list[str]:
     """Lay rows out in aligned columns under uppercase headers; non-dict rows one per line."""
     if not all(isinstance(row, Mapping) for row in rows):
         return [cell(row) for row in rows]
@@ -65,9 +75,14 @@ def _table_lines(rows: Sequence[Any], columns: Sequence[tuple[str, str]] | None)
     grid = [[escape_controls(header.upper()) for header, _ in columns]]
     grid += [[cell(lookup(row, key)) for _, key in columns] for row in rows]
     widths = [max(len(line[i]) for line in grid) for i in range(len(columns))]
+    # Padded by the text's own width, so a colour's escape codes do not count.
+    paint = [colour and header.lower() == "state" for header, _ in columns]
     return [
-        _GAP.join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
-        for line in grid
+        _GAP.join(
+            (paint_state(text) if painted and index else text) + " " * (width - len(text))
+            for text, width, painted in zip(line, widths, paint, strict=True)
+        ).rstrip()
+        for index, line in enumerate(grid)
     ]
 
 

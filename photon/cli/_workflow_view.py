@@ -39,17 +39,19 @@ def _row(step: WorkflowStep, agents: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def table(workflow: Workflow, agents: dict[str, str]) -> str:
-    """The whole DAG as a table, headed by the workflow's state."""
-    header = f"workflow {workflow.name} ({workflow.id}): {workflow.state.value}"
+def table(workflow: Workflow, agents: dict[str, str], *, colour: bool = False) -> str:
+    """The whole DAG as a table, headed by the workflow's state (`colour`: states coloured)."""
+    header = [f"workflow {workflow.name} ({workflow.id}): {workflow.state.value}"]
     if workflow.message:
-        header += f" - {workflow.message}"
+        header[0] += f" - {workflow.message}"
     if workflow.spent_usd or workflow.budget_usd:
-        header += f"\nspent ${workflow.spent_usd:.2f}"
+        spend = f"spent ${workflow.spent_usd:.2f}"
         if workflow.budget_usd:
-            header += f" of a ${workflow.budget_usd:.2f} budget"
+            spend += f" of a ${workflow.budget_usd:.2f} budget"
+        header.append(spend)
     rows = [_row(s, agents) for s in workflow.steps]
-    return escape_controls(header) + "\n" + render(rows, "table", columns=COLUMNS)
+    lines = [escape_controls(line) for line in header]
+    return "\n".join([*lines, render(rows, "table", columns=COLUMNS, colour=colour)])
 
 
 def progress_lines(

@@ -16,23 +16,46 @@ from pathlib import Path
 
 from ..agent import AgentDaemon, AgentFlags, agent_config, join
 from ..errors import UsageError
-from ._common import EXIT_OK, environ, load_toml, run, serve_until_signalled, setup_logging
+from ..plugins import PLUGIN_API_VERSION
+from ._common import (
+    EXIT_OK,
+    add_examples,
+    add_version_flag,
+    environ,
+    load_toml,
+    run,
+    serve_until_signalled,
+    setup_logging,
+)
 from ._inputs import parse_labels
+
+EXAMPLES = {
+    "join": ('photon-agent join --token "$TOKEN" --name build-1 --labels kind=cloud',),
+    "run": (
+        "photon-agent run --allow-tool shell --slots 8",
+        "photon-agent run --log-format json --log-level debug",
+    ),
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photon-agent", description="PHOTON agent daemon")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_version_flag(parser, extra=f"plugin API {PLUGIN_API_VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     join_cmd = sub.add_parser("join", help="enrol this host with a hub")
     join_cmd.add_argument("--token", help="join token (or env PHOTON_JOIN_TOKEN)")
-    join_cmd.add_argument("--name", default="")
+    join_cmd.add_argument("--name", default="", help="the agent's name (default: the hostname)")
     join_cmd.add_argument("--labels", default="", help="k=v,k2=v2")
-    join_cmd.add_argument("--data-dir", type=Path)
+    join_cmd.add_argument(
+        "--data-dir", type=Path, help="the agent's data dir (env PHOTON_AGENT_DIR)"
+    )
 
     run_cmd = sub.add_parser("run", help="connect to the hub and run tasks")
-    run_cmd.add_argument("--data-dir", type=Path)
+    run_cmd.add_argument(
+        "--data-dir", type=Path, help="the agent's data dir (env PHOTON_AGENT_DIR)"
+    )
     run_cmd.add_argument(
         "--config",
         type=Path,
@@ -43,8 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     run_cmd.add_argument("--slots", type=int, help="tasks run at once (default 4)")
     run_cmd.add_argument("--labels", help="extra labels k=v,...")
-    run_cmd.add_argument("--log-format", choices=["text", "json"], default="text")
-    run_cmd.add_argument("--log-level", default="info")
+    run_cmd.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="text (default) or one JSON object a line",
+    )
+    run_cmd.add_argument(
+        "--log-level", default="info", help="debug, info (default), warning or error"
+    )
+    add_examples(parser, EXAMPLES)
     return parser
 
 

@@ -22,6 +22,8 @@ from ..hub import (
 )
 from ._common import (
     EXIT_OK,
+    add_examples,
+    add_version_flag,
     environ,
     layered,
     load_toml,
@@ -45,13 +47,26 @@ def _context_path(env: dict[str, str]) -> Path:
     return Path(env.get("PHOTON_CONFIG") or Path.home() / ".config/photon/config.toml")
 
 
+EXAMPLES = {
+    "init": (
+        "photon-hub init",
+        "photon-hub init --san hub.example.com --api-address hub.example.com:7444",
+    ),
+    "serve": (
+        "photon-hub serve",
+        "photon-hub serve --config hub.toml --log-format json",
+    ),
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="photon-hub", description="PHOTON hub daemon")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     init = sub.add_parser("init", help="create the CA, keys and a first admin credential")
-    init.add_argument("--data-dir", type=Path)
+    init.add_argument("--data-dir", type=Path, help="the hub's data dir (env PHOTON_HUB_DIR)")
     init.add_argument("--san", action="append", default=[], help="extra hub certificate name")
     init.add_argument(
         "--api-address", default="127.0.0.1:7444", help="address photonctl should use"
@@ -60,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the hub")
     serve.add_argument("--config", type=Path, help="TOML config file")
-    serve.add_argument("--data-dir", type=Path)
+    serve.add_argument("--data-dir", type=Path, help="the hub's data dir (env PHOTON_HUB_DIR)")
     serve.add_argument("--listen", help="mesh address (default 0.0.0.0:7443)")
     serve.add_argument("--api-listen", help="api address (default 0.0.0.0:7444)")
     serve.add_argument("--http-listen", help="http address (default 127.0.0.1:7480)")
@@ -80,8 +95,15 @@ def _parser() -> argparse.ArgumentParser:
         "--agent-cert-ttl",
         help="how long agents' certificates are valid, e.g. 12h (default 24h; 30s to 365d)",
     )
-    serve.add_argument("--log-format", choices=["text", "json"])
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        help="text (default) or one JSON object a line (env PHOTON_LOG_FORMAT)",
+    )
+    serve.add_argument(
+        "--log-level", default="info", help="debug, info (default), warning or error"
+    )
+    add_examples(parser, EXAMPLES)
     return parser
 
 

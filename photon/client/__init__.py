@@ -15,6 +15,7 @@ from ._context import load_context as load_context
 from ._context import save_context as save_context
 from ._context import use_context as use_context
 from ._types import Agent as Agent
+from ._types import AuditRecord as AuditRecord
 from ._types import CostReport as CostReport
 from ._types import CostRow as CostRow
 from ._types import JoinTokenInfo as JoinTokenInfo
@@ -28,6 +29,7 @@ from ._types import WorkflowStep as WorkflowStep
 
 __all__ = [
     "Agent",
+    "AuditRecord",
     "ClientContext",
     "ContextEntry",
     "CostReport",

@@ -321,9 +321,26 @@ class PhotonClient:
         response = await self._call("CancelTask", admin_pb2.CancelTaskRequest(id=task_id))
         return task_from_proto(response.task)
 
-    async def list_tasks(self, *, state: TaskState | None = None, limit: int = 100) -> list[Task]:
+    async def list_tasks(
+        self,
+        *,
+        state: TaskState | None = None,
+        limit: int = 100,
+        tool: str = "",
+        agent: str = "",
+        labels: Mapping[str, str] | None = None,
+        since: float = 0.0,
+    ) -> list[Task]:
+        """The newest tasks first, only those matching each filter given: `state`, `tool`, the
+        `agent` (id or name) that ran them, `labels` they all hold, created at or after
+        `since` (unix time)."""
         request = admin_pb2.ListTasksRequest(
-            limit=limit, state=state_to_proto(state) if state else "TASK_STATE_UNSPECIFIED"
+            limit=limit,
+            state=state_to_proto(state) if state else "TASK_STATE_UNSPECIFIED",
+            tool=tool,
+            agent=agent,
+            labels=dict(labels or {}),
+            since=since,
         )
         response = await self._call("ListTasks", request)
         return [task_from_proto(t) for t in response.tasks]

@@ -67,7 +67,7 @@ async def test_claude_rate_limit_fails_as_quota(mesh: Mesh) -> None:
     assert task["state"] == "FAILED"
     assert task["failure"]["failure_class"] == "quota", task
     assert task["failure"]["message"] == "Claude AI usage limit reached|1767225600"
-    assert task["failure"]["retry_at"] == 1767225600.0
+    assert task["failure"]["retry_at"] == "2026-01-01T00:00:00Z"  # the reset time, in RFC 3339
 
 
 async def test_cancel_through_the_hub_kills_the_tool(mesh: Mesh, tmp_path: Path) -> None:

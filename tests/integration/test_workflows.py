@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -461,7 +462,9 @@ async def test_json_output_and_listing(mesh: Mesh, tmp_path: Path) -> None:
     result = json.loads(ran.stdout)
     assert result["name"] == "shown"
     assert result["state"] == "SUCCEEDED"
-    assert result["finished_at"] >= result["created_at"]
+    assert datetime.fromisoformat(result["finished_at"]) >= datetime.fromisoformat(
+        result["created_at"]
+    )
     assert [s["id"] for s in result["steps"]] == ["say", "then"]
     say = result["steps"][0]
     assert (say["tool"], say["action"]) == ("echo", "echo")  # the default action, filled in

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 import yaml
 
+from photon._utc import rfc3339
 from photon.cli._output import human_age, human_bytes, human_duration, human_time_left, render
 from photon.errors import UsageError
 
@@ -318,3 +319,30 @@ def test_data_as_deep_as_a_client_reads_can_be_shown_in_every_format() -> None:
         value = {"a": value}
     for fmt in ("table", "json", "yaml"):
         assert render({"outputs": value}, fmt)
+
+
+def test_rfc3339_is_utc_with_milliseconds_only_when_there_are_some() -> None:
+    assert rfc3339(1_796_142_000.0, millis=True) == "2026-12-01T16:20:00Z"
+    assert rfc3339(1_796_142_000.25, millis=True) == "2026-12-01T16:20:00.250Z"
+    assert rfc3339(1_796_142_000.9996, millis=True) == "2026-12-01T16:20:01Z"  # rounded
+    assert rfc3339(1_796_142_000.25) == "2026-12-01T16:20:00Z"  # to the second by default
+    assert rfc3339(float("nan"), millis=True) == "nan"
+
+
+def test_colour_only_on_a_terminal_without_no_color() -> None:
+    import os
+
+    from photon.cli._colour import use_colour
+
+    leader, follower = os.openpty()
+    with os.fdopen(follower, "w") as terminal, open(os.devnull, "w") as piped:
+        assert use_colour(terminal, {})
+        assert not use_colour(terminal, {"NO_COLOR": "1"})
+        assert not use_colour(terminal, {"TERM": "dumb"})
+        assert not use_colour(piped, {})
+    os.close(leader)
+    rows = [{"id": "a", "state": "FAILED"}, {"id": "bb", "state": "SUCCEEDED"}]
+    coloured = render(rows, "table", colour=True).splitlines()
+    assert coloured[1] == "a   \x1b[31mFAILED\x1b[0m"
+    assert coloured[2] == "bb  \x1b[32mSUCCEEDED\x1b[0m"
+    assert "\x1b" not in render(rows, "table")

@@ -85,16 +85,19 @@ def test_every_action_has_a_handler() -> None:
         "user",
         "secret",
         "audit",
+        "top",
         "context",
         "dashboard",
+        "completion",
     ]
-    leaves = {"run": nouns.pop("run"), "dashboard": nouns.pop("dashboard")}
+    leaves = {name: nouns.pop(name) for name in ("run", "top", "dashboard", "completion")}
     for noun, parser in nouns.items():
         leaves.update({f"{noun} {a}": p for a, p in _actions(parser).items()})
-    assert len(leaves) == 33  # tasks diff, report cost and dashboard among them
+    assert len(leaves) == 35  # tasks diff, report cost and dashboard among them
     for name, parser in leaves.items():
-        # A command on the client config alone (`context`) names a `local` handler instead.
-        kind = "local" if name.startswith("context ") else "handler"
+        # A command on the client config alone (`context`, `completion`) names a `local`
+        # handler instead.
+        kind = "local" if name.startswith(("context ", "completion")) else "handler"
         assert callable(parser.get_default(kind)), name
 
 
@@ -363,3 +366,15 @@ def test_a_secret_value_cannot_be_given_as_a_flag() -> None:
         parse("secret", "set", "tok", "hunter2")
     with pytest.raises(SystemExit):  # one source at a time
         parse("secret", "set", "tok", "--from-file", "f", "--from-env", "V")
+
+
+def test_tasks_list_since_is_sent_as_the_unix_time_that_long_ago() -> None:
+    from photon.cli.ctl._tasks import list_filters
+
+    before = time.time()
+    filters = list_filters(
+        parse("tasks", "list", "--since", "1h", "--label", "a=1", "--label", "b=2")
+    )
+    assert before - 3600 <= filters["since"] <= time.time() - 3600
+    assert filters["labels"] == {"a": "1", "b": "2"}
+    assert list_filters(parse("tasks", "list"))["since"] == 0.0

@@ -8,6 +8,7 @@ import logging
 import random
 
 from ..._fs import check_private_dir
+from ..._log_fields import AGENT_ID
 from ...errors import PhotonError
 from ..config import AgentConfig, Identity
 from ..runner import Runner
@@ -56,6 +57,7 @@ class AgentDaemon:
         paths = config.paths
         check_private_dir(config.data_dir)
         identity = Identity.load(paths.identity)
+        AGENT_ID.set(identity.agent_id)  # in every line this agent logs from now on
         with contextlib.ExitStack() as stack:
             stack.enter_context(hold_data_dir(paths))
             check_certificate(paths)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..._env import substitute
+from ..._log_fields import TASK_ID
 from ..._repos import check_workspace
 from ...errors import InvalidArgumentError, TaskFailed
 from ...model import Failure, FailureClass, Isolation, WorkspaceSpec
@@ -178,6 +179,8 @@ class Runner:
 
     async def _run(self, plugin: Plugin, attempt: _Attempt) -> None:
         ref, context = attempt.ref, attempt.context
+        TASK_ID.set(ref.task_id)  # this attempt's own context: what it logs is about the task
+        log.info("running task %s attempt %d with %s", ref.task_id, ref.attempt, plugin.name)
         started = time.time()
         deadline = context.deadline
         backstop = None if deadline is None else deadline + DEADLINE_GRACE - time.monotonic()
@@ -196,6 +199,15 @@ class Runner:
             outcome = _failed(ref, overrun, started)
         if context.secrets:
             outcome = _masked(outcome, context)
+        if outcome.failure is None:
+            log.info("task %s attempt %d succeeded", ref.task_id, ref.attempt)
+        else:
+            log.info(
+                "task %s attempt %d failed (%s)",
+                ref.task_id,
+                ref.attempt,
+                outcome.failure.failure_class.value,
+            )
         try:
             self._reports.finished(outcome)
         finally:

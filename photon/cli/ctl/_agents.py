@@ -11,7 +11,9 @@ from ..._utc import rfc3339
 from ...client import Agent, PhotonClient
 from .._common import EXIT_OK
 from .._output import human_age, human_bytes, render
+from .._times import plain
 from ._command import output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -27,19 +29,34 @@ COLUMNS = [
     ("tools", "tools"),
     ("heartbeat", "heartbeat"),
 ]
+WIDE = [
+    ("hostname", "hostname"),
+    ("platform", "platform"),
+    ("version", "version"),
+    ("load", "load"),
+    ("disk", "disk"),
+]
 
 
 def register(commands: Commands) -> None:
     actions = commands.add_parser("agents", help="the fleet").add_subparsers(
         dest="action", required=True
     )
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
-    show = actions.add_parser("show", parents=[output_flag()])
-    show.add_argument("id")
+    listing = actions.add_parser("list", help="every agent: state, tasks, CPU, memory, tools")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
+    show = actions.add_parser(
+        "show", parents=[output_flag()], help="one agent: host, metrics, tools, certificate"
+    )
+    show.add_argument("id", help="the agent's id or name")
     show.set_defaults(handler=_show)
-    for action, handler in (("drain", _drain), ("undrain", _undrain), ("remove", _remove)):
-        parser = actions.add_parser(action)
-        parser.add_argument("id")
+    for action, handler, text in (
+        ("drain", _drain, "send the agent no new tasks; its running tasks finish"),
+        ("undrain", _undrain, "let the agent take tasks again"),
+        ("remove", _remove, "revoke the agent; its running tasks are retried elsewhere"),
+    ):
+        parser = actions.add_parser(action, help=text)
+        parser.add_argument("id", help="the agent's id or name")
         parser.set_defaults(handler=handler)
 
 
@@ -54,6 +71,11 @@ def agent_row(agent: Agent, now: float) -> dict[str, Any]:
         "memory": f"{agent.metrics['memory_percent']:.0f}%" if agent.metrics else "-",
         "tools": [t.name for t in agent.tools if t.available and t.enabled],
         "heartbeat": human_age(agent.last_heartbeat_at, now) if agent.last_heartbeat_at else "-",
+        "hostname": agent.hostname,
+        "platform": agent.platform,
+        "version": agent.version,
+        "load": f"{agent.metrics['load1']:.2f}" if agent.metrics else "-",
+        "disk": f"{agent.metrics['disk_percent']:.0f}%" if agent.metrics else "-",
     }
 
 
@@ -72,9 +94,7 @@ def agent_detail(agent: Agent, now: float) -> dict[str, Any]:
         "last heartbeat": human_age(agent.last_heartbeat_at, now) + " ago"
         if agent.last_heartbeat_at
         else "-",
-        "certificate expires": time.strftime(
-            "%Y-%m-%d %H:%M:%S UTC", time.gmtime(agent.certificate_expires_at)
-        ),
+        "certificate expires": rfc3339(agent.certificate_expires_at),
     }
     if metrics:
         total = human_bytes(int(metrics["memory_total_bytes"]))
@@ -105,18 +125,15 @@ def agent_detail(agent: Agent, now: float) -> dict[str, Any]:
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    agents = await client.list_agents()
-    if args.output == "table":
-        now = time.time()
-        print(render([agent_row(a, now) for a in agents], "table", columns=COLUMNS))
-    else:
-        print(render([a.to_dict() for a in agents], args.output))
+    await show_list(
+        args, Listing(fetch=client.list_agents, row=agent_row, columns=COLUMNS, wide=WIDE)
+    )
     return EXIT_OK
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     agent = await client.get_agent(args.id)
-    data = agent_detail(agent, time.time()) if args.output == "table" else agent.to_dict()
+    data = agent_detail(agent, time.time()) if args.output == "table" else plain(agent)
     print(render(data, args.output))
     return EXIT_OK
 

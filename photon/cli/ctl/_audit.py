@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-from ...client import PhotonClient
+from ...client import AuditRecord, PhotonClient
 from ...errors import PhotonError
 from .._common import EXIT_OK
 from .._inputs import parse_duration
-from .._output import render
-from ._command import check_count, output_flag
+from ._command import check_count
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -30,26 +31,30 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="action", required=True
     )
-    listing = actions.add_parser("list", parents=[output_flag()])
+    listing = actions.add_parser("list", help="audit records, oldest first")
+    add_list_flags(listing)
     listing.add_argument("--since", help="only records this recent, e.g. 1h, 7d")
     listing.add_argument("--actor", default="", help="a user name or an agent id")
     listing.add_argument("--action", default="", help="an action or its start, e.g. admin.")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
     listing.set_defaults(handler=_list)
-    actions.add_parser("verify").set_defaults(handler=_verify)
+    actions.add_parser("verify", help="check the hash chain").set_defaults(handler=_verify)
+
+
+def _row(record: AuditRecord, now: float) -> dict[str, Any]:
+    return {
+        **record.to_dict(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.time)),
+    }
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
     since = time.time() - parse_duration(args.since) if args.since else 0.0
-    records = await client.list_audit(
-        since=since, actor=args.actor, action=args.action, limit=args.limit
+    fetch = partial(
+        client.list_audit, since=since, actor=args.actor, action=args.action, limit=args.limit
     )
-    rows = [
-        {**r.to_dict(), "when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.time))}
-        for r in records
-    ]
-    print(render(rows, args.output, columns=COLUMNS))
+    await show_list(args, Listing(fetch=fetch, row=_row, columns=COLUMNS))
     return EXIT_OK
 
 

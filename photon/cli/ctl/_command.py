@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
+import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from ..._text import escape_controls
 from ...client import PhotonClient, TaskEvent
@@ -29,20 +31,49 @@ LocalHandler: TypeAlias = Callable[
 """A command on the client config alone (no hub): given its arguments, the config's path and
 the environment. Its parser names it with `set_defaults(local=...)`."""
 
+T = TypeVar("T")
 INT32_MAX = 2**31 - 1  # counts travel in int32 fields: larger ones do not fit the request
 
 
 def output_flag() -> argparse.ArgumentParser:
     """A parent parser giving a command `-o table|json|yaml|csv`."""
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-o", "--output", choices=FORMATS, default="table")
+    parent.add_argument(
+        "-o", "--output", choices=FORMATS, default="table", help="table (default), json or yaml"
+    )
     return parent
+
+
+async def following(follow: Awaitable[T], *, noun: str, ident: Callable[[], str]) -> T:
+    """Await `follow`, a task or workflow being followed; on Ctrl-C, say it is still running
+    and how to cancel it (`ident()`: its id, "" while not known), then stop (exit 130)."""
+    try:
+        return await follow
+    except asyncio.CancelledError:  # what Ctrl-C does to the command's coroutine
+        if name := ident():
+            command = "tasks" if noun == "task" else noun
+            print(
+                escape_controls(
+                    f"{noun} {name} is still running; "
+                    f"cancel it with: photonctl {command} cancel {name}"
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+        raise
 
 
 def add_input_flags(parser: argparse.ArgumentParser) -> None:
     """`--input K=V` (repeated) and `--inputs-file F`, read by `read_inputs`."""
-    parser.add_argument("--input", "-i", action="append", default=[], metavar="K=V")
-    parser.add_argument("--inputs-file")
+    parser.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="an input: K=text, K:=JSON, K=@file (repeatable)",
+    )
+    parser.add_argument("--inputs-file", metavar="F", help="inputs from a JSON or YAML object")
 
 
 def read_inputs(args: argparse.Namespace) -> dict[str, Any]:

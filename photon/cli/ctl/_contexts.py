@@ -30,21 +30,23 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser(
         "context", help="hubs and credentials of the client config"
     ).add_subparsers(dest="action", required=True)
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(local=_list)
-    use = actions.add_parser("use")
-    use.add_argument("name")
+    actions.add_parser("list", parents=[output_flag()], help="every context").set_defaults(
+        local=_list
+    )
+    use = actions.add_parser("use", help="make a context current")
+    use.add_argument("name", help="the context to make current")
     use.set_defaults(local=_use)
     add = actions.add_parser(
         "add", help="add or replace a context; the API key is read from stdin unless --from-env"
     )
-    add.add_argument("name")
+    add.add_argument("name", help="the context's name")
     add.add_argument("--api", required=True, metavar="HOST:PORT", help="the hub's api address")
     add.add_argument("--ca-file", required=True, help="the hub's CA certificate (PEM)")
     add.add_argument("--from-env", metavar="VAR", help="read the API key from this variable")
     add.add_argument("--use", action="store_true", help="make it the current context")
     add.set_defaults(local=_add)
-    delete = actions.add_parser("delete")
-    delete.add_argument("name")
+    delete = actions.add_parser("delete", help="remove a context and its key")
+    delete.add_argument("name", help="the context to remove")
     delete.set_defaults(local=_delete)
 
 

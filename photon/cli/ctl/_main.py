@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ...client import PhotonClient, default_config_path, load_context
-from .._common import environ, run
+from .._colour import use_colour
+from .._common import add_examples, add_version_flag, environ, run
 from . import (
     _agents,
     _audit,
+    _completion,
     _contexts,
     _dashboard,
     _join_token,
@@ -18,10 +21,12 @@ from . import (
     _run,
     _secret,
     _tasks,
+    _top,
     _users,
     _workflow,
 )
 from ._command import Handler, LocalHandler
+from ._examples import EXAMPLES
 
 # In the order `photonctl --help` lists them.
 NOUNS = (
@@ -34,8 +39,10 @@ NOUNS = (
     _users,
     _secret,
     _audit,
+    _top,
     _contexts,
     _dashboard,
+    _completion,
 )
 
 
@@ -45,15 +52,19 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="client config (env PHOTON_CONFIG)")
     parser.add_argument("--context", help="context name in the client config")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_version_flag(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     for noun in NOUNS:
         noun.register(commands)
+    add_examples(parser, EXAMPLES)
+    parser.set_defaults(command_line=parser)  # for `photonctl completion`
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     env = environ()
+    args.colour = use_colour(sys.stdout, env)
     local: LocalHandler | None = getattr(args, "local", None)
     if local is not None:
         path = args.config or default_config_path(env)

@@ -7,6 +7,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..._utc import rfc3339
 from ...client import PhotonClient
 from .._common import EXIT_OK
 from .._inputs import parse_duration
@@ -42,7 +43,9 @@ def register(commands: Commands) -> None:
         default=DEFAULT_SINCE,
         help=f"tasks that ended this recently, e.g. 24h, 30d (default {DEFAULT_SINCE})",
     )
-    cost.add_argument("--by", choices=GROUPINGS, default="tool")
+    cost.add_argument(
+        "--by", choices=GROUPINGS, default="tool", help="what a row is (default tool)"
+    )
     cost.set_defaults(handler=_cost)
 
 
@@ -58,7 +61,7 @@ async def _cost(args: argparse.Namespace, client: PhotonClient) -> int:
     rows = [r.to_dict() for r in report.rows]
     total = report.total.to_dict()
     if args.output in ("json", "yaml"):
-        data: Any = {"since": since, "by": args.by, "rows": rows, "total": total}
+        data: Any = {"since": rfc3339(since), "by": args.by, "rows": rows, "total": total}
         data["truncated"] = report.truncated
         print(render(data, args.output))
         return EXIT_OK

@@ -16,7 +16,16 @@ from ...model import MAX_PRIORITY, Isolation, TaskState, WorkspaceSpec
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import parse_duration, parse_env
 from .._output import render
-from ._command import add_input_flags, budget, check_range, event_line, output_flag, read_inputs
+from .._times import plain
+from ._command import (
+    add_input_flags,
+    budget,
+    check_range,
+    event_line,
+    following,
+    output_flag,
+    read_inputs,
+)
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -24,14 +33,26 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     parser = commands.add_parser("run", parents=[output_flag()], help="run one task")
-    parser.add_argument("tool")
-    parser.add_argument("task_action", nargs="?", default="", metavar="ACTION")
+    parser.add_argument("tool", help="the tool to run: echo, shell, claude-code, ...")
+    parser.add_argument(
+        "task_action",
+        nargs="?",
+        default="",
+        metavar="ACTION",
+        help="the tool's action (default: its default action)",
+    )
     add_input_flags(parser)
-    parser.add_argument("--selector", default="")
-    parser.add_argument("--agent", default="")
-    parser.add_argument("--priority", type=int)
-    parser.add_argument("--timeout")
-    parser.add_argument("--idempotency-key", default="")
+    parser.add_argument(
+        "--selector", default="", help="agents' labels must match, e.g. kind=local,!gpu"
+    )
+    parser.add_argument("--agent", default="", help="run on this agent (id or name)")
+    parser.add_argument("--priority", type=int, help="0 to 9 (default 5); higher runs first")
+    parser.add_argument("--timeout", help="limit for each attempt: 90, 30s, 10m, 1h30m")
+    parser.add_argument(
+        "--idempotency-key",
+        default="",
+        help="a second submission with this key returns the first task",
+    )
     parser.add_argument(
         "--env",
         "-e",
@@ -69,7 +90,7 @@ def register(commands: Commands) -> None:
         default=Isolation.WORKTREE.value,
         help="a worktree of the task's own (default), or one checkout shared in turns",
     )
-    parser.add_argument("--detach", action="store_true")
+    parser.add_argument("--detach", action="store_true", help="print the task's id and return")
     parser.set_defaults(handler=_run)
 
 
@@ -115,37 +136,35 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     fields = task_fields(args)
     if args.detach:
         task = await client.submit(args.tool, args.task_action, **fields)
-        print(task.id if args.output == "table" else render(task.to_dict(), args.output))
+        print(task.id if args.output == "table" else render(plain(task), args.output))
         return EXIT_OK
     shown: dict[str, str] = {}
 
     def on_update(item: Task | TaskEvent) -> None:
+        """The task's id first, then its events (its state changes among them), and why it
+        waits each time that changes: every state once."""
         if isinstance(item, TaskEvent):
-            print(event_line(item), file=sys.stderr, flush=True)
+            if args.output == "table":  # the live view only in table format
+                print(event_line(item), file=sys.stderr, flush=True)
             return
-        status = item.state.value
-        if item.waiting_reason:
-            status += f" ({item.waiting_reason})"
-        elif item.agent_id and not item.state.terminal:
-            status += f" on {item.agent_id}"
-        if shown.get("status") != status:
-            shown["status"] = status
-            print(escape_controls(f"task {item.id}: {status}"), file=sys.stderr, flush=True)
+        if args.output == "table" and (
+            "id" not in shown or item.waiting_reason not in ("", shown["reason"])
+        ):
+            reason = item.waiting_reason
+            status = f": {item.state.value} ({reason})" if reason else " submitted"
+            print(escape_controls(f"task {item.id}{status}"), file=sys.stderr, flush=True)
+        shown.update(id=item.id, reason=item.waiting_reason)
 
-    # Submitted and followed on one call; the live view only in table format.
-    final = await client.run(
-        args.tool,
-        args.task_action,
-        on_update=on_update if args.output == "table" else None,
-        **fields,
-    )
+    # Submitted and followed on one call.
+    run = client.run(args.tool, args.task_action, on_update=on_update, **fields)
+    final = await following(run, noun="task", ident=lambda: shown.get("id", ""))
     _print_result(final, args.output)
     return EXIT_OK if final.state is TaskState.SUCCEEDED else EXIT_FAILURE
 
 
 def _print_result(task: Task, fmt: str) -> None:
     if fmt != "table":
-        print(render(task.to_dict(), fmt))
+        print(render(plain(task), fmt))
         return
     if task.state is TaskState.SUCCEEDED:
         print(render(dict(task.outputs or {}), "json"))

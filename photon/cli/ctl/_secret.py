@@ -11,15 +11,16 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-import time
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..._text import escape_controls
-from ...client import PhotonClient
+from ...client import PhotonClient, SecretInfo
 from ...errors import UsageError
 from .._common import EXIT_OK, environ
 from .._output import human_age, render
+from .._times import plain
 from ._command import output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -45,7 +46,7 @@ def register(commands: Commands) -> None:
         parents=[output_flag()],
         help="store a new version of a secret (the value from stdin unless told otherwise)",
     )
-    set_.add_argument("name")
+    set_.add_argument("name", help="the secret's name")
     source = set_.add_mutually_exclusive_group()
     source.add_argument("--from-file", metavar="FILE", help="read the value from FILE")
     source.add_argument("--from-env", metavar="VAR", help="take the value of variable VAR")
@@ -55,9 +56,11 @@ def register(commands: Commands) -> None:
         help="keep a trailing newline of stdin or the file",
     )
     set_.set_defaults(handler=_set)
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
+    listing = actions.add_parser("list", help="every secret, never a value")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
     delete = actions.add_parser("delete", help="remove every version of a secret")
-    delete.add_argument("name")
+    delete.add_argument("name", help="the secret's name")
     delete.set_defaults(handler=_delete)
 
 
@@ -104,24 +107,22 @@ def read_value(args: argparse.Namespace) -> bytes:
     return data
 
 
+def _row(info: SecretInfo, now: float) -> dict[str, Any]:
+    return {**info.to_dict(), "set": human_age(info.set_at, now) + " ago"}
+
+
 async def _set(args: argparse.Namespace, client: PhotonClient) -> int:
     value = read_value(args)  # before any call: a bad source is a usage error
     info = await client.set_secret(args.name, value)
     if args.output == "table":
         print(escape_controls(f"secret {info.name} set (version {info.version})"))
     else:
-        print(render(info.to_dict(), args.output))
+        print(render(plain(info), args.output))
     return EXIT_OK
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    infos = await client.list_secrets()
-    now = time.time()
-    rows = [{**i.to_dict(), "set": human_age(i.set_at, now) + " ago"} for i in infos]
-    if args.output == "table":
-        print(render(rows, "table", columns=COLUMNS))
-    else:
-        print(render([i.to_dict() for i in infos], args.output))
+    await show_list(args, Listing(fetch=client.list_secrets, row=_row, columns=COLUMNS))
     return EXIT_OK
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ..._utc import rfc3339
 from ...client import PhotonClient, Task, TaskEvent
 from ...errors import PhotonError
 from ...model import TaskState
 from .._common import EXIT_OK
+from .._inputs import parse_duration, parse_labels
 from .._output import human_age, human_duration, render
-from ._command import check_count, event_line, output_flag
+from .._times import plain
+from ._command import check_count, event_line, following, output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -28,26 +33,54 @@ COLUMNS = [
     ("age", "age"),
     ("duration", "duration"),
 ]
+WIDE = [
+    ("action", "action"),
+    ("priority", "priority"),
+    ("labels", "labels"),
+    ("created", "created"),
+    ("waiting", "waiting"),
+]
 
 
 def register(commands: Commands) -> None:
     actions = commands.add_parser("tasks", help="tasks").add_subparsers(
         dest="action", required=True
     )
-    listing = actions.add_parser("list", parents=[output_flag()])
-    listing.add_argument("--state", type=str.upper, choices=[s.value for s in TaskState])
-    listing.add_argument("--limit", type=int, default=50)
+    listing = actions.add_parser("list", help="the most recent tasks, newest first")
+    add_list_flags(listing)
+    listing.add_argument(
+        "--state",
+        type=str.upper,
+        choices=[s.value for s in TaskState],
+        help="only tasks in this state (any case)",
+    )
+    listing.add_argument("--tool", default="", help="only tasks of this tool")
+    listing.add_argument("--agent", default="", help="only tasks run by this agent (id or name)")
+    listing.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="only tasks labelled K=V (repeatable: all must match)",
+    )
+    listing.add_argument("--since", help="only tasks created this recently, e.g. 30s, 1h, 7d")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=_list)
-    for action, handler in (("show", _show), ("cancel", _cancel)):
-        parser = actions.add_parser(action, parents=[output_flag()])
-        parser.add_argument("id")
+    for action, handler, text in (
+        ("show", _show, "one task: its spec, state, outputs or failure, times"),
+        ("cancel", _cancel, "cancel a task"),
+    ):
+        parser = actions.add_parser(action, parents=[output_flag()], help=text)
+        parser.add_argument("id", help="the task's id")
         parser.set_defaults(handler=handler)
     diff = actions.add_parser("diff", help="the patch a task's workspace commit holds")
-    diff.add_argument("id")
+    diff.add_argument("id", help="the task's id")
     diff.set_defaults(handler=_diff)
-    logs = actions.add_parser("logs")
-    logs.add_argument("id")
-    logs.add_argument("-f", "--follow", action="store_true")
+    logs = actions.add_parser("logs", help="a task's events; -f follows them")
+    logs.add_argument("id", help="the task's id")
+    logs.add_argument(
+        "-f", "--follow", action="store_true", help="keep following until the task ends"
+    )
     logs.set_defaults(handler=_logs)
 
 
@@ -60,24 +93,37 @@ def task_row(task: Task, now: float) -> dict[str, Any]:
         "agent_id": task.agent_id or "-",
         "age": human_age(task.created_at, now),
         "duration": human_duration(task.duration),
+        "action": task.action,
+        "priority": task.spec.priority,
+        "labels": dict(task.spec.labels),
+        "created": rfc3339(task.created_at),
+        "waiting": task.waiting_reason,
     }
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
-    state = TaskState(args.state) if args.state else None
-    tasks = await client.list_tasks(state=state, limit=args.limit)
-    if args.output == "table":
-        now = time.time()
-        print(render([task_row(t, now) for t in tasks], "table", columns=COLUMNS))
-    else:
-        print(render([t.to_dict() for t in tasks], args.output))
+    filters = list_filters(args)
+    fetch = partial(client.list_tasks, **filters)
+    await show_list(args, Listing(fetch=fetch, row=task_row, columns=COLUMNS, wide=WIDE))
     return EXIT_OK
+
+
+def list_filters(args: argparse.Namespace) -> dict[str, Any]:
+    """The `list_tasks` filters the flags give; raises UsageError."""
+    return {
+        "state": TaskState(args.state) if args.state else None,
+        "limit": args.limit,
+        "tool": args.tool,
+        "agent": args.agent,
+        "labels": parse_labels(",".join(args.label)),
+        "since": time.time() - parse_duration(args.since) if args.since else 0.0,
+    }
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     task = await client.get_task(args.id)
-    shown = task.to_dict()
+    shown = plain(task)
     if session := await _session(client, task):
         shown["session"] = session
     print(render(shown, args.output))
@@ -105,7 +151,7 @@ async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.output == "table":
         print(f"task {task.id} cancelled")
     else:
-        print(render(task.to_dict(), args.output))
+        print(render(plain(task), args.output))
     return EXIT_OK
 
 
@@ -142,7 +188,9 @@ async def _logs(args: argparse.Namespace, client: PhotonClient) -> int:
             if isinstance(item, TaskEvent):
                 print(event_line(item), flush=True)
 
-        await client.wait(args.id, on_update=on_update)
+        await following(
+            client.wait(args.id, on_update=on_update), noun="task", ident=lambda: args.id
+        )
         return EXIT_OK
     async for item in client.watch(args.id, follow=False):  # the events so far, then done
         if isinstance(item, TaskEvent):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..._text import escape_controls
-from ...client import PhotonClient
+from ..._utc import rfc3339
+from ...client import PhotonClient, User
 from .._common import EXIT_OK
 from .._inputs import parse_duration
 from .._output import human_age, render
+from .._times import plain
 from ._command import output_flag
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -24,18 +26,28 @@ def register(commands: Commands) -> None:
     actions = commands.add_parser("user", help="users of the admin API").add_subparsers(
         dest="action", required=True
     )
-    create = actions.add_parser("create", parents=[output_flag()])
-    create.add_argument("name")
-    create.add_argument("--role", choices=ROLES, required=True)
+    create = actions.add_parser(
+        "create", parents=[output_flag()], help="make a user and print its API key"
+    )
+    create.add_argument("name", help="the new user's name")
+    create.add_argument("--role", choices=ROLES, required=True, help="what the user may do")
     create.set_defaults(handler=_create)
-    actions.add_parser("list", parents=[output_flag()]).set_defaults(handler=_list)
-    token = actions.add_parser("token", parents=[output_flag()])
-    token.add_argument("name")
+    listing = actions.add_parser("list", help="every user and role")
+    add_list_flags(listing)
+    listing.set_defaults(handler=_list)
+    token = actions.add_parser(
+        "token", parents=[output_flag()], help="print a short-lived token acting as a user"
+    )
+    token.add_argument("name", help="the user the token acts as")
     token.add_argument("--ttl", default="1h", help="how long it is valid (at most 1h)")
     token.set_defaults(handler=_token)
-    delete = actions.add_parser("delete")
-    delete.add_argument("name")
+    delete = actions.add_parser("delete", help="delete a user and its keys")
+    delete.add_argument("name", help="the user to delete")
     delete.set_defaults(handler=_delete)
+
+
+def _row(user: User, now: float) -> dict[str, Any]:
+    return {**user.to_dict(), "age": human_age(user.created_at, now)}
 
 
 async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
@@ -43,14 +55,12 @@ async def _create(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.output == "table":
         print(escape_controls(api_key))
     else:
-        print(render({**user.to_dict(), "api_key": api_key}, args.output))
+        print(render({**plain(user), "api_key": api_key}, args.output))
     return EXIT_OK
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
-    now = time.time()
-    rows = [{**u.to_dict(), "age": human_age(u.created_at, now)} for u in await client.list_users()]
-    print(render(rows, args.output, columns=COLUMNS))
+    await show_list(args, Listing(fetch=client.list_users, row=_row, columns=COLUMNS))
     return EXIT_OK
 
 
@@ -59,7 +69,7 @@ async def _token(args: argparse.Namespace, client: PhotonClient) -> int:
     if args.output == "table":
         print(token)
     else:
-        print(render({"token": token, "expires_at": expires_at}, args.output))
+        print(render({"token": token, "expires_at": rfc3339(expires_at)}, args.output))
     return EXIT_OK
 
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ..._bounds import WORKFLOW, OutOfBounds
+from ..._utc import rfc3339
 from ...client import PhotonClient, Workflow
 from ...errors import UsageError
 from ...model import WorkflowState
 from .._common import EXIT_FAILURE, EXIT_OK
 from .._inputs import check_json, load_yaml, read_text_file
 from .._output import human_age, render
+from .._times import plain
 from .._workflow_view import progress_lines, table
-from ._command import add_input_flags, budget, check_count, output_flag, read_inputs
+from ._command import add_input_flags, budget, check_count, following, output_flag, read_inputs
+from ._listing import Listing, add_list_flags, show_list
 
 if TYPE_CHECKING:
     from ._command import Commands
@@ -29,6 +32,7 @@ COLUMNS = [
     ("age", "age"),
     ("message", "message"),
 ]
+WIDE = [("steps", "steps"), ("created", "created"), ("finished", "finished")]
 _KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 
 
@@ -37,7 +41,7 @@ def register(commands: Commands) -> None:
         dest="action", required=True
     )
     run = actions.add_parser("run", parents=[output_flag()], help="run a workflow file")
-    run.add_argument("file")
+    run.add_argument("file", help="the workflow file (YAML or JSON)")
     add_input_flags(run)
     run.add_argument(
         "--budget-usd",
@@ -45,14 +49,18 @@ def register(commands: Commands) -> None:
         metavar="USD",
         help="start no more steps once the steps have spent this many dollars",
     )
-    run.add_argument("--detach", action="store_true")
+    run.add_argument("--detach", action="store_true", help="print the workflow's id and return")
     run.set_defaults(handler=_run)
-    listing = actions.add_parser("list", parents=[output_flag()])
-    listing.add_argument("--limit", type=int, default=50)
+    listing = actions.add_parser("list", help="the most recent workflows")
+    add_list_flags(listing)
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     listing.set_defaults(handler=_list)
-    for action, handler in (("show", _show), ("cancel", _cancel)):
-        parser = actions.add_parser(action, parents=[output_flag()])
-        parser.add_argument("id")
+    for action, handler, text in (
+        ("show", _show, "a workflow and each of its steps"),
+        ("cancel", _cancel, "cancel running steps, skip waiting ones"),
+    ):
+        parser = actions.add_parser(action, parents=[output_flag()], help=text)
+        parser.add_argument("id", help="the workflow's id")
         parser.set_defaults(handler=handler)
 
 
@@ -80,7 +88,7 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
     inputs = read_inputs(args)
     workflow = await client.submit_workflow(document, inputs=inputs)
     if args.detach:
-        print(workflow.id if args.output == "table" else render(workflow.to_dict(), args.output))
+        print(workflow.id if args.output == "table" else render(plain(workflow), args.output))
         return EXIT_OK
     agents = await _agent_names(client)
     shown: list[Workflow] = []
@@ -92,38 +100,41 @@ async def _run(args: argparse.Namespace, client: PhotonClient) -> int:
             print(line, file=sys.stderr, flush=True)
         shown[:] = [current]
 
-    final = await client.wait_workflow(workflow.id, on_update=on_update)
-    _print_workflow(final, agents, args.output)
+    follow = client.wait_workflow(workflow.id, on_update=on_update)
+    final = await following(follow, noun="workflow", ident=lambda: workflow.id)
+    _print_workflow(final, agents, args)
     return EXIT_OK if final.state is WorkflowState.SUCCEEDED else EXIT_FAILURE
 
 
 async def _list(args: argparse.Namespace, client: PhotonClient) -> int:
     check_count(args.limit, "--limit")
-    workflows = await client.list_workflows(limit=args.limit)
-    now = time.time()
-    rows = [
-        {
-            "id": w.id,
-            "name": w.name,
-            "state": w.state.value,
-            "age": human_age(w.created_at, now),
-            "message": w.message or "-",
-        }
-        for w in workflows
-    ]
-    print(render(rows, args.output, columns=COLUMNS))
+    fetch = partial(client.list_workflows, limit=args.limit)
+    await show_list(args, Listing(fetch=fetch, row=workflow_row, columns=COLUMNS, wide=WIDE))
     return EXIT_OK
+
+
+def workflow_row(workflow: Workflow, now: float) -> dict[str, Any]:
+    return {
+        "id": workflow.id,
+        "name": workflow.name,
+        "state": workflow.state.value,
+        "age": human_age(workflow.created_at, now),
+        "message": workflow.message or "-",
+        "steps": len(workflow.steps),
+        "created": rfc3339(workflow.created_at),
+        "finished": rfc3339(workflow.finished_at) if workflow.finished_at else "-",
+    }
 
 
 async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     workflow = await client.get_workflow(args.id)
-    _print_workflow(workflow, await _agent_names(client), args.output)
+    _print_workflow(workflow, await _agent_names(client), args)
     return EXIT_OK
 
 
 async def _cancel(args: argparse.Namespace, client: PhotonClient) -> int:
     workflow = await client.cancel_workflow(args.id)
-    _print_workflow(workflow, await _agent_names(client), args.output)
+    _print_workflow(workflow, await _agent_names(client), args)
     return EXIT_OK
 
 
@@ -131,5 +142,8 @@ async def _agent_names(client: PhotonClient) -> dict[str, str]:
     return {a.id: a.name for a in await client.list_agents()}
 
 
-def _print_workflow(workflow: Workflow, agents: dict[str, str], fmt: str) -> None:
-    print(table(workflow, agents) if fmt == "table" else render(workflow.to_dict(), fmt))
+def _print_workflow(workflow: Workflow, agents: dict[str, str], args: argparse.Namespace) -> None:
+    if args.output == "table":
+        print(table(workflow, agents, colour=getattr(args, "colour", False)))
+    else:
+        print(render(plain(workflow), args.output))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -170,6 +171,20 @@ class AdminServicer(
         agent = await self._find_agent(request.id)
         return admin_pb2.GetAgentResponse(agent=self._agent_to_proto(agent))
 
+    async def _agent_id(self, id_or_name: str) -> str:
+        """The id of the agent `id_or_name` names; an id no agent has any more (a removed
+        agent's, its tasks still listed) as it is. Raises InvalidArgumentError."""
+        check_text(
+            id_or_name,
+            "agent",
+            max_length=self._limits.max_name_length,
+            limit_name="max-name-length",
+        )
+        try:
+            return (await self._find_agent(id_or_name)).id
+        except NotFoundError:
+            return id_or_name
+
     async def _set_draining(self, id_or_name: str, draining: bool) -> admin_pb2.Agent:
         agent = await self._engine.set_draining(await self._find_agent(id_or_name), draining)
         return self._agent_to_proto(agent)
@@ -315,10 +330,32 @@ class AdminServicer(
         self, request: admin_pb2.ListTasksRequest, context: Context
     ) -> admin_pb2.ListTasksResponse:
         state = state_from_proto(request.state)
+        limits = self._limits
+        if request.tool:
+            check_text(
+                request.tool,
+                "tool",
+                max_length=limits.max_name_length,
+                limit_name="max-name-length",
+            )
+        if request.labels:
+            self._check_labels(request.labels, "labels")
+        if not math.isfinite(request.since) or request.since < 0:
+            raise InvalidArgumentError("since: must be a unix time (0 for any time)")
         tasks = await self._store.list_tasks(
-            state=state, limit=self._limits.list_size(request.limit)
+            state=state,
+            limit=limits.list_size(request.limit),
+            tool=request.tool,
+            agent_id=await self._agent_id(request.agent) if request.agent else "",
+            labels=dict(request.labels),
+            since=request.since,
         )
-        return admin_pb2.ListTasksResponse(tasks=[_convert.task_to_proto(t) for t in tasks])
+        return admin_pb2.ListTasksResponse(
+            tasks=[
+                _convert.task_to_proto(t, waiting_reason=self._engine.waiting_reason(t))
+                for t in tasks
+            ]
+        )
 
     @translating
     async def CancelTask(

@@ -9,7 +9,7 @@ writes raise `ConflictError` for duplicates and for a task update whose epoch ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
 from ...errors import StoreError
@@ -167,9 +167,17 @@ class TaskStore(Protocol):
         ...
 
     async def list_tasks(
-        self, *, state: TaskState | None = None, limit: int = 100
+        self,
+        *,
+        state: TaskState | None = None,
+        limit: int = 100,
+        tool: str = "",
+        agent_id: str = "",
+        labels: Mapping[str, str] | None = None,
+        since: float = 0.0,
     ) -> list[TaskRecord]:
-        """Newest first."""
+        """Newest first; only those in `state`, of `tool`, last run by `agent_id`, holding
+        each of `labels` and created at or after `since`, for each one given."""
         ...
 
     async def list_unfinished_tasks(self) -> list[TaskRecord]: ...

@@ -32,6 +32,7 @@ from ..core import DEFAULT_LIMITS, AgentRecord, AttemptRef, Limits, TaskEventRec
 from ..fleet import AssignTask, Fleet, SetDraining
 from ..stats import HubStats
 from ..store import EnrolmentStore, TaskStore
+from . import _log
 from ._budget import with_budget_input
 from ._machine import (
     QUEUED,
@@ -245,6 +246,7 @@ class TaskEngine:
             events=[command.event],
             respec=command.respec,
         )
+        _log.transition(task, self._limits)
         if task.state.terminal:
             self._stats.task_finished(task)
         self._publish(task.id, command.event)
@@ -343,6 +345,7 @@ class TaskEngine:
             raise
         for task, (_, created) in zip(tasks, results, strict=True):
             if created:
+                _log.submitted(task, self._limits)
                 self._stats.task_submitted(task.spec.tool)
             if task.id not in early and created:
                 self._machine.admit(task)

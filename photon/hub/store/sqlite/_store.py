@@ -7,7 +7,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -555,15 +555,36 @@ class SqliteStore:
         return tasks
 
     async def list_tasks(
-        self, *, state: TaskState | None = None, limit: int = 100
+        self,
+        *,
+        state: TaskState | None = None,
+        limit: int = 100,
+        tool: str = "",
+        agent_id: str = "",
+        labels: Mapping[str, str] | None = None,
+        since: float = 0.0,
     ) -> list[TaskRecord]:
-        if state is None:
-            rows = await self._read("SELECT * FROM tasks ORDER BY id DESC LIMIT ?", (limit,))
-        else:
-            rows = await self._read(
-                "SELECT * FROM tasks WHERE state = ? ORDER BY id DESC LIMIT ?",
-                (state.value, limit),
+        terms: list[str] = []
+        params: list[Any] = []
+        for term, value in (
+            ("state = ?", state.value if state else ""),
+            ("json_extract(spec, '$.tool') = ?", tool),
+            ("agent_id = ?", agent_id),
+            ("created_at >= ?", since),
+        ):
+            if value:
+                terms.append(term)
+                params.append(value)
+        for key, value in (labels or {}).items():
+            terms.append(
+                "EXISTS (SELECT 1 FROM json_each(spec, '$.labels') WHERE key = ? AND value = ?)"
             )
+            params += [key, value]
+        where = f"WHERE {' AND '.join(terms)} " if terms else ""
+        rows = await self._read(
+            f"SELECT * FROM tasks {where}ORDER BY id DESC LIMIT ?",  # noqa: S608 - placeholders only
+            [*params, limit],
+        )
         return [_task(r) for r in rows]
 
     async def list_finished_tasks(self, *, since: float, limit: int) -> list[TaskRecord]:
