@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import re
@@ -283,6 +282,8 @@ def _branch_name(task_id: str, attempt: int) -> str:
 
 def _key(repo: str) -> str:
     """A folder name for a repository: the end of its name, and a hash of all of it."""
+    import hashlib  # at the first workspace: OpenSSL's set-up is not in the idle agent's memory
+
     name = repo_name(repo)
     tail = re.sub(r"[^A-Za-z0-9._-]", "_", name.rsplit("/", 1)[-1])[-40:].lstrip(".") or "repo"
     return f"{tail}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"

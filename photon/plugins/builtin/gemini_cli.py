@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -373,6 +372,8 @@ def headless_home(env: Mapping[str, str]) -> tuple[Path, str]:
     sessions, memory, extensions — the CLI's writes go to the user's files as usual), except
     settings.json, which is the user's settings with headless_settings() applied. The user's
     own folder is never changed."""
+    import hashlib  # at the first run: OpenSSL's set-up is not in the idle agent's memory
+
     home = Path(env.get("HOME") or Path.home())
     source_home = Path(env.get("GEMINI_CLI_HOME") or home)
     source = source_home / ".gemini"
