@@ -1,7 +1,8 @@
 """`make screenshots`: docs/screenshots/*.png, one per dashboard view, from a live demo mesh.
 
 It runs `make demo` (a hub, three agents, tasks and the flagship workflow, the AI tools on their
-simulators), adds some load (tasks running and queued, a failure), logs in through
+simulators), adds some load (tasks running and queued, a failure, a tool out of quota on an
+agent), logs in through
 `photonctl dashboard --print-url` in Debian's headless Chromium and photographs each view.
 """
 
@@ -51,6 +52,14 @@ async def add_load(demo: Demo) -> str:
             for index in range(36)
         ]
         await client.wait_many([t.id for t in await client.submit_many(history)])
+        # A tool out of quota on one agent (for a minute: echo gives no reset time).
+        spent = await client.submit(
+            "echo",
+            inputs={"fail": "usage limit reached", "fail_class": "quota"},
+            agent="edge-1",
+            retry=RetryPolicy(max_attempts=1),
+        )
+        await client.wait(spent.id)
         long = await client.submit("shell", "run", inputs={"argv": TICKS}, timeout=1200)
         batch = [
             task_spec("echo", inputs={"sleep": 600, "log": f"batch item {index}"})

@@ -4,12 +4,14 @@ one-time link, watch agents and a running task live, cancel it; a viewer may not
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
-from photon.model import TaskState
+from photon.model import RetryPolicy, TaskState
 
 from .dashboard_harness import chromium, login_url
 from .harness import Mesh, wait_for
+from .test_ai_quota import fake_env
 
 TICKS = ["sh", "-c", "i=0; while [ $i -lt 600 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
 DIAMOND = {
@@ -27,6 +29,9 @@ CANCEL_FROM_PAGE = """async (id) => {
   const r = await fetch(`/api/tasks/${id}/cancel`, {method: 'POST', headers});
   return [r.status, await r.json()];
 }"""
+
+
+STAMP = "(t) => new Date(t * 1000).toLocaleString()"  # how the page writes a time
 
 
 async def _log_line(page: Any, text: str) -> None:
@@ -139,4 +144,46 @@ async def test_a_viewer_sees_the_task_but_has_no_cancel_and_is_refused(mesh: Mes
         assert (await client.get_task(task.id)).state is TaskState.RUNNING
         denied = await wait_for(lambda: client.list_audit(action="dashboard.cancel_task"))
         assert [(r.actor, r.outcome) for r in denied] == [("watcher", "denied")]
+        await client.cancel_task(task.id)
+
+
+async def test_a_tool_out_of_quota_shows_on_its_panel_and_its_agent_until_the_reset(
+    mesh: Mesh,
+) -> None:
+    reset = int(time.time()) + 3600
+    await mesh.agent("spent", env=fake_env("rate_limit", reset))
+    async with chromium() as browser:
+        page = await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await page.goto(login_url(mesh))
+        await page.locator("#role", has_text="admin").wait_for()
+        await page.click("a[data-view=platforms]")
+        panel = page.locator(
+            "main .card", has=page.locator("h2", has_text=re.compile("^claude-code$"))
+        )
+        await panel.wait_for(timeout=20_000)
+        assert await panel.locator(".quota-blocks").count() == 0  # nothing blocked yet
+
+        # The fake claude answers with a usage limit and its reset: the block appears live.
+        async with mesh.client() as client:
+            task = await client.submit(
+                "claude-code",
+                inputs={"prompt": "hello"},
+                retry=RetryPolicy(max_attempts=3, initial_backoff=300.0),
+            )
+        blocked = panel.locator(".quota-blocks tr", has=page.locator("td", has_text="spent"))
+        await blocked.wait_for(timeout=30_000)
+        until = await page.evaluate(STAMP, reset)
+        assert await blocked.locator("td").nth(1).inner_text() == until
+
+        await page.click("a[data-view=agents]")
+        card = page.locator("main .card", has=page.locator("h2", has_text="spent"))
+        row = card.locator(".quota-blocks tr", has=page.locator("td", has_text="claude-code"))
+        await row.wait_for(timeout=20_000)
+        assert await row.locator("td").nth(1).inner_text() == until
+        assert errors == []
+    async with mesh.client() as client:
+        waiting = await client.get_task(task.id)
+        assert "out of quota" in waiting.waiting_reason, waiting
         await client.cancel_task(task.id)

@@ -668,3 +668,20 @@ def test_a_task_without_a_budget_retries_whatever_it_spent() -> None:
     machine.progress("a1", task.ref, [Progress(kind="cost", message="", data={"usd": 99})], at(1))
     retried = the_task(machine.result("a1", task.ref, failure(FailureClass.TOOL_ERROR), at(1)))
     assert retried.state is TaskState.RETRY_WAIT
+
+
+def test_a_last_attempt_out_of_quota_still_blocks_the_tool_on_its_agent() -> None:
+    machine = TaskMachine()
+    task = running(machine, queued(retry=RetryPolicy(max_attempts=1)), agent_id="a1")
+    reset = at(30).wall
+    ended = the_task(
+        machine.result("a1", task.ref, failure(FailureClass.QUOTA, retry_at=reset), at(0))
+    )
+    assert ended.state is TaskState.FAILED
+    assert [(b.agent_id, b.tool, b.until) for b in machine.quota_blocks(at(1).mono)] == [
+        ("a1", "echo", reset)
+    ]
+    # The next task for that tool stays off the agent until the reset.
+    machine.admit(queued("t2"))
+    assert machine.dispatch([agent("a1")], at(1)) == []
+    assert the_task(machine.dispatch([agent("a1")], at(30))).id == "t2"

@@ -429,6 +429,13 @@ class TaskMachine:
                     failure,
                     message=f"{failure.message}; not retried: {budget_reached(budget, spent)}",
                 )
+        until = None
+        if failure.failure_class is FailureClass.QUOTA and task.agent_id:
+            # The block keeps the tool off that agent for every task, this one's last attempt
+            # or not; elsewhere (or a fallback) a retry may go now.
+            until = self._scheduler.quota.block(
+                task.agent_id, task.spec.tool, failure.retry_at, wall=now.wall, mono=now.mono
+            )
         if delay is None:
             state = _END_STATE.get(failure.failure_class, TaskState.FAILED)
             ended = replace(task, state=state, failure=failure, finished_at=now.wall)
@@ -442,11 +449,7 @@ class TaskMachine:
         waiting = replace(task, state=TaskState.RETRY_WAIT, epoch=task.epoch + 1, failure=failure)
         note = f"attempt {task.attempt} failed ({failure.failure_class}); retry in {delay:.1f}s"
         ready_at = now.mono + delay
-        if failure.failure_class is FailureClass.QUOTA and task.agent_id:
-            # The block keeps the tool off that agent; elsewhere (or a fallback) it may go now.
-            until = self._scheduler.quota.block(
-                task.agent_id, task.spec.tool, failure.retry_at, wall=now.wall, mono=now.mono
-            )
+        if until is not None:
             note = (
                 f"attempt {task.attempt} failed (quota on {task.spec.tool}@{task.agent_id}"
                 f" until {rfc3339(until)}); retrying at once where the quota is left"

@@ -230,6 +230,22 @@ class Views:
     async def _recent(self) -> list[TaskRecord]:
         return await self._tasks(ENDED, RECENT_TASKS)
 
+    async def _quota_blocks(self) -> list[dict[str, Any]]:
+        """The tools out of quota on agents now: tool, agent id and name, and until when."""
+        blocks = self._parts.engine.quota_blocks()
+        if not blocks:
+            return []
+        names = {a.id: a.name for a in await self._parts.store.list_agents()}
+        return [
+            {
+                "tool": b.tool,
+                "agent_id": b.agent_id,
+                "agent": names.get(b.agent_id, b.agent_id),
+                "until": b.until,
+            }
+            for b in blocks
+        ]
+
     async def platforms(self) -> dict[str, Any]:
         recent = await self._recent()
         groups = by(recent, "tool")
@@ -247,6 +263,9 @@ class Views:
                 )
         for name in groups:
             tools.setdefault(name, {"tool": name, "agents": []})
+        blocks = await self._quota_blocks()
+        for block in blocks:
+            tools.setdefault(block["tool"], {"tool": block["tool"], "agents": []})
         panels = []
         for name, entry in sorted(tools.items()):
             tasks = groups.get(name, [])
@@ -258,14 +277,20 @@ class Views:
                         round(d, 3) for t in tasks[:100] if (d := duration(t)) is not None
                     ][::-1],
                     "spend": daily_series(tasks, bucket=3600.0),
+                    "quota_blocks": [
+                        {"agent": b["agent"], "until": b["until"]}
+                        for b in blocks
+                        if b["tool"] == name
+                    ],
                 }
             )
-        return {"tools": panels, "window": len(recent)}
+        return {"tools": panels, "window": len(recent), "now": time.time()}
 
     async def agents(self) -> dict[str, Any]:
         now = time.time()
         recent = await self._recent()
         groups = by(recent, "agent")
+        blocks = await self._quota_blocks()
         rows = []
         for row in await self._agents(now):
             tasks = groups.get(row["id"], [])
@@ -278,6 +303,11 @@ class Views:
                     if stats["success_rate"] is not None
                     else None,
                     "utilisation": [s.to_list() for s in self._ring.of(row["id"])],
+                    "quota_blocks": [
+                        {"tool": b["tool"], "until": b["until"]}
+                        for b in blocks
+                        if b["agent_id"] == row["id"]
+                    ],
                 }
             )
         return {"agents": rows, "now": now}

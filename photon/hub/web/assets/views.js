@@ -101,6 +101,16 @@ function agentActions(agent, ctx) {
   return h("button", { class: "ghost small", onclick: () => ctx.post(`/api/agents/${encodeURIComponent(agent.id)}/${draining ? "undrain" : "drain"}`, `${agent.name}: ${draining ? "undrained" : "draining"}`) }, draining ? "Undrain" : "Drain");
 }
 
+// Quota blocks: who (an agent, or a tool on the Agents view) is out of quota, until when.
+function quotaBlocks(blocks, key, now) {
+  if (!blocks || !blocks.length) return null;
+  return h("div", { class: "quota-blocks" }, h("h3", {}, "Out of quota"), table([
+    [key, (b) => h("span", { class: "strong" }, b[key])],
+    ["until", (b) => stamp(b.until)],
+    ["resets in", (b) => ago(b.until - now)],
+  ], blocks));
+}
+
 export function platforms(data) {
   if (!data.tools.length) return [card("Platforms", h("p", { class: "muted empty" }, "No tools reported by any agent yet."))];
   return [
@@ -121,6 +131,7 @@ export function platforms(data) {
       tool.spend.some((p) => p[1] > 0) ? [h("h3", {}, "Spend per hour"), lineChart([{ name: "usd", points: tool.spend.map((p) => [p[0], p[1]]), tone: "c2" }], { height: 110, yFormat: usd, area: true })] : null,
       tool.spend.some((p) => p[2] > 0) ? [h("h3", {}, "Tokens per hour"), lineChart([{ name: "tokens", points: tool.spend.map((p) => [p[0], p[2]]), tone: "c1" }], { height: 110, yFormat: (v) => num(Math.round(v)), area: true })] : null,
       Object.keys(tool.failures).length ? [h("h3", {}, "Failures by class"), failureBars(tool.failures)] : null,
+      quotaBlocks(tool.quota_blocks, "agent", data.now),
       h("h3", {}, "Agents"),
       table([
         ["agent", (a) => a.agent],
@@ -151,6 +162,7 @@ export function agents(data) {
         { name: "slots in use %", points: ring.map((p) => [p[0], p[3] * 100]), tone: "c2" },
       ], { height: 130, yMax: 100, yFormat: (v) => `${v}%` }),
       h("div", { class: "legend" }, h("span", { class: "key c0" }, "cpu"), h("span", { class: "key c1" }, "memory"), h("span", { class: "key c2" }, "slots in use")),
+      quotaBlocks(agent.quota_blocks, "tool", data.now),
       h("h3", {}, "Plugins"),
       h("div", { class: "chips" }, (agent.tools || []).map((t) => h("span", { class: `chip ${t.ready ? "" : "off"}` }, `${t.name} ${t.version}`))),
       h("p", { class: "muted small" }, [agent.hostname, agent.platform, agent.version && `agent ${agent.version}`].filter(Boolean).join(" · ")),
