@@ -45,7 +45,7 @@ typecheck: $(STAMP)
 
 # Tests marked `alone` compare latencies, which the other tests running beside them would skew.
 test: check-protos lint typecheck system-tools
-	$(VENV)/bin/pytest -n auto -m "not alone" --ignore=tests/clis
+	$(VENV)/bin/pytest -n auto -m "not alone" --ignore=tests/clis --durations=15
 	$(VENV)/bin/pytest -m alone --ignore=tests/clis
 
 # The adapters against the real Claude Code, Gemini CLI and Codex (versions pinned in

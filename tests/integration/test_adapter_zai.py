@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from photon.model import RetryPolicy
 from tests.fakes.zai_server import FakeZaiServer
 
 from .harness import Mesh
@@ -71,18 +72,8 @@ async def test_zai_chat_streams_through_the_mesh(mesh: Mesh, zai_server: FakeZai
     assert KEY not in done.stdout + live.stdout + shown
 
 
-async def test_zai_arrears_fail_as_quota(mesh: Mesh, zai_server: FakeZaiServer) -> None:
+async def test_zai_errors_are_classified(mesh: Mesh, zai_server: FakeZaiServer) -> None:
     await mesh.agent("ai-1", env={"ZAI_API_KEY": KEY, "PHOTON_ZAI_BASE_URL": zai_server.url})
-
-    failed = mesh.ctl(
-        "run", "zai", "--input", "prompt=hello", "--input", "model=fail-1113", "-o", "json"
-    )
-    assert failed.returncode == 1, failed.stderr
-    task = json.loads(failed.stdout)
-    assert task["state"] == "FAILED"
-    assert task["failure"]["failure_class"] == "quota"
-    assert task["failure"]["message"].startswith("zai: error 1113: ")
-    assert KEY not in failed.stdout + failed.stderr
 
     unknown = mesh.ctl("run", "zai", "--input", "prompt=hello", "--input", "model=fail-1211")
     assert unknown.returncode == 1
@@ -94,3 +85,17 @@ async def test_zai_arrears_fail_as_quota(mesh: Mesh, zai_server: FakeZaiServer) 
     assert refused.returncode == 1, refused.stderr
     assert refused.stderr.strip() == "error: zai chat: inputs: 'prompt' is a required property"
     assert len(zai_server.requests) == sent
+
+    # Arrears are a quota failure. With attempts left the task would wait for the tool's
+    # quota to come back (docs/tasks.md); with one attempt it fails at once, saying why.
+    async with mesh.client() as client:
+        task = await client.run(
+            "zai",
+            inputs={"prompt": "hello", "model": "fail-1113"},
+            retry=RetryPolicy(max_attempts=1),
+        )
+    assert task.state.value == "FAILED"
+    assert task.failure is not None
+    assert task.failure.failure_class.value == "quota"
+    assert task.failure.message.startswith("zai: error 1113: ")
+    assert KEY not in task.failure.message
