@@ -273,6 +273,11 @@ class Demo:
                 outputs = step.get("outputs") or {}
                 text = outputs.get("result") or outputs.get("stdout") or ""
                 print(f"{step['id']}: " + text.strip().replace("\n", "\n" + " " * 4))
+        self.step("What the AI tools spent, by tool and by workflow")
+        self.run("photonctl", "report", "cost", "--since", "1h", "--by", "tool")
+        self.run("photonctl", "report", "cost", "--since", "1h", "--by", "workflow")
+        self.step("A snapshot of the fleet, queues and running tasks (live on a terminal)")
+        self.run("photonctl", "top")
         print("\ndemo finished: stopping the hub and agents", flush=True)
 
 
