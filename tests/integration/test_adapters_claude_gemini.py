@@ -47,7 +47,7 @@ async def test_ai_tools_detected_streamed_and_answered(mesh: Mesh) -> None:
         "cost: $0.0123",
     ]
     assert [line for line in streamed if line in expected] == expected
-    assert "SUCCEEDED" in claude.stderr
+    assert "state: succeeded" in claude.stderr
 
     gemini = mesh.ctl("run", "gemini-cli", "--input", "prompt=hello", "-o", "json")
     assert gemini.returncode == 0, gemini.stderr

@@ -32,7 +32,8 @@ def metrics(mesh: Mesh) -> str:
 
 
 async def test_out_of_quota_everywhere_waits_for_the_reset_then_runs(mesh: Mesh) -> None:
-    reset = time.time() + 30  # room for a slow machine to look before it
+    # Whole seconds, as the tool reports its reset; room for a slow machine to look before it.
+    reset = int(time.time()) + 30
     await mesh.agent("solo", env=fake_env("quota_until_reset", reset))
     async with mesh.client() as client:
         task = await client.submit(

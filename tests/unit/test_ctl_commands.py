@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from photon.cli.ctl import _join_token, _main, _workflow
-from photon.client import JoinTokenInfo, Task, task_spec
+from photon.cli.ctl._command import event_line
+from photon.client import JoinTokenInfo, Task, TaskEvent, task_spec
 from photon.errors import UsageError
 from photon.model import TaskState
 
@@ -378,3 +379,19 @@ def test_tasks_list_since_is_sent_as_the_unix_time_that_long_ago() -> None:
     assert before - 3600 <= filters["since"] <= time.time() - 3600
     assert filters["labels"] == {"a": "1", "b": "2"}
     assert list_filters(parse("tasks", "list"))["since"] == 0.0
+
+
+def test_an_event_with_no_text_shows_its_values() -> None:
+    usage = TaskEvent(
+        seq=1,
+        attempt=1,
+        kind="usage",
+        message="",
+        data={"scope": "total", "input_tokens": 21, "output_tokens": 7, "nested": {"x": 1}},
+        time=0.0,
+    )
+    assert event_line(usage).split(" ", 1)[1] == (
+        "usage: scope=total input_tokens=21 output_tokens=7"
+    )
+    said = TaskEvent(seq=2, attempt=1, kind="log", message="hi", data={"n": 1}, time=0.0)
+    assert event_line(said).endswith(" log: hi")

@@ -115,4 +115,8 @@ def event_line(event: TaskEvent) -> str:
     stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
     stream = event.data.get("stream")
     prefix = f"{event.kind}/{stream}" if stream else event.kind
-    return escape_controls(f"{stamp} {prefix}: {event.message}")
+    # An event with no text (a tool's token counts) shows its plain values instead.
+    message = event.message or " ".join(
+        f"{k}={v}" for k, v in event.data.items() if isinstance(v, str | int | float)
+    )
+    return escape_controls(f"{stamp} {prefix}: {message}")
