@@ -44,8 +44,10 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 # Tests marked `alone` compare latencies, which the other tests running beside them would skew.
+# Three workers on two cores: much of the suite waits on processes and timers (a third of the
+# CPU was idle with two).
 test: check-protos lint typecheck system-tools
-	$(VENV)/bin/pytest -n auto -m "not alone" --ignore=tests/clis --durations=15
+	$(VENV)/bin/pytest -n 3 -m "not alone" --ignore=tests/clis --durations=15
 	$(VENV)/bin/pytest -m alone --ignore=tests/clis
 
 # The adapters against the real Claude Code, Gemini CLI and Codex (versions pinned in
