@@ -45,9 +45,10 @@ typecheck: $(STAMP)
 
 # Tests marked `alone` compare latencies, which the other tests running beside them would skew.
 # Three workers on two cores: much of the suite waits on processes and timers (a third of the
-# CPU was idle with two).
+# CPU was idle with two); an idle worker takes tests queued on a busy one (worksteal), or the
+# last worker ran the final hundred integration tests alone.
 test: check-protos lint typecheck system-tools
-	$(VENV)/bin/pytest -n 3 -m "not alone" --ignore=tests/clis --durations=15
+	$(VENV)/bin/pytest -n 3 --dist worksteal -m "not alone" --ignore=tests/clis --durations=15
 	$(VENV)/bin/pytest -m alone --ignore=tests/clis
 
 # The adapters against the real Claude Code, Gemini CLI and Codex (versions pinned in
