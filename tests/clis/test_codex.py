@@ -301,11 +301,11 @@ def _rate_limit_in_the_stream_gives_its_retry_time(run: Ran) -> None:
     # PHOTON waited the time codex reported between attempts: seconds, not minutes.
     assert seconds >= 2 * RETRY_AFTER
     assert seconds < HUNG
-    # The reset time reached the hub, which waited for it before each retry.
+    # The reset time reached the hub, which kept codex off the agent until then, each time.
     assert task["failure"]["retry_at"]
     lines = logs(mesh, task, showing="state: failed")
-    waits = [line for line in lines if "failed (quota); retry in" in line]
-    assert len(waits) == 2, waits
+    waits = [line for line in lines if "failed (quota on codex@" in line]
+    assert len(waits) == 2, lines
 
 
 def _usage_limit_is_quota_with_its_reset_time(run: Ran) -> None:
