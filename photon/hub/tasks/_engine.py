@@ -352,9 +352,11 @@ class TaskEngine:
                     self._machine.abandon(task_id, "its submission could not be recorded")
                 )
             raise
+        _log.submitted(
+            [t for t, (_, created) in zip(tasks, results, strict=True) if created], self._limits
+        )
         for task, (_, created) in zip(tasks, results, strict=True):
             if created:
-                _log.submitted(task, self._limits)
                 self._stats.task_submitted(task.spec.tool)
             if task.id not in early and created:
                 self._machine.admit(task)

@@ -6,6 +6,8 @@ JSON logs."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 
 from ...model import FailureClass, TaskState
 from ..core import Limits, TaskRecord, quote
@@ -14,10 +16,24 @@ log = logging.getLogger("photon.hub.tasks")
 _FAILING = frozenset({TaskState.FAILED, TaskState.TIMED_OUT, TaskState.RETRY_WAIT})
 
 
-def submitted(task: TaskRecord, limits: Limits) -> None:
-    spec = task.spec
-    tool = quote(f"{spec.tool} {spec.action}".strip(), limits)
-    log.info("task %s submitted: %s", task.id, tool, extra={"task_id": task.id})
+def submitted(tasks: Sequence[TaskRecord], limits: Limits) -> None:
+    """One line for a task; one for a batch (a line per task of 10,000 would hold the loop)."""
+    if len(tasks) == 1:
+        (task,) = tasks
+        spec = task.spec
+        tool = quote(f"{spec.tool} {spec.action}".strip(), limits)
+        log.info("task %s submitted: %s", task.id, tool, extra={"task_id": task.id})
+    elif tasks:
+        tools = Counter(task.spec.tool for task in tasks)
+        counts = ", ".join(f"{tool} x{n}" for tool, n in tools.most_common(5))
+        more = f" and {len(tools) - 5} more tools" if len(tools) > 5 else ""
+        log.info(
+            "%d tasks submitted (%s to %s): %s",
+            len(tasks),
+            tasks[0].id,
+            tasks[-1].id,
+            quote(counts + more, limits),
+        )
 
 
 def transition(task: TaskRecord, limits: Limits) -> None:
