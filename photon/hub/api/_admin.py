@@ -350,10 +350,11 @@ class AdminServicer(
             labels=dict(request.labels),
             since=request.since,
         )
+        reasons = self._engine.waiting_reasons(tasks)
         return admin_pb2.ListTasksResponse(
             tasks=[
-                _convert.task_to_proto(t, waiting_reason=self._engine.waiting_reason(t))
-                for t in tasks
+                _convert.task_to_proto(t, waiting_reason=reason)
+                for t, reason in zip(tasks, reasons, strict=True)
             ]
         )
 

@@ -454,9 +454,17 @@ class TaskEngine:
         return counts
 
     def waiting_reason(self, task: TaskRecord) -> str:
-        if task.state not in QUEUED:
-            return ""
-        return self._machine.waiting_reason(task, self._fleet.views())
+        return self.waiting_reasons([task])[0]
+
+    def waiting_reasons(self, tasks: Sequence[TaskRecord]) -> list[str]:
+        """Why each queued task waits ("" for the others), judged on one view of the fleet."""
+        if not any(task.state in QUEUED for task in tasks):
+            return [""] * len(tasks)
+        views = self._fleet.views()
+        return [
+            self._machine.waiting_reason(task, views) if task.state in QUEUED else ""
+            for task in tasks
+        ]
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a task: queued ones end at once; running ones are killed on their agent.
