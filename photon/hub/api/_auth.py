@@ -45,7 +45,9 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
     ) -> auth_pb2.LoginResponse:
         peer, now = peer_host(context.peer()), time.monotonic()
         if refusal := self._throttle.admit(peer, now):
-            self._audit.record("-", "auth.login", outcome="refused", detail={"peer": peer})
+            self._audit.record(
+                "-", "auth.login", outcome="refused", detail={"peer": peer}, deferred=True
+            )
             raise RateLimitedError(refusal)
         try:
             key = ApiKey.parse(request.api_key)
@@ -58,7 +60,7 @@ class AuthServicer(auth_pb2_grpc.AuthServiceServicer):  # type: ignore[misc]
             principal = self._users.admit(Principal(subject=record.user, role=record.role))
         except AuthError as exc:
             detail = {"reason": str(exc), "peer": peer}
-            self._audit.record("-", "auth.login", outcome="denied", detail=detail)
+            self._audit.record("-", "auth.login", outcome="denied", detail=detail, deferred=True)
             if self._throttle.failed(peer, now):
                 log.warning("%s is locked out of logging in for a while: too many failures", peer)
             raise

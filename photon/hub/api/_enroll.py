@@ -35,7 +35,9 @@ class EnrollServicer(enroll_pb2_grpc.EnrollServiceServicer):  # type: ignore[mis
     ) -> enroll_pb2.JoinResponse:
         peer, now = peer_host(context.peer()), time.monotonic()
         if refusal := self._throttle.admit(peer, now):
-            self._audit.record("-", "agent.join", outcome="refused", detail={"peer": peer})
+            self._audit.record(
+                "-", "agent.join", outcome="refused", detail={"peer": peer}, deferred=True
+            )
             raise RateLimitedError(refusal)
         try:
             joined = await self._enrolment.join(
@@ -50,7 +52,7 @@ class EnrollServicer(enroll_pb2_grpc.EnrollServiceServicer):  # type: ignore[mis
             )
         except PhotonError as exc:
             detail = {"token": request.token_id[:40], "reason": str(exc)[:200], "peer": peer}
-            self._audit.record("-", "agent.join", outcome="denied", detail=detail)
+            self._audit.record("-", "agent.join", outcome="denied", detail=detail, deferred=True)
             if isinstance(exc, AuthError) and self._throttle.failed(peer, now):
                 log.warning("%s is locked out of joining for a while: too many failures", peer)
             raise

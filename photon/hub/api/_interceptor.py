@@ -53,11 +53,15 @@ def _bound(
     action = f"admin.{rpc}"
 
     def recorded(request: Any) -> asyncio.Future[None]:
-        return audit.record(principal.subject, action, target=target_of(request), outcome="allowed")
+        # Queued before the call changes anything: committed with that change, or before it.
+        return audit.record(
+            principal.subject, action, target=target_of(request), outcome="allowed", deferred=True
+        )
 
     def failed(request: Any, context: Any) -> None:
+        outcome = _outcome(context)
         audit.record(
-            principal.subject, action, target=target_of(request), outcome=_outcome(context)
+            principal.subject, action, target=target_of(request), outcome=outcome, deferred=True
         )
 
     if handler.unary_unary is not None:
@@ -72,7 +76,7 @@ def _bound(
                 failed(request, context)
                 raise
             if mutating:
-                await record
+                await audit.written(record)
             return response
 
         return grpc.unary_unary_rpc_method_handler(unary_unary, **options)
@@ -84,8 +88,8 @@ def _bound(
             record = recorded(request)
             try:
                 async for item in stream(request, context):  # type: ignore[attr-defined]
-                    if mutating:
-                        await record  # the record commits alongside the call's own writes
+                    if mutating:  # the record commits alongside the call's own writes
+                        await audit.written(record)
                     yield item
             except Exception:  # not a cancellation: a caller that stops following is no failure
                 failed(request, context)
@@ -153,5 +157,6 @@ class AuthInterceptor(_Interceptor):
             f"admin.{method.rsplit('/', 1)[-1]}",
             outcome="denied",
             detail={"reason": reason},
+            deferred=True,
         )
         return _deny(code, reason)

@@ -12,13 +12,21 @@ from ..audit import AuditTrail
 from ..core import DEFAULT_LIMITS, Limits
 from ..fleet import Fleet
 from ..secrets import Secrets
-from ..security import DashboardLogins, Enrolment, TokenAuthority, Users, auth_throttle
+from ..security import (
+    DashboardLogins,
+    Enrolment,
+    FairShare,
+    TokenAuthority,
+    Users,
+    auth_throttle,
+)
 from ..store import Store
 from ..tasks import TaskEngine
 from ..workflows import WorkflowEngine
 from ._admin import AdminServicer
 from ._auth import AuthServicer
 from ._enroll import EnrollServicer
+from ._fair import FairShareGuard
 from ._interceptor import AuthInterceptor
 
 
@@ -50,7 +58,8 @@ class ApiServer(GrpcPort):
         super().__init__(
             listen=listen,
             credentials=grpc.ssl_server_credentials([(key_pem, chain_pem)]),
-            interceptors=[AuthInterceptor(authority, users, audit)],
+            # Fair shares after authentication: a caller it turns away costs no turn.
+            interceptors=[AuthInterceptor(authority, users, audit), FairShareGuard(FairShare())],
         )
         server = self.server
         admin_pb2_grpc.add_AdminServiceServicer_to_server(

@@ -4,6 +4,14 @@ The head (last sequence number and hash) is written to a file beside the store a
 append, so that records cut off the end of the log are noticed (`verify`). A record is
 committed in the store's ordered group commit: a change a caller makes after recording it is
 committed with it or after it, never without it.
+
+A record may be deferred: it then joins the store's next commit, whatever that holds, or is
+written within DEFER_SECONDS with the records deferred meanwhile. A call's record is queued
+before the call changes anything, so it is committed with that change or before it; a call
+that changes nothing (a read, a refusal) adds no commit of its own. A client sending bad
+requests as fast as the hub answers them then costs the store a commit every DEFER_SECONDS,
+not one or two per request (each with its fsync), and the store's writer stays free for other
+clients' tasks.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +31,8 @@ from ..store import AuditStore
 
 log = logging.getLogger(__name__)
 VERIFY_PAGE = 5000
+DEFER_SECONDS = 0.05  # the longest a deferred record waits to be written
+DEFER_MOST = 1000  # deferred records written at once, whatever their age
 
 
 class AuditTrail:
@@ -42,7 +52,10 @@ class AuditTrail:
         self._head: AuditHead | None = None
         self._anchored: AuditHead | None = self._floor
         self._anchoring: asyncio.Task[None] | None = None
-        self._pending: set[asyncio.Future[None]] = set()
+        self._pending: set[asyncio.Future[None]] = set()  # appends not yet committed
+        self._queued: list[tuple[AuditEntry, asyncio.Future[None]]] = []  # not yet appended
+        self._deferral: asyncio.TimerHandle | None = None
+        store.before_commit(self._append_queued)
 
     def record(
         self,
@@ -52,9 +65,12 @@ class AuditTrail:
         target: str = "",
         outcome: str = "ok",
         detail: Mapping[str, Any] | None = None,
+        deferred: bool = False,
     ) -> asyncio.Future[None]:
-        """Append a record; the future is done once it is committed (await it where the change
-        it records must not be answered before). A failure is the store's: it stops the hub."""
+        """Append a record; the future is done once it is committed (await `written` where the
+        change it records must not be answered before). A `deferred` one joins the store's next
+        commit or is appended within DEFER_SECONDS; any other at once, after those queued (the
+        log keeps the order of the calls). A failure is the store's: it stops the hub."""
         entry = AuditEntry(
             time=time.time(),
             actor=actor or "-",
@@ -63,22 +79,53 @@ class AuditTrail:
             outcome=outcome,
             detail=dict(detail or {}),
         )
-        future = asyncio.ensure_future(self._append(entry))
-        self._pending.add(future)
-        future.add_done_callback(self._done)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(_retrieved)  # a failure is logged once, for its whole batch
+        self._queued.append((entry, future))
+        if not deferred or len(self._queued) >= DEFER_MOST:
+            self._append_queued()
+        elif self._deferral is None:
+            self._deferral = loop.call_later(DEFER_SECONDS, self._append_queued)
         return future
 
-    async def _append(self, entry: AuditEntry) -> None:
-        head = await self._store.append_audit([entry], floor=self._floor)
+    async def written(self, record: asyncio.Future[None]) -> None:
+        """Wait until `record` (from `record`) is committed, appending it now if it waits."""
+        if any(future is record for _, future in self._queued):
+            self._append_queued()
+        await record
+
+    def _append_queued(self) -> None:
+        if self._deferral is not None:
+            self._deferral.cancel()
+            self._deferral = None
+        if not self._queued:
+            return
+        batch, self._queued = self._queued, []
+        try:
+            committed = self._store.append_audit([e for e, _ in batch], floor=self._floor)
+        except StoreError as exc:  # the store has failed already
+            _fail(batch, exc)
+            return
+        append = asyncio.ensure_future(self._append(batch, committed))
+        self._pending.add(append)
+        append.add_done_callback(self._pending.discard)
+
+    async def _append(
+        self, batch: list[tuple[AuditEntry, asyncio.Future[None]]], committed: Awaitable[AuditHead]
+    ) -> None:
+        try:
+            head = await committed
+        except Exception as exc:
+            _fail(batch, exc)
+            return
         if self._head is None or head.seq > self._head.seq:
             self._head = head
         if self._anchoring is None or self._anchoring.done():
             self._anchoring = asyncio.ensure_future(self._anchor_loop())
-
-    def _done(self, future: asyncio.Future[None]) -> None:
-        self._pending.discard(future)
-        if not future.cancelled() and (exc := future.exception()) is not None:
-            log.error("the audit record could not be written: %s", exc)
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
 
     async def _anchor_loop(self) -> None:
         # One writer; each pass writes the newest head, however many appends came meanwhile.
@@ -100,6 +147,7 @@ class AuditTrail:
 
     async def flush(self) -> None:
         """Wait for every record and the anchor (at shutdown)."""
+        self._append_queued()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self._anchoring is not None:
@@ -108,6 +156,7 @@ class AuditTrail:
     async def list(
         self, *, since: float = 0.0, actor: str = "", action: str = "", limit: int = 1000
     ) -> list[AuditRecord]:
+        await self.flush()  # with the deferred records: the calls made so far
         return await self._store.list_audit(since=since, actor=actor, action=action, limit=limit)
 
     def anchored_head(self) -> AuditHead | None:
@@ -134,3 +183,15 @@ class AuditTrail:
             records += page
         problem = await asyncio.to_thread(first_audit_break, records, head)
         return len(records), problem
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _fail(batch: list[tuple[AuditEntry, asyncio.Future[None]]], error: Exception) -> None:
+    log.error("the audit record could not be written: %s", error)
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

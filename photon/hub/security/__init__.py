@@ -8,6 +8,7 @@ from ._dashboard import WebSession as WebSession
 from ._enrolment import Enrolment as Enrolment
 from ._enrolment import Joined as Joined
 from ._enrolment import JoinRequest as JoinRequest
+from ._fair_share import FairShare as FairShare
 from ._issuer import AGENT_CERT_TTL as AGENT_CERT_TTL
 from ._issuer import MAX_AGENT_CERT_TTL as MAX_AGENT_CERT_TTL
 from ._issuer import MAX_CSR_BYTES as MAX_CSR_BYTES
@@ -47,6 +48,7 @@ __all__ = [
     "ApiKey",
     "DashboardLogins",
     "Enrolment",
+    "FairShare",
     "JoinRequest",
     "Joined",
     "Principal",

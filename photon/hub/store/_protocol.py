@@ -9,7 +9,7 @@ writes raise `ConflictError` for duplicates and for a task update whose epoch ch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 from ...errors import StoreError
@@ -86,12 +86,18 @@ class AuditStore(Protocol):
     """The audit trail, as a hash chain (core/_audit.py): records are appended in order and
     never changed."""
 
-    async def append_audit(
+    def append_audit(
         self, entries: Sequence[AuditEntry], *, floor: AuditHead | None = None
-    ) -> AuditHead:
-        """Link the entries onto the chain in one commit; the chain's new head. They follow the
-        stored head, or `floor` when the stored log ends before it (records were cut off: the
-        gap stays for verification to name)."""
+    ) -> asyncio.Future[AuditHead]:
+        """Link the entries onto the chain, queued now, ahead of any write queued after; the
+        future is the chain's new head once committed. They follow the stored head, or `floor`
+        when the stored log ends before it (records were cut off: the gap stays for
+        verification to name)."""
+        ...
+
+    def before_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` as each batch of writes is taken to be committed: what it writes then
+        is committed with the batch."""
         ...
 
     async def list_audit(
@@ -205,7 +211,7 @@ class WorkflowStore(Protocol):
 
     async def update_workflow(self, workflow: WorkflowRecord) -> None: ...
 
-    async def update_step(self, step: StepRecord) -> None: ...
+    async def update_steps(self, steps: Sequence[StepRecord]) -> None: ...
 
     async def get_workflow(self, workflow_id: str) -> tuple[WorkflowRecord, list[StepRecord]]: ...
 

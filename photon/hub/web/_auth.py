@@ -71,7 +71,7 @@ class Gate:
             session_id, session = self._logins.redeem(code)
         except AuthError as exc:
             self._audit.record(
-                "-", "dashboard.login", outcome="denied", detail={"reason": str(exc)}
+                "-", "dashboard.login", outcome="denied", detail={"reason": str(exc)}, deferred=True
             )
             return _login_page(401, f"{str(exc).capitalize()}.")
         self._audit.record(session.user, "dashboard.login")
@@ -149,6 +149,7 @@ class Gate:
             target=target,
             outcome="denied",
             detail={"reason": reason},
+            deferred=True,
         )
 
 

@@ -178,7 +178,7 @@ class WebServer:
         except PhotonError as exc:
             return _error(exc)
         assert self._parts is not None
-        self._parts.audit.record(viewer.user, "dashboard.view", target=key)
+        self._parts.audit.record(viewer.user, "dashboard.view", target=key, deferred=True)
         return await self._live.stream(
             request, key, snapshot, lambda: self._gate.viewer(request) is not None
         )

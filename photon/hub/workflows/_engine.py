@@ -42,6 +42,7 @@ from ._spec import StepSpec, WorkflowSpec, check_tools, parse_workflow, resolve_
 
 log = logging.getLogger(__name__)
 STEPS_PER_TURN = 100  # steps cancelled between yields to the event loop
+SPECS_KEPT = 64  # ended workflows whose parsed document is kept (a maximal one takes ~20 ms)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,6 +57,7 @@ class Run:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     resumed: bool = False  # taken over from an earlier hub: its step tasks may exist already
     writes: set[asyncio.Future[None]] = field(default_factory=set)  # not yet committed
+    unwritten: dict[str, StepRecord] = field(default_factory=dict)  # step id -> changed step
     step_of: dict[str, str] = field(default_factory=dict)  # task id -> step id
     open_tasks: dict[str, set[str]] = field(default_factory=dict)  # step id -> tasks not ended
     last_events: dict[str, TaskEventRecord] = field(default_factory=dict)  # task id -> latest
@@ -135,6 +137,7 @@ class WorkflowEngine:
         self._runs: dict[str, Run] = {}
         self._owner: dict[str, str] = {}  # task id -> workflow id, while the workflow runs
         self._watchers: dict[str, set[Watch]] = {}
+        self._ended_specs: dict[str, WorkflowSpec] = {}  # the latest SPECS_KEPT to end
         self._inflight: set[asyncio.Future[None]] = set()
         self._stopping = asyncio.Event()
         tasks.observe(self._on_task_item)
@@ -251,10 +254,23 @@ class WorkflowEngine:
             steps=steps,
             tasks=tasks,
             last_events={},
-            spec=await asyncio.to_thread(parse_workflow, record.document, limits=None),
+            spec=await self._ended_spec(record),
             # Ended: what the tasks' last attempts reported (the events are not read back).
             spent_usd=sum(usage_of(t.outputs).cost_usd for t in tasks.values()),
         )
+
+    async def _ended_spec(self, record: WorkflowRecord) -> WorkflowSpec:
+        """An ended workflow's document, parsed (a document never changes)."""
+        spec = self._ended_specs.get(record.id)
+        if spec is None:
+            spec = await asyncio.to_thread(parse_workflow, record.document, limits=None)
+            self._keep_spec(record.id, spec)
+        return spec
+
+    def _keep_spec(self, workflow_id: str, spec: WorkflowSpec) -> None:
+        self._ended_specs[workflow_id] = spec
+        if len(self._ended_specs) > SPECS_KEPT:
+            del self._ended_specs[next(iter(self._ended_specs))]
 
     async def list_workflows(self, *, limit: int = 100) -> list[WorkflowRecord]:
         return await self._store.list_workflows(limit=limit)
@@ -270,11 +286,13 @@ class WorkflowEngine:
         async with run.lock:
             for index, step_id in enumerate(list(run.steps)):
                 if index and not index % STEPS_PER_TURN:
+                    self._write_steps(run)
                     await asyncio.sleep(0)  # a maximal workflow holds up no other client
                 step = run.steps[step_id]  # as it is now: a task may have ended meanwhile
                 if step.state is StepState.RUNNING:
                     for task_id in step.task_ids:
                         if not run.tasks[task_id].state.terminal:
+                            self._write_steps(run)
                             try:
                                 run.track(await self._tasks.cancel(task_id))
                             except ConflictError:
@@ -393,6 +411,7 @@ class WorkflowEngine:
                             for s in run.spec.order
                             if run.steps[s].state is StepState.WAITING
                         )
+            self._write_steps(run)
             if not run.unfinished:
                 if run.over_budget:
                     self._finish(run, WorkflowState.FAILED, run.over_budget)
@@ -437,6 +456,7 @@ class WorkflowEngine:
                 self._set_step(run, spec.id, state=StepState.FAILED, message=message)
                 return
             specs = [replace(s, continue_from=continued[0]) for s in specs]
+        self._write_steps(run)  # what changed before these tasks is written before them
         try:
             # Keys are made up here, so a run this hub started cannot have their tasks yet.
             submitted = await self._tasks.submit_many(
@@ -465,12 +485,21 @@ class WorkflowEngine:
         run.unfinished -= step.state.terminal and not was.terminal
         run.running += (step.state is StepState.RUNNING) - (was is StepState.RUNNING)
         run.steps[step_id] = step
-        self._write(run, self._store.update_step(step))
+        run.unwritten[step_id] = step
+
+    def _write_steps(self, run: Run) -> None:
+        """Write the steps changed since the last call, in one store write (a cancelled
+        workflow of a thousand steps is one, not a thousand)."""
+        if run.unwritten:
+            steps, run.unwritten = list(run.unwritten.values()), {}
+            self._write(run, self._store.update_steps(steps))
 
     def _finish(self, run: Run, state: WorkflowState, message: str) -> None:
+        self._write_steps(run)
         run.record = replace(run.record, state=state, finished_at=time.time(), message=message)
         self._write(run, self._store.update_workflow(run.record), ended=True)
         del self._runs[run.record.id]
+        self._keep_spec(run.record.id, run.spec)
         for task_id in run.step_of:
             self._owner.pop(task_id, None)
         log.info("workflow %s %s", run.record.id, state.value.lower())

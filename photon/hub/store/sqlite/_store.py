@@ -50,7 +50,8 @@ class SqliteStore:
     is answered only after the commit that holds its write. A commit that fails (a full disk, an
     I/O error) is retried briefly with later writes held behind it, so writes stay in order; if
     it still fails, the store gives up: `failed` is set, and that write and every later one raise
-    StoreError.
+    StoreError. Hooks given to `before_commit` run as each batch is taken: what they write joins
+    it.
     """
 
     def __init__(self, path: Path, *, stats: HubStats | None = None) -> None:
@@ -60,6 +61,7 @@ class SqliteStore:
         self._reader: aiosqlite.Connection | None = None
         self._pending: list[tuple[WriteOp, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._before_commit: list[Callable[[], None]] = []
         self._failed = asyncio.Event()
         self._failure: StoreError | None = None
 
@@ -102,7 +104,17 @@ class SqliteStore:
 
     # -- group commit -------------------------------------------------------------------------
 
+    def before_commit(self, hook: Callable[[], None]) -> None:
+        """Run `hook` as each batch of writes is taken to be committed: what it writes then
+        (a deferred audit record) is committed with the batch."""
+        self._before_commit.append(hook)
+
     async def _write(self, op: WriteOp) -> Any:
+        return await self._queue(op)
+
+    def _queue(self, op: WriteOp) -> asyncio.Future[Any]:
+        """Queue a write now (writes are committed in the order they are queued); the future
+        is done once it is committed."""
         if self._failure is not None:
             raise self._failure
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -111,10 +123,12 @@ class SqliteStore:
             # One flusher drains the queue batch by batch; no single caller's cancellation
             # stops it, so the other callers in its batch still get their answer.
             self._flusher = asyncio.ensure_future(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         while self._pending:
+            for hook in self._before_commit:
+                hook()
             batch, self._pending = self._pending, []
             try:
                 results, seconds = await self._commit_retrying([op for op, _ in batch])
@@ -348,9 +362,9 @@ class SqliteStore:
 
     # -- audit --------------------------------------------------------------------------------
 
-    async def append_audit(
+    def append_audit(
         self, entries: Sequence[AuditEntry], *, floor: AuditHead | None = None
-    ) -> AuditHead:
+    ) -> asyncio.Future[AuditHead]:
         def op(conn: sqlite3.Connection) -> AuditHead:
             row = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             seq, prev_hash = (row[0], row[1]) if row else (0, AUDIT_GENESIS)
@@ -377,8 +391,7 @@ class SqliteStore:
                 prev_hash = record.hash
             return AuditHead(seq=seq, hash=prev_hash)
 
-        result: AuditHead = await self._write(op)
-        return result
+        return self._queue(op)
 
     async def list_audit(
         self,
@@ -647,12 +660,12 @@ class SqliteStore:
 
         await self._write(op)
 
-    async def update_step(self, step: StepRecord) -> None:
+    async def update_steps(self, steps: Sequence[StepRecord]) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
+            conn.executemany(
                 "UPDATE workflow_steps SET state = ?, task_ids = ?, outputs = ?, started_at = ?,"
                 " finished_at = ?, message = ? WHERE workflow_id = ? AND step_id = ?",
-                _step_row(step),
+                [_step_row(step) for step in steps],
             )
 
         await self._write(op)
