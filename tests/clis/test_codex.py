@@ -36,6 +36,9 @@ KEY = "sk-standin-codex"
 # Only against a run that hangs (the machine may be loaded): the request counts the stand-in
 # saw are what prove who retried.
 HUNG: Final = 180
+# A quota failure blocks codex on its agent for every task until the reset, so each quota
+# scenario run side by side with the others has an agent of its own.
+QUOTA_AGENTS: Final = ("quota-429", "quota-stream", "quota-usage")
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +85,12 @@ exclude_tmpdir_env_var = true
 
     async def start() -> None:
         await mesh.start_hub()
-        data_dir = mesh.join("codex")
-        (data_dir / "agent.toml").write_text(agent_toml)
-        mesh.start_agent(data_dir, env={"OPENAI_API_KEY": KEY})
-        await mesh.wait_agent_state("codex", "connected")
+        for name in ("codex", *QUOTA_AGENTS):
+            data_dir = mesh.join(name)
+            (data_dir / "agent.toml").write_text(agent_toml)
+            mesh.start_agent(data_dir, env={"OPENAI_API_KEY": KEY})
+        for name in ("codex", *QUOTA_AGENTS):
+            await mesh.wait_agent_state(name, "connected", timeout=120)
 
     asyncio.run(start())
     try:
@@ -94,10 +99,16 @@ exclude_tmpdir_env_var = true
         mesh.stop_all()
 
 
-def run(mesh: Mesh, scenario: str, prompt: str, *args: str) -> tuple[dict[str, Any], float]:
-    """`photonctl run codex`; the task JSON it printed and the seconds it took (a matrix row)."""
+def run(
+    mesh: Mesh, scenario: str, prompt: str, *args: str, agent: str = "codex"
+) -> tuple[dict[str, Any], float]:
+    """`photonctl run codex` on `agent`; the task JSON it printed and the seconds it took (a
+    matrix row)."""
     started = time.monotonic()
-    done = mesh.ctl("run", "codex", "--input", f"prompt={prompt}", *args, "-o", "json", timeout=240)
+    done = mesh.ctl(
+        "run", "codex", "--agent", agent, "--input", f"prompt={prompt}", *args, "-o", "json",
+        timeout=240,
+    )  # fmt: skip
     seconds = time.monotonic() - started
     assert done.stdout, done.stderr
     task: dict[str, Any] = json.loads(done.stdout)
@@ -186,7 +197,9 @@ def test_the_sandbox_keeps_writes_in_the_workspace(mesh: Mesh) -> None:
 
 
 def test_cancel_ends_codex_and_the_command_it_runs(mesh: Mesh) -> None:
-    submitted = mesh.ctl("run", "codex", "--input", "prompt=scenario:slow wait", "--detach")
+    submitted = mesh.ctl(
+        "run", "codex", "--agent", "codex", "--input", "prompt=scenario:slow wait", "--detach"
+    )
     assert submitted.returncode == 0, submitted.stderr
     task_id = submitted.stdout.strip().split()[-1]
     # The sandboxed command runs in a session of its own, beyond the agent's reach by group.
@@ -342,15 +355,24 @@ def _stream_cut_is_a_tool_error_photon_retries(run: Ran) -> None:
 
 # The failures PHOTON retries, with its backoff between attempts: run side by side in one test
 # (so the module waits for the slowest, not for their sum), each checked on its own.
-RETRIED: Final[dict[str, tuple[str, Callable[[Ran], None]]]] = {
-    "429": ("scenario:quota429 hello", _429_is_quota_retried_by_photon),
+RETRIED: Final[dict[str, tuple[str, Callable[[Ran], None], str]]] = {
+    "429": ("scenario:quota429 hello", _429_is_quota_retried_by_photon, "quota-429"),
     "429 in stream": (
         "scenario:ratelimit hello",
         _rate_limit_in_the_stream_gives_its_retry_time,
+        "quota-stream",
     ),
-    "usage limit": ("scenario:usagelimit hello", _usage_limit_is_quota_with_its_reset_time),
-    "5xx overloaded": ("scenario:overloaded hello", _overloaded_is_a_tool_error_photon_retries),
-    "stream cut": ("scenario:cut hello", _stream_cut_is_a_tool_error_photon_retries),
+    "usage limit": (
+        "scenario:usagelimit hello",
+        _usage_limit_is_quota_with_its_reset_time,
+        "quota-usage",
+    ),
+    "5xx overloaded": (
+        "scenario:overloaded hello",
+        _overloaded_is_a_tool_error_photon_retries,
+        "codex",
+    ),
+    "stream cut": ("scenario:cut hello", _stream_cut_is_a_tool_error_photon_retries, "codex"),
 }
 
 
@@ -359,9 +381,12 @@ RETRIED: Final[dict[str, tuple[str, Callable[[Ran], None]]]] = {
 @pytest.mark.timeout(2 * HUNG)
 def test_failures_photon_retries(mesh: Mesh, standin: OpenAIStandIn) -> None:
     with ThreadPoolExecutor(max_workers=len(RETRIED)) as pool:
-        runs = {name: pool.submit(run, mesh, name, prompt) for name, (prompt, _) in RETRIED.items()}
+        runs = {
+            name: pool.submit(run, mesh, name, prompt, agent=agent)
+            for name, (prompt, _, agent) in RETRIED.items()
+        }
     wrong = []
-    for name, (_, check) in RETRIED.items():
+    for name, (_, check, _) in RETRIED.items():
         try:
             check(Ran(mesh, standin, *runs[name].result()))
         except AssertionError as exc:
