@@ -183,9 +183,12 @@ def cell(value: Any) -> str:
 
 
 def _short_float(value: float) -> str:
-    """Format a float with at most two decimals and no trailing zeros."""
+    """Format a float with at most two decimals and no trailing zeros; one under a hundredth
+    to two significant digits (a cost of $0.0003 is not 0)."""
     if not math.isfinite(value):
         return str(value)
+    if 0 < abs(value) < 0.005:
+        return f"{value:.2g}"
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
 

@@ -39,15 +39,20 @@ def _row(step: WorkflowStep, agents: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _usd(value: float) -> str:
+    """Dollars to the cent, or to a hundredth of one below a cent (as the steps' costs are)."""
+    return f"${value:.2f}" if value >= 0.01 else f"${value:.4f}"
+
+
 def table(workflow: Workflow, agents: dict[str, str], *, colour: bool = False) -> str:
     """The whole DAG as a table, headed by the workflow's state (`colour`: states coloured)."""
     header = [f"workflow {workflow.name} ({workflow.id}): {workflow.state.value}"]
     if workflow.message:
         header[0] += f" - {workflow.message}"
     if workflow.spent_usd or workflow.budget_usd:
-        spend = f"spent ${workflow.spent_usd:.2f}"
+        spend = f"spent {_usd(workflow.spent_usd)}"
         if workflow.budget_usd:
-            spend += f" of a ${workflow.budget_usd:.2f} budget"
+            spend += f" of a {_usd(workflow.budget_usd)} budget"
         header.append(spend)
     rows = [_row(s, agents) for s in workflow.steps]
     lines = [escape_controls(line) for line in header]

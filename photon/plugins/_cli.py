@@ -80,6 +80,8 @@ class RunState:
     thinking: list[str] = field(default_factory=list)
     # A tool ran since the last assistant text: the next text starts a new turn.
     turn_break: bool = False
+    # A reply streamed in pieces: its line not ended yet, held so that each line is one event.
+    partial_line: str = ""
 
     def outputs(self) -> dict[str, Any]:
         return {

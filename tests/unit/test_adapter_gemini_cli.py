@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from photon.errors import TaskFailed
 from photon.model import FailureClass
 from photon.plugins import load_plugins
+from photon.plugins._cli import RunState
 from photon.plugins.builtin.gemini_cli import GeminiCliPlugin, headless_settings
 from photon.plugins.testing import check_conformance
 
@@ -86,19 +88,18 @@ async def test_success_outputs_events_and_command_line(tmp_path: Path) -> None:
     assert recorded_argv(tmp_path) == ["-p", "hello", "--output-format", "stream-json"]
     assert [(kind, message) for kind, message, _ in events] == [
         ("status", f"session {SESSION} started (model gemini-2.5-pro)"),
-        ("log", "I'll list "),
-        ("log", "the files."),
+        ("log", "I'll list the files."),  # two pieces of one line: one event
         ("tool_call", 'run_shell_command {"command": "ls"}'),
         ("tool_result", "README.md"),
         ("log", "Done: hello"),
         ("usage", ""),
     ]
-    assert events[3][2] == {
+    assert events[2][2] == {
         "tool": "run_shell_command",
         "id": "run_shell_command-1",
         "input": {"command": "ls"},
     }
-    assert events[4][2] == {"id": "run_shell_command-1", "is_error": False}
+    assert events[3][2] == {"id": "run_shell_command-1", "is_error": False}
     assert events[-1][2] == {"scope": "total", **USAGE}
 
 
@@ -545,3 +546,25 @@ def test_fake_rejects_yolo_with_approval_mode_and_a_dash_prompt() -> None:
     dash = run_fake("-p", "-x", "--output-format", "stream-json")
     assert dash.returncode == 1
     assert "Not enough arguments following: prompt" in dash.stderr
+
+
+def test_a_reply_streamed_in_pieces_is_logged_a_line_at_a_time() -> None:
+    plugin, state, logged = GeminiCliPlugin(), RunState(), []
+
+    def emit(kind: str, message: str = "", **data: Any) -> None:
+        if kind == "log":
+            logged.append(message)
+
+    ctx: Any = SimpleNamespace(emit=emit)
+    for piece in ["Two li", "nes\nand a", " third", "\n", "then a tool"]:
+        event = {"type": "message", "role": "assistant", "content": piece, "delta": True}
+        plugin.handle_event(event, state, ctx)
+    assert logged == ["Two lines", "and a third"]  # "then a tool" waits for its line's end
+    plugin.handle_event({"type": "tool_use", "tool_name": "ls", "parameters": {}}, state, ctx)
+    assert logged[-1] == "then a tool"
+    plugin.handle_event(
+        {"type": "message", "role": "assistant", "content": "end", "delta": True}, state, ctx
+    )
+    plugin.handle_event({"type": "result", "status": "success", "stats": {}}, state, ctx)
+    assert logged[-1] == "end"
+    assert state.text == "Two lines\nand a third\nthen a tool\n\nend"

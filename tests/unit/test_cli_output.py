@@ -6,7 +6,14 @@ import pytest
 import yaml
 
 from photon._utc import rfc3339
-from photon.cli._output import human_age, human_bytes, human_duration, human_time_left, render
+from photon.cli._output import (
+    cell,
+    human_age,
+    human_bytes,
+    human_duration,
+    human_time_left,
+    render,
+)
 from photon.errors import UsageError
 
 
@@ -79,7 +86,7 @@ def test_cell_formatting() -> None:
         {
             "f": 2.0,
             "g": 3.14159,
-            "n": -0.001,
+            "n": -0.004,
             "b": True,
             "e": _State.READY,
             "s": "two\nlines",
@@ -91,7 +98,7 @@ def test_cell_formatting() -> None:
     assert render(rows, "table", columns=columns).splitlines()[1].split() == [
         "2",
         "3.14",
-        "0",
+        "-0.004",
         "true",
         "READY",
         "two\\nlines",
@@ -346,3 +353,20 @@ def test_colour_only_on_a_terminal_without_no_color() -> None:
     assert coloured[1] == "a   \x1b[31mFAILED\x1b[0m"
     assert coloured[2] == "bb  \x1b[32mSUCCEEDED\x1b[0m"
     assert "\x1b" not in render(rows, "table")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (52.125, "52.12"),
+        (0.5, "0.5"),
+        (2.0, "2"),
+        (0.0, "0"),
+        (0.0003, "0.0003"),
+        (-0.0012, "-0.0012"),
+        (0.005, "0.01"),
+        (-0.005, "-0.01"),
+    ],
+)
+def test_a_small_number_is_not_rounded_to_nothing(value: float, text: str) -> None:
+    assert cell(value) == text

@@ -130,6 +130,9 @@ class GeminiCliPlugin(CliAdapter):
         if isinstance(session_id, str) and session_id:
             state.session_id = session_id
         kind = event.get("type")
+        delta = event.get("delta") is True
+        if not (kind == "message" and delta):
+            _end_line(state, ctx)
         if kind == "init":
             model = as_str(event.get("model"))
             ctx.emit(
@@ -146,7 +149,12 @@ class GeminiCliPlugin(CliAdapter):
                     state.text += "\n\n"
                 state.turn_break = False
                 state.text += content
-                ctx.emit("log", content, delta=event.get("delta") is True)
+                if delta:  # pieces of lines: each line is logged once it ends
+                    *ended, state.partial_line = (state.partial_line + content).split("\n")
+                    for line in ended:
+                        ctx.emit("log", line)
+                else:
+                    ctx.emit("log", content)
         elif kind == "tool_use":
             state.turn_break = True
             name = as_str(event.get("tool_name"))
@@ -229,6 +237,13 @@ class GeminiCliPlugin(CliAdapter):
                 failure_class=FailureClass.TOOL_ERROR,
             )
         raise TaskFailed(_join(f"gemini failed (exit {code})", detail))
+
+
+def _end_line(state: RunState, ctx: TaskContext) -> None:
+    """Log the reply's line held so far: the reply has stopped there (a tool call, its end)."""
+    if state.partial_line:
+        ctx.emit("log", state.partial_line)
+        state.partial_line = ""
 
 
 def _on_result(event: Mapping[str, Any], state: RunState, ctx: TaskContext) -> None:
