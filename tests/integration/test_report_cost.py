@@ -87,8 +87,14 @@ async def test_cost_report_groups_a_workflows_spend(mesh: Mesh, tmp_path: Path) 
     by_workflow = as_json(mesh, "workflow")
     spent = {r["key"]: (r["tasks"], r["cost_usd"]) for r in by_workflow["rows"]}  # type: ignore[attr-defined]
     assert spent == {workflow["id"]: (3, cost(2)), "-": (2, cost(1))}
+    named = {r["key"]: r["name"] for r in by_workflow["rows"]}  # type: ignore[attr-defined]
+    assert named == {workflow["id"]: workflow["name"], "-": "-"}
     by_agent = as_json(mesh, "agent")
-    assert [(r["key"], r["tasks"]) for r in by_agent["rows"]] == [(agent_id, 5)]  # type: ignore[attr-defined]
+    assert [(r["key"], r["name"], r["tasks"]) for r in by_agent["rows"]] == [(agent_id, "ai", 5)]  # type: ignore[attr-defined]
+    assert report(mesh, "--by", "agent").splitlines()[1].split()[:2] == ["ai", "5"]
+    workflows = report(mesh, "--by", "workflow").splitlines()
+    assert workflows[0].split()[:3] == ["WORKFLOW", "ID", "TASKS"]
+    assert workflows[1].split()[:3] == [workflow["name"], workflow["id"], "3"]
     by_day = as_json(mesh, "day")
     assert {r["key"] for r in by_day["rows"]} == days  # type: ignore[attr-defined]
     assert by_day["total"]["tasks"] == 5  # type: ignore[index]
@@ -103,6 +109,7 @@ async def test_cost_report_groups_a_workflows_spend(mesh: Mesh, tmp_path: Path) 
 
     parsed = list(csv.DictReader(io.StringIO(report(mesh, "--by", "workflow", "-o", "csv"))))
     assert [r["workflow"] for r in parsed] == [workflow["id"], "-", "total"]
+    assert parsed[0]["name"] == workflow["name"]
     assert [r["tasks"] for r in parsed] == ["3", "2", "5"]
     assert float(parsed[0]["cost_usd"]) == cost(2)
     assert parsed[-1]["output_tokens"] == str(3 * RUN_TOKENS["output"])

@@ -18,7 +18,11 @@ if TYPE_CHECKING:
     from ._command import Commands
 
 GROUPINGS = ("tool", "agent", "workflow", "day")
+NAMED = ("agent", "workflow")  # groupings by id whose rows are also given a name
+MAX_NAMED = 10_000  # workflows looked up by id (the hub lists at most this many at once)
 DEFAULT_SINCE = "7d"
+# A workflow's name may be shared by many runs: the table shows both.
+_KEY_COLUMNS = {"agent": [("agent", "name")], "workflow": [("workflow", "name"), ("id", "key")]}
 _COLUMNS = [
     ("tasks", "tasks"),
     ("cost", "cost"),
@@ -60,6 +64,10 @@ async def _cost(args: argparse.Namespace, client: PhotonClient) -> int:
         )
     rows = [r.to_dict() for r in report.rows]
     total = report.total.to_dict()
+    if args.by in NAMED:  # the hub groups by id; people know agents and workflows by name
+        names = await _names(client, args.by)
+        for row in [*rows, total]:
+            row["name"] = names.get(row["key"], row["key"])
     if args.output in ("json", "yaml"):
         data: Any = {"since": rfc3339(since), "by": args.by, "rows": rows, "total": total}
         data["truncated"] = report.truncated
@@ -70,5 +78,13 @@ async def _cost(args: argparse.Namespace, client: PhotonClient) -> int:
         print(render([*rows, total], "csv", columns=fields))
         return EXIT_OK
     shown = [{**row, "cost": f"${row['cost_usd']:.4f}"} for row in [*rows, total]]
-    print(render(shown, args.output, columns=[(args.by, "key"), *_COLUMNS]))
+    keys = _KEY_COLUMNS.get(args.by, [(args.by, "key")])
+    print(render(shown, args.output, columns=[*keys, *_COLUMNS]))
     return EXIT_OK
+
+
+async def _names(client: PhotonClient, by: str) -> dict[str, str]:
+    """Id -> name of the agents, or of the latest MAX_NAMED workflows."""
+    if by == "agent":
+        return {agent.id: agent.name for agent in await client.list_agents()}
+    return {w.id: w.name for w in await client.list_workflows(limit=MAX_NAMED)}
