@@ -5,6 +5,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -424,6 +425,33 @@ async def test_list_finished_tasks_since_a_time_in_the_order_they_ended(store: S
     assert [t.id for t in await store.list_finished_tasks(since=NOW, limit=2)] == ["b", "c"]
     assert [t.id for t in await store.list_finished_tasks(since=0.0, limit=1)] == ["d"]
     assert await store.list_finished_tasks(since=NOW + 31, limit=100) == []
+
+
+async def test_attempt_costs_of_the_tasks_that_ended_since(store: Store) -> None:
+    for task_id, end in (("old", NOW - 5), ("new", NOW + 5)):
+        queued = task(task_id)
+        await insert(store, queued)
+        done = replace(queued, state=TaskState.FAILED, epoch=1, attempt=2, finished_at=end)
+        await store.update_task(done, expected_epoch=0)
+    await insert(store, task("running", state=TaskState.RUNNING))
+
+    def cost(task_id: str, seq: int, attempt: int, usd: Any) -> TaskEventRecord:
+        return replace(event(task_id, seq), attempt=attempt, kind="cost", data={"usd": usd})
+
+    await store.append_task_events(
+        [
+            cost("new", 1, 1, 0.25),
+            cost("new", 2, 1, 0.5),
+            cost("new", 3, 2, 0.125),
+            cost("new", 4, 2, "1.0"),  # not a number: nothing
+            cost("new", 5, 2, -3),  # nor is a negative amount
+            replace(event("new", 6), attempt=2, data={"usd": 9.0}),  # not a cost event
+            cost("old", 1, 1, 1.0),
+            cost("running", 1, 1, 1.0),
+        ]
+    )
+    assert await store.attempt_costs(since=NOW) == {"new": {1: 0.75, 2: 0.125}}
+    assert (await store.attempt_costs(since=0.0))["old"] == {1: 1.0}
 
 
 async def test_task_events_append_and_list_after_seq(store: Store) -> None:

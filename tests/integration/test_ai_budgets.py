@@ -38,6 +38,10 @@ async def test_a_task_stops_retrying_once_its_budget_is_spent(mesh: Mesh, tmp_pa
     assert task["inputs"]["max_budget_usd"] == 0.5
     args = json.loads(argv.read_text())
     assert args[args.index("--max-budget-usd") + 1] == "0.5"
+    # The cost report counts both failed attempts' spend, not only what the task ended with.
+    report = mesh.ctl("report", "cost", "-o", "json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["total"]["cost_usd"] == 0.6
 
     refused = mesh.ctl("run", "claude-code", "--input", "prompt=x", "--budget-usd", "-1")
     assert refused.returncode == 2

@@ -1,5 +1,7 @@
-"""Cost reports: spend and tokens of ended tasks, grouped, from their outputs."""
+"""Cost reports: spend and tokens of ended tasks, grouped, from their outputs and the cost
+events of their attempts."""
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -153,3 +155,19 @@ def test_codex_cache_tokens_count_as_cache_reads_and_writes() -> None:
 def test_day_of_is_the_utc_date() -> None:
     assert day_of(DAY1) == "2026-01-01"
     assert day_of(DAY2 - 1) == "2026-01-01"
+
+
+def test_every_attempt_counts_not_only_the_last() -> None:
+    # Attempts 1 and 2 failed after spending (cost events); attempt 3 reported its own cost,
+    # which stands for its events.
+    retried = replace(ended("t1", outputs=spent(0.25)), attempt=3)
+    costs = {"t1": {1: 0.5, 2: 0.125, 3: 0.2}}
+    [row] = cost_rows([retried], by=CostBy.TOOL, attempt_costs=costs)
+    assert row.cost_usd == 0.875
+    assert cost_rows([retried], by=CostBy.TOOL)[0].cost_usd == 0.25  # its outputs alone
+
+
+def test_a_failed_last_attempt_counts_its_cost_events() -> None:
+    failed = replace(ended("t1", outputs=None, state=TaskState.FAILED), attempt=2)
+    [row] = cost_rows([failed], by=CostBy.TOOL, attempt_costs={"t1": {1: 0.3, 2: 0.3}})
+    assert row.cost_usd == 0.6

@@ -40,7 +40,10 @@ class ReportRpcs:
             since=request.since, limit=MAX_REPORT_TASKS + 1
         )
         truncated = len(records) > MAX_REPORT_TASKS
-        rows = cost_rows(records[:MAX_REPORT_TASKS], by=by, since=request.since)
+        attempt_costs = await self._store.attempt_costs(since=request.since)
+        rows = cost_rows(
+            records[:MAX_REPORT_TASKS], by=by, since=request.since, attempt_costs=attempt_costs
+        )
         return admin_pb2.ReportCostResponse(
             rows=[row_to_proto(r) for r in rows],
             total=row_to_proto(total(rows)),

@@ -1,17 +1,21 @@
 """Spend and tokens of ended tasks, grouped by tool, agent, workflow or UTC day (no I/O).
 
-A task counts once it has ended, on the day it ended, with what its outputs report
-(`cost_usd`, `usage`: see `core.usage_of`); tasks that reported nothing still count as tasks.
+A task counts once it has ended, on the day it ended. Its spend is what each of its attempts
+spent, as budgets count it (`tasks.Spend`): the last attempt's outputs' `cost_usd` when they
+report one, else that attempt's `cost` events, and the `cost` events of every attempt before
+it (a failed attempt has spent too). Its tokens are what its outputs report (`usage`: see
+`core.usage_of`). Tasks that reported nothing still count as tasks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from ..core import TaskRecord, usage_of
+from ..tasks import Spend
 from ..workflows import StepKey
 
 NONE = "-"  # the key of tasks that have none (no agent, no workflow)
@@ -40,9 +44,16 @@ class CostRow:
     cache_creation_tokens: int = 0
 
 
-def cost_rows(records: Iterable[TaskRecord], *, by: CostBy, since: float = 0.0) -> list[CostRow]:
+def cost_rows(
+    records: Iterable[TaskRecord],
+    *,
+    by: CostBy,
+    since: float = 0.0,
+    attempt_costs: Mapping[str, Mapping[int, float]] | None = None,
+) -> list[CostRow]:
     """One row per group of the tasks that ended at or after `since` (Unix seconds), the
-    costliest first, then by key (days: oldest first)."""
+    costliest first, then by key (days: oldest first). `attempt_costs`: task id -> attempt ->
+    the dollars its `cost` events reported."""
     key_of = _KEYS[by]
     sums: dict[str, list[float]] = {}
     for record in records:
@@ -51,7 +62,7 @@ def cost_rows(records: Iterable[TaskRecord], *, by: CostBy, since: float = 0.0) 
         usage = usage_of(record.outputs)
         row = sums.setdefault(key_of(record), [0, 0.0, 0, 0, 0, 0])
         row[0] += 1
-        row[1] += usage.cost_usd
+        row[1] += spent(record, (attempt_costs or {}).get(record.id, {}))
         row[2] += usage.input_tokens
         row[3] += usage.output_tokens
         row[4] += usage.cache_read_tokens
@@ -60,6 +71,14 @@ def cost_rows(records: Iterable[TaskRecord], *, by: CostBy, since: float = 0.0) 
     if by is CostBy.DAY:
         return sorted(rows, key=lambda r: r.key)
     return sorted(rows, key=lambda r: (-r.cost_usd, r.key))
+
+
+def spent(record: TaskRecord, attempt_costs: Mapping[int, float]) -> float:
+    """What an ended task spent over all its attempts."""
+    spend = Spend()
+    for attempt, usd in attempt_costs.items():
+        spend.event(record.id, attempt, "cost", {"usd": usd})
+    return spend.ended(record.id, record.attempt, record.outputs)
 
 
 def total(rows: Iterable[CostRow]) -> CostRow:

@@ -193,6 +193,11 @@ class TaskStore(Protocol):
         order they ended."""
         ...
 
+    async def attempt_costs(self, *, since: float) -> dict[str, dict[int, float]]:
+        """Of the tasks that ended at or after `since`: task id -> attempt -> the dollars its
+        `cost` events reported (their `usd`, what is a positive number)."""
+        ...
+
     async def last_event_seqs(self) -> dict[str, int]:
         """The highest event seq of each unfinished task."""
         ...

@@ -316,7 +316,9 @@ class Views:
         recent = await self._recent()
         agents = {a.id: a.name for a in await self._parts.store.list_agents()}
         records = await self._parts.workflows.list_workflows(limit=LIST_SIZE)
-        table = cost_table(recent, agents, {r.id: r.name for r in records})
+        ends = [t.finished_at for t in recent if t.finished_at is not None]
+        costs = await self._parts.store.attempt_costs(since=min(ends)) if ends else {}
+        table = cost_table(recent, agents, {r.id: r.name for r in records}, costs)
         return {"cost": table, "window": len(recent)}
 
 

@@ -79,10 +79,13 @@ def daily_series(tasks: Iterable[TaskRecord], *, bucket: float = 86400.0) -> lis
 
 
 def cost_table(
-    tasks: list[TaskRecord], agent_names: Mapping[str, str], workflow_names: Mapping[str, str]
+    tasks: list[TaskRecord],
+    agent_names: Mapping[str, str],
+    workflow_names: Mapping[str, str],
+    attempt_costs: Mapping[str, Mapping[int, float]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Spend, tokens and runs by tool, agent, workflow and day (`reports.cost_rows`), agents
-    and workflows by name where known."""
+    """Spend, tokens and runs by tool, agent, workflow and day (`reports.cost_rows`, with the
+    attempts' `cost` events), agents and workflows by name where known."""
     names = {CostBy.AGENT: agent_names, CostBy.WORKFLOW: workflow_names}
     table: dict[str, list[dict[str, Any]]] = {}
     for by in CostBy:
@@ -97,6 +100,6 @@ def cost_table(
                 + row.cache_creation_tokens,
                 "runs": row.tasks,
             }
-            for row in cost_rows(tasks, by=by)
+            for row in cost_rows(tasks, by=by, attempt_costs=attempt_costs)
         ]
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -606,6 +607,23 @@ class SqliteStore:
             (since, limit),
         )
         return [_task(r) for r in rows]
+
+    async def attempt_costs(self, *, since: float) -> dict[str, dict[int, float]]:
+        rows = await self._read(
+            # json_type: what is not a number counts as nothing, as `usage_of` reads outputs.
+            "SELECT e.task_id, e.attempt, SUM(json_extract(e.data, '$.usd'))"
+            " FROM task_events e JOIN tasks t ON t.id = e.task_id"
+            " WHERE t.finished_at >= ? AND e.kind = 'cost'"
+            " AND json_type(e.data, '$.usd') IN ('integer', 'real')"
+            " AND json_extract(e.data, '$.usd') > 0"
+            " GROUP BY e.task_id, e.attempt",
+            (since,),
+        )
+        costs: dict[str, dict[int, float]] = {}
+        for task_id, attempt, usd in rows:
+            if math.isfinite(usd):
+                costs.setdefault(task_id, {})[int(attempt)] = float(usd)
+        return costs
 
     async def list_unfinished_tasks(self) -> list[TaskRecord]:
         terminal = [s.value for s in TaskState if s.terminal]
