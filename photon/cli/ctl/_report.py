@@ -78,6 +78,8 @@ async def _cost(args: argparse.Namespace, client: PhotonClient) -> int:
         print(render([*rows, total], "csv", columns=fields))
         return EXIT_OK
     shown = [{**row, "cost": f"${row['cost_usd']:.4f}"} for row in [*rows, total]]
+    if args.by == "workflow":  # the total row has a name, no id
+        shown[-1]["key"] = "-"
     keys = _KEY_COLUMNS.get(args.by, [(args.by, "key")])
     print(render(shown, args.output, columns=[*keys, *_COLUMNS]))
     return EXIT_OK
