@@ -47,6 +47,27 @@ async def test_killed_agent_tasks_finish_elsewhere_exactly_once(mesh: Mesh) -> N
     assert {counts[t.id] for t in tasks} == {1}
 
 
+async def test_an_agent_restarted_before_it_is_lost_runs_the_task_it_lost(mesh: Mesh) -> None:
+    # One slot, one agent: the retry can only run on the agent that lost the task, back before
+    # the hub counts it lost, and only if the slot held for the lost attempt is given back.
+    data_dir = mesh.join("solo")
+    agent = mesh.start_agent(data_dir, "--slots", "1")
+    await mesh.wait_agent_state("solo", "connected")
+    async with mesh.client() as client:
+        task = await client.submit("echo", inputs={"sleep": 3})
+
+        async def running() -> bool:
+            return (await client.get_task(task.id)).state.value == "RUNNING"
+
+        await wait_for(running)
+        agent.kill()
+        mesh.start_agent(data_dir, "--slots", "1")
+        final = await asyncio.wait_for(client.wait(task.id), timeout=30)
+        after = await client.run("echo")  # and the slot is free once that is done
+    assert (final.state.value, final.attempt) == ("SUCCEEDED", 2), final.failure
+    assert after.state.value == "SUCCEEDED"
+
+
 async def test_hub_killed_mid_run_loses_no_acknowledged_task(mesh: Mesh) -> None:
     assert mesh.hub is not None
     mesh.hub.stop()

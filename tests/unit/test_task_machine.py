@@ -504,8 +504,11 @@ def test_a_reconnecting_agent_holding_the_result_keeps_the_attempt() -> None:
 def test_a_reconnecting_agent_that_forgot_a_task_lost_it() -> None:
     machine = TaskMachine()
     task = running(machine, queued())
-    retried = the_task(machine.agent_connected("a1", running=[], held=[], now=at(3)))
+    commands = machine.agent_connected("a1", running=[], held=[], now=at(3))
+    retried = the_task(commands)
     assert retried.state is TaskState.RETRY_WAIT and retried.epoch == task.epoch + 1
+    # The slot it held for the task is free again: the agent can take the retry itself.
+    assert Free(agent_id="a1", task_id="t1") in commands
 
 
 def test_an_attempt_that_is_no_longer_current_is_called_back_on_reconnect() -> None:

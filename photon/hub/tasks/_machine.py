@@ -497,6 +497,8 @@ class TaskMachine:
         failure = Failure(failure_class=FailureClass.AGENT_LOST, message="agent lost the task")
         for task in lost:
             self._scheduler.release(task.id)
+            # Its slot was held for it across the reconnection: the agent runs it no more.
+            commands += [Free(agent_id=agent_id, task_id=task.id)]
             commands.append(self._retry_or_fail(task, failure, now))
         return commands
 
