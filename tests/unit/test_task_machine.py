@@ -688,3 +688,14 @@ def test_a_last_attempt_out_of_quota_still_blocks_the_tool_on_its_agent() -> Non
     machine.admit(queued("t2"))
     assert machine.dispatch([agent("a1")], at(1)) == []
     assert the_task(machine.dispatch([agent("a1")], at(30))).id == "t2"
+
+
+def test_a_quota_note_names_the_agent_as_people_know_it() -> None:
+    machine = TaskMachine()
+    machine.admit(queued())
+    laptop = replace(agent("01m8agent"), name="laptop")
+    [assigned] = [p.task for p in persists(machine.dispatch([laptop], T0))]
+    task = the_task(machine.accepted("01m8agent", assigned.ref, at(0.1)))
+    outcome = failure(FailureClass.QUOTA, retry_at=at(30).wall)
+    [waiting] = persists(machine.result("01m8agent", task.ref, outcome, at(1)))
+    assert waiting.event.message.startswith("attempt 1 failed (quota on echo@laptop until ")

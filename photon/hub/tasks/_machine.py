@@ -151,6 +151,7 @@ class TaskMachine:
         self._awaited = set(awaited)  # agents known before a restart, not back yet
         self._grace_until = grace_until  # monotonic; until then no agent is judged lost
         self._spent = Spend()  # of tasks with a budget
+        self._names: dict[str, str] = {}  # agent id -> name, of agents given a task
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -278,7 +279,7 @@ class TaskMachine:
                 started_at=None,
                 failure=None,
             )
-            name = names.get(task.agent_id, task.agent_id)
+            name = self._names[task.agent_id] = names.get(task.agent_id, task.agent_id)
             note = f"assigned to {name} (attempt {task.attempt})"
             if assignment.fallback:
                 task = replace(task, spec=fallback_spec(queued.spec, assignment.fallback, offered))
@@ -451,7 +452,8 @@ class TaskMachine:
         ready_at = now.mono + delay
         if until is not None:
             note = (
-                f"attempt {task.attempt} failed (quota on {task.spec.tool}@{task.agent_id}"
+                f"attempt {task.attempt} failed (quota on {task.spec.tool}"
+                f"@{self._names.get(task.agent_id, task.agent_id)}"
                 f" until {rfc3339(until)}); retrying at once where the quota is left"
             )
             ready_at = now.mono
