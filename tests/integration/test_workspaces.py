@@ -125,6 +125,13 @@ async def test_parallel_tasks_work_in_worktrees_of_their_own(mesh: Mesh) -> None
     shown = mesh.ctl("tasks", "diff", first.id)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == one["patch"] and "+++ b/one.txt" in shown.stdout
+    # `tasks show` points at the patch rather than printing it (JSON keeps it whole).
+    table = mesh.ctl("tasks", "show", first.id)
+    lines = len(one["patch"].splitlines())
+    assert f"patch:           {lines} lines: photonctl tasks diff {first.id}" in table.stdout
+    assert "+++ b/one.txt" not in table.stdout and "diffstat:" in table.stdout
+    as_json = json.loads(mesh.ctl("tasks", "show", first.id, "-o", "json").stdout)
+    assert as_json["outputs"]["workspace"]["patch"] == one["patch"]
     async with mesh.client() as client:
         plain = await client.run("echo")
     refused = mesh.ctl("tasks", "diff", plain.id)

@@ -126,8 +126,23 @@ async def _show(args: argparse.Namespace, client: PhotonClient) -> int:
     shown = plain(task)
     if session := await _session(client, task):
         shown["session"] = session
+    if args.output == "table":
+        _patch_as_a_pointer(shown)
     print(render(shown, args.output))
     return EXIT_OK
+
+
+def _patch_as_a_pointer(shown: dict[str, Any]) -> None:
+    """In the table, a workspace's patch is its size and the command that prints it (JSON and
+    YAML keep it whole)."""
+    outputs = shown.get("outputs")
+    if not isinstance(outputs, dict):
+        return
+    workspace = outputs.get("workspace")
+    if isinstance(workspace, dict) and isinstance(workspace.get("patch"), str):
+        lines = len(workspace["patch"].splitlines())
+        pointer = f"{lines} lines: photonctl tasks diff {shown['id']}"
+        shown["outputs"] = {**outputs, "workspace": {**workspace, "patch": pointer}}
 
 
 async def _session(client: PhotonClient, task: Task) -> dict[str, Any] | None:
