@@ -110,6 +110,18 @@ async def test_a_full_database_makes_the_store_give_up_loudly(store: SqliteStore
     assert {t.id for t in await store.list_tasks()} == {"kept"}
 
 
+async def test_a_before_commit_hook_that_raises_makes_the_store_give_up_loudly(
+    store: SqliteStore,
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug in a hook")
+
+    store.before_commit(broken)
+    with pytest.raises(StoreError, match="a bug in a hook"):  # not left waiting forever
+        await asyncio.wait_for(store.insert_tasks([big_task("lost")]), timeout=10)
+    assert store.failed.is_set()
+
+
 async def test_a_commit_that_fails_for_a_moment_is_retried(store: SqliteStore) -> None:
     writer = store._writer
     assert writer is not None

@@ -72,6 +72,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX tasks_by_end ON tasks (finished_at);
     """,
+    # ... and what their attempts' cost events said: not the (many) other events beside them.
+    """
+    CREATE INDEX task_events_costs ON task_events (task_id, attempt) WHERE kind = 'cost';
+    """,
 )
 
 

@@ -128,8 +128,12 @@ class SqliteStore:
 
     async def _flush(self) -> None:
         while self._pending:
-            for hook in self._before_commit:
-                hook()
+            try:
+                for hook in self._before_commit:
+                    hook()
+            except Exception as exc:  # a bug in a hook: what it meant to write is lost
+                self._give_up(StoreError(f"the store could not commit: {exc!r}"), [])
+                return
             batch, self._pending = self._pending, []
             try:
                 results, seconds = await self._commit_retrying([op for op, _ in batch])
@@ -610,9 +614,11 @@ class SqliteStore:
 
     async def attempt_costs(self, *, since: float) -> dict[str, dict[int, float]]:
         rows = await self._read(
-            # json_type: what is not a number counts as nothing, as `usage_of` reads outputs.
+            # The tasks that ended since (tasks_by_end), then each one's cost events alone
+            # (task_events_costs): CROSS JOIN keeps that order. json_type: what is not a
+            # number counts as nothing, as `usage_of` reads outputs.
             "SELECT e.task_id, e.attempt, SUM(json_extract(e.data, '$.usd'))"
-            " FROM task_events e JOIN tasks t ON t.id = e.task_id"
+            " FROM tasks t CROSS JOIN task_events e ON e.task_id = t.id"
             " WHERE t.finished_at >= ? AND e.kind = 'cost'"
             " AND json_type(e.data, '$.usd') IN ('integer', 'real')"
             " AND json_extract(e.data, '$.usd') > 0"
