@@ -10,7 +10,6 @@ the Gemini stand-in.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +20,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ..integration.harness import Mesh, make_env
+from ..integration.harness import Mesh
 from .matrix import record
+from .meshes import new_mesh, running
 from .standins import anthropic, gemini
 from .standins.anthropic import AnthropicStandIn
 from .standins.gemini import GeminiStandin
@@ -62,11 +62,6 @@ def mesh(
     google: GeminiStandin,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Mesh]:
-    root = tmp_path_factory.mktemp("flows")
-    root.chmod(0o700)
-    mesh = Mesh(root=root, env=make_env(root))
-    mesh.init()
-
     def claude_config(standin: AnthropicStandIn) -> str:
         env = {"ANTHROPIC_BASE_URL": standin.url, "ANTHROPIC_API_KEY": "sk-ant-standin"}
         return tool_config("claude-code", cli_bin / "claude", env)
@@ -74,25 +69,14 @@ def mesh(
     gemini_env = {"GOOGLE_GEMINI_BASE_URL": google.url, "GEMINI_API_KEY": "test-key"}
     # Each tool's binary by path, so that the agent does not find (and slowly detect) the rest.
     agents = {
-        "fresh": claude_config(claude),
-        "spent": claude_config(spent_claude)
+        "fresh": "slots = 4\n" + claude_config(claude),
+        "spent": "slots = 4\n"
+        + claude_config(spent_claude)
         + tool_config("gemini-cli", cli_bin / "gemini", gemini_env),
     }
 
-    async def start() -> None:
-        await mesh.start_hub()
-        for name, text in agents.items():
-            data_dir = mesh.join(name)
-            (data_dir / "agent.toml").write_text("slots = 4\n" + text)
-            mesh.start_agent(data_dir)
-        for name in agents:  # an agent detects its tools before it connects: slow when loaded
-            await mesh.wait_agent_state(name, "connected", timeout=120)
-
-    asyncio.run(start())
-    try:
+    with running(new_mesh(tmp_path_factory, "flows"), agents) as mesh:
         yield mesh
-    finally:
-        mesh.stop_all()
 
 
 def ctl_json(mesh: Mesh, *args: str, timeout: float = 60) -> Any:

@@ -7,7 +7,6 @@ standins/anthropic.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import os
@@ -23,8 +22,9 @@ from typing import Any
 
 import pytest
 
-from ..integration.harness import Mesh, make_env
+from ..integration.harness import Mesh
 from .matrix import record
+from .meshes import new_mesh, running
 from .standins.anthropic import RETRY_AFTER, TOOL_COMMAND, AnthropicStandIn, serving
 
 UNKNOWN_SESSION = str(uuid.uuid4())
@@ -41,30 +41,13 @@ def standin() -> Iterator[AnthropicStandIn]:
 def mesh(
     cli_bin: Path, standin: AnthropicStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Mesh]:
-    root = tmp_path_factory.mktemp("claude")
-    root.chmod(0o700)
-    mesh = Mesh(root=root, env=make_env(root))
-    mesh.init()
     env = {"ANTHROPIC_BASE_URL": standin.url, "ANTHROPIC_API_KEY": "sk-ant-standin"}
     # Slots for all the module's runs at once; the binary by path, so that the agent does not
     # find (and slowly detect) the other real CLIs beside it.
     config = f"slots = 12\n[tools.claude-code]\nbinary = {json.dumps(str(cli_bin / 'claude'))}\n"
-
-    async def start() -> None:
-        await mesh.start_hub()
-        agents = {"claude": config, "sandbox": config + "is_sandbox = true\n"}
-        for name, text in agents.items():
-            data_dir = mesh.join(name)
-            (data_dir / "agent.toml").write_text(text)
-            mesh.start_agent(data_dir, env=env)
-        for name in agents:  # an agent detects its tools before it connects: slow when loaded
-            await mesh.wait_agent_state(name, "connected", timeout=120)
-
-    asyncio.run(start())
-    try:
+    agents = {"claude": config, "sandbox": config + "is_sandbox = true\n"}
+    with running(new_mesh(tmp_path_factory, "claude"), agents, env=env) as mesh:
         yield mesh
-    finally:
-        mesh.stop_all()
 
 
 BYPASS = "permission_mode=bypassPermissions"

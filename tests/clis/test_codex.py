@@ -9,7 +9,6 @@ standins/openai.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
@@ -21,8 +20,9 @@ from typing import Any, Final, NamedTuple
 
 import pytest
 
-from ..integration.harness import Mesh, make_env
+from ..integration.harness import Mesh
 from .matrix import record
+from .meshes import new_mesh, running
 from .standins.openai import (
     ESCAPE_COMMAND,
     RETRY_AFTER,
@@ -55,11 +55,8 @@ def standin() -> Iterator[OpenAIStandIn]:
 def mesh(
     cli_bin: Path, standin: OpenAIStandIn, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Mesh]:
-    root = tmp_path_factory.mktemp("codex")
-    root.chmod(0o700)
-    mesh = Mesh(root=root, env=make_env(root))
-    mesh.init()
-    codex_home = root / "codex-home"
+    mesh = new_mesh(tmp_path_factory, "codex")
+    codex_home = mesh.root / "codex-home"
     codex_home.mkdir()
     agent_toml = f"""
 [tools.codex]
@@ -83,20 +80,9 @@ exclude_slash_tmp = true
 exclude_tmpdir_env_var = true
 """
 
-    async def start() -> None:
-        await mesh.start_hub()
-        for name in ("codex", *QUOTA_AGENTS):
-            data_dir = mesh.join(name)
-            (data_dir / "agent.toml").write_text(agent_toml)
-            mesh.start_agent(data_dir, env={"OPENAI_API_KEY": KEY})
-        for name in ("codex", *QUOTA_AGENTS):
-            await mesh.wait_agent_state(name, "connected", timeout=120)
-
-    asyncio.run(start())
-    try:
-        yield mesh
-    finally:
-        mesh.stop_all()
+    agents = dict.fromkeys(("codex", *QUOTA_AGENTS), agent_toml)
+    with running(mesh, agents, env={"OPENAI_API_KEY": KEY}) as started:
+        yield started
 
 
 def run(

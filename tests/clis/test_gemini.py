@@ -6,7 +6,6 @@ marker word in the prompt (see standins/gemini.py) and records a matrix row.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -16,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import Mesh, make_env
+from tests.integration.harness import Mesh
 
 from .matrix import record
+from .meshes import new_mesh, running
 from .standins import gemini
 from .standins.gemini import GeminiStandin
 
@@ -35,28 +35,17 @@ def standin() -> Iterator[GeminiStandin]:
 def mesh(
     tmp_path_factory: pytest.TempPathFactory, standin: GeminiStandin, cli_bin: Path
 ) -> Iterator[Mesh]:
-    root = tmp_path_factory.mktemp("gemini")
-    root.chmod(0o700)
-    mesh = Mesh(root=root, env=make_env(root))
-    mesh.init()
-    asyncio.run(mesh.start_hub())
-    try:
-        data_dir = mesh.join("gemini")
-        (data_dir / "agent.toml").write_text(
-            "[tools.gemini-cli]\n"
-            f"binary = {json.dumps(str(cli_bin / 'gemini'))}\n"
-            f"env = {{ GOOGLE_GEMINI_BASE_URL = {json.dumps(standin.url)},"
-            ' GEMINI_API_KEY = "test-key" }\n'
-        )
-        workspace = data_dir / "workspace"
+    config = (
+        "[tools.gemini-cli]\n"
+        f"binary = {json.dumps(str(cli_bin / 'gemini'))}\n"
+        f"env = {{ GOOGLE_GEMINI_BASE_URL = {json.dumps(standin.url)},"
+        ' GEMINI_API_KEY = "test-key" }\n'
+    )
+    with running(new_mesh(tmp_path_factory, "gemini"), {"gemini": config}) as mesh:
+        workspace = mesh.root / "agent-gemini" / "workspace"  # what the tool round lists
         workspace.mkdir(parents=True, exist_ok=True)
         (workspace / "notes.txt").write_text("remember the milk\n")
-        mesh.start_agent(data_dir)
-        # Slow to connect on a loaded machine: the agent first asks each tool for its version.
-        asyncio.run(mesh.wait_agent_state("gemini", "connected", timeout=90))
         yield mesh
-    finally:
-        mesh.stop_all()
 
 
 def run(mesh: Mesh, scenario: str, prompt: str, *extra: str) -> tuple[dict[str, Any], str]:

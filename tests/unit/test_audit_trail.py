@@ -5,21 +5,12 @@ who waits for it (a real SQLite store)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from photon.hub.audit import AuditTrail, _trail
 from photon.hub.store import SqliteStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "hub.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

@@ -40,14 +40,6 @@ async def _stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "hub.db")
-    await store.open()
-    yield store
-    await store.close()
-
-
-@pytest.fixture
 async def users(store: SqliteStore) -> Users:
     users = Users(store, AUTHORITY)
     await users.load()

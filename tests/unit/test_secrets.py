@@ -94,14 +94,6 @@ def test_bad_values_are_refused_without_quoting_them(value: bytes, message: str)
 # -- the service over a real store --------------------------------------------------------------
 
 
-@pytest.fixture
-async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    store = SqliteStore(tmp_path / "hub.db")
-    await store.open()
-    yield store
-    await store.close()
-
-
 async def test_setting_again_rotates_and_every_version_is_kept_sealed(
     store: SqliteStore, tmp_path: Path
 ) -> None:
