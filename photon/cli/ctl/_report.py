@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from ._command import Commands
 
 GROUPINGS = ("tool", "agent", "workflow", "day")
-NAMED = ("agent", "workflow")  # groupings by id whose rows are also given a name
 MAX_NAMED = 10_000  # workflows looked up by id (the hub lists at most this many at once)
 DEFAULT_SINCE = "7d"
-# A workflow's name may be shared by many runs: the table shows both.
+# Groupings by id whose rows are also given a name, and the table's columns for them (a
+# workflow's name may be shared by many runs: it shows both).
 _KEY_COLUMNS = {"agent": [("agent", "name")], "workflow": [("workflow", "name"), ("id", "key")]}
 _COLUMNS = [
     ("tasks", "tasks"),
@@ -64,7 +64,7 @@ async def _cost(args: argparse.Namespace, client: PhotonClient) -> int:
         )
     rows = [r.to_dict() for r in report.rows]
     total = report.total.to_dict()
-    if args.by in NAMED:  # the hub groups by id; people know agents and workflows by name
+    if args.by in _KEY_COLUMNS:  # the hub groups by id; people know agents and workflows by name
         names = await _names(client, args.by)
         for row in [*rows, total]:
             row["name"] = names.get(row["key"], row["key"])

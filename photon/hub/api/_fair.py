@@ -29,7 +29,7 @@ async def _turn(fair: FairShare, flow: str) -> float:
     """Wait for the connection's turn; the seconds waited."""
     if (wait := fair.delay(flow, time.monotonic())) > 0:
         await asyncio.sleep(wait)
-    return max(0.0, wait)
+    return wait
 
 
 def _paced(handler: Handler | None, fair: FairShare, arrived: float) -> Handler | None:

@@ -500,8 +500,10 @@ class TaskMachine:
         for task in lost:
             self._scheduler.release(task.id)
             # Its slot was held for it across the reconnection: the agent runs it no more.
-            commands += [Free(agent_id=agent_id, task_id=task.id)]
-            commands.append(self._retry_or_fail(task, failure, now))
+            commands += [
+                Free(agent_id=agent_id, task_id=task.id),
+                self._retry_or_fail(task, failure, now),
+            ]
         return commands
 
     def agent_lost(self, agent_id: str, now: Instant) -> list[Command]:
